@@ -1,0 +1,39 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint system-packages
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.app-installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.app-installed
+
+## Install and run the app (demo data unless BLAXEL_API_KEY is set).
+run: $(VENV)/.app-installed
+	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+
+## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
+system-packages:
+	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium redis-server; \
+	fi
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Install everything, Chromium included, and run every test.
+test: system-packages $(VENV)/.test-installed lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -1,0 +1,129 @@
+"""Fixtures: the app on the embedded simulator, the app on a scripted upstream, a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from webapp import create_app
+
+TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
+
+
+class FakeClock:
+    """A clock the tests move by hand, shared by the app and the simulator."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(clock: FakeClock):
+    """The app in demo mode: no token, upstream answered in-process by the simulator."""
+    return create_app(
+        {"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock}
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+EXECUTION = {
+    "metadata": {
+        "id": "exec-1",
+        "job": "nightly",
+        "createdAt": "2026-11-28T07:59:00Z",
+        "startedAt": "2026-11-28T08:00:00Z",
+        "completedAt": "2026-11-28T08:30:00Z",
+    },
+    "spec": {"parallelism": 8, "timeout": 3600},
+    "stats": {"total": 10, "success": 7, "failure": 2, "running": 0, "cancelled": 1, "retried": 3},
+    "status": "failed",
+}
+
+
+class ScriptedUpstream:
+    """An upstream whose listing answers a test scripts; it records every request it receives.
+
+    GetJobExecution (the summary above a task list) answers EXECUTION unless `execution` says else.
+    """
+
+    def __init__(self, handler: Callable[[httpx.Request], httpx.Response], execution=None) -> None:
+        self.handler = handler
+        self.execution = execution
+        self.requests: list[httpx.Request] = []
+
+    @property
+    def listing_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if not r.url.path.endswith("/exec-1")]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path.endswith("/executions/exec-1"):
+            if self.execution is not None:
+                return self.execution(request)
+            return httpx.Response(200, json=EXECUTION)
+        return self.handler(request)
+
+
+@pytest.fixture
+def scripted(clock: FakeClock):
+    """Build (app client, upstream) where the upstream's answers come from `handler`."""
+
+    def build(handler: Callable[[httpx.Request], httpx.Response], execution=None, **config):
+        upstream = ScriptedUpstream(handler, execution)
+        app = create_app(
+            {
+                "TESTING": True,
+                "BLAXEL_API_KEY": TOKEN,
+                "BLAXEL_WORKSPACE": "team-space",
+                "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
+                "CLOCK": clock,
+                **config,
+            }
+        )
+        return app.test_client(), upstream
+
+    return build
+
+
+def task_json(index: int, status: str = "succeeded", **metadata) -> dict:
+    return {
+        "metadata": {
+            "name": f"task-{index}",
+            "createdAt": "2026-11-28T08:00:00Z",
+            "startedAt": "2026-11-28T08:00:05Z",
+            "completedAt": "2026-11-28T08:03:00Z",
+            **metadata,
+        },
+        "spec": {"maxRetries": 3, "timeout": "30m"},
+        "status": status,
+        "conditions": [],
+    }
+
+
+def task_page(tasks: list[dict], next_cursor: str = "", total: int | None = None) -> dict:
+    return {
+        "data": tasks,
+        "meta": {
+            "hasMore": bool(next_cursor),
+            "nextCursor": next_cursor,
+            "total": len(tasks) if total is None else total,
+        },
+    }

@@ -1,0 +1,175 @@
+"""The task list in headless Chromium: search, sort, load more, shareable links, history, safety."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from webapp import create_app
+from webapp.simulator import create_simulator
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+
+pytestmark = pytest.mark.browser
+
+INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices/tasks"
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\u202edesrever'
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that fails the test on any console error (CSP violations included)."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    yield page
+    context.close()
+    assert problems == []
+
+
+def row_names(page: Page) -> list[str]:
+    return page.locator("#rows tr.task th.name").all_inner_texts()
+
+
+def test_task_list_opens_with_a_page_of_rows_and_counts(page, base_url):
+    page.goto(base_url + INVOICES)
+    expect(page.locator("#rows tr.task")).to_have_count(50)
+    expect(page.locator("#listing-status")).to_contain_text(
+        "50 rows loaded · 320 tasks in this execution"
+    )
+    expect(page.locator(".demo-banner")).to_contain_text("Demo data")
+
+
+def test_search_filters_rows_and_pushes_a_shareable_url(page, base_url):
+    page.goto(base_url + INVOICES + "?sort=name:asc")
+    page.get_by_label("Search tasks").fill("task-31")
+    expect(page).to_have_url(base_url + INVOICES + "?sort=name:asc&q=task-31")
+    expected = ["task-31"] + [f"task-31{digit}" for digit in range(10)]
+    expect(page.locator("#rows tr.task")).to_have_count(len(expected))
+    assert row_names(page) == expected
+
+
+def test_sort_reorders_from_the_first_page(page, base_url):
+    page.goto(base_url + INVOICES)
+    page.get_by_label("Sort").select_option("name:desc")
+    expect(page).to_have_url(base_url + INVOICES + "?sort=name:desc")
+    expect(page.locator("#rows tr.task th.name").first).to_have_text("task-99")
+
+
+def test_load_more_appends_the_next_rows_without_duplicates_to_the_end(page, base_url):
+    page.goto(base_url + INVOICES + "?limit=100")
+    for loaded in (200, 300, 320):
+        page.get_by_role("link", name="Load more tasks").click()
+        expect(page.locator("#rows tr.task")).to_have_count(loaded)
+    names = row_names(page)
+    assert sorted(names) == sorted(f"task-{index}" for index in range(320))
+    expect(page.locator(".end-row")).to_contain_text("End of the list · 320 tasks")
+    expect(page.locator("#listing-status")).to_contain_text("320 rows loaded")
+    assert page.url == base_url + INVOICES + "?limit=100"  # loading more keeps the view's link
+
+
+def test_a_pasted_link_reproduces_the_view(page, browser, base_url):
+    page.goto(base_url + INVOICES)
+    page.get_by_label("Sort").select_option("name:asc")
+    expect(page).to_have_url(base_url + INVOICES + "?sort=name:asc")
+    page.get_by_label("Search tasks").fill("task-2")
+    expect(page).to_have_url(base_url + INVOICES + "?sort=name:asc&q=task-2")
+    expect(page.locator("#listing-status")).to_contain_text("matches loaded")
+    shown = row_names(page)
+
+    other = browser.new_page()
+    other.goto(page.url)
+    assert row_names(other) == shown
+    expect(other.get_by_label("Search tasks")).to_have_value("task-2")
+    expect(other.get_by_label("Sort")).to_have_value("name:asc")
+    other.close()
+
+
+def test_back_and_forward_restore_earlier_views(page, base_url):
+    page.goto(base_url + INVOICES)
+    first_view = row_names(page)
+    page.get_by_label("Search tasks").fill("task-7")
+    expect(page).to_have_url(base_url + INVOICES + "?q=task-7")
+    searched = row_names(page)
+    page.go_back()
+    expect(page).to_have_url(base_url + INVOICES)
+    expect(page.get_by_label("Search tasks")).to_have_value("")
+    expect(page.locator("#rows tr.task")).to_have_count(50)
+    assert row_names(page) == first_view
+    page.go_forward()
+    expect(page.get_by_label("Search tasks")).to_have_value("task-7")
+    assert row_names(page) == searched
+
+
+def test_short_search_is_explained_in_the_page(page, base_url):
+    page.goto(base_url + INVOICES)
+    page.get_by_label("Search tasks").fill("t")
+    expect(page.locator("#search-hint")).to_contain_text("Type at least 2 characters")
+
+
+def test_slash_focuses_the_search_box(page, base_url):
+    page.goto(base_url + INVOICES)
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search tasks")).to_be_focused()
+
+
+def test_without_javascript_pages_and_search_work_through_links_and_forms(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + INVOICES + "?sort=name:asc")
+    first = row_names(page)
+    page.get_by_role("link", name="Load more tasks").click()
+    expect(page.locator(".pager-note")).to_contain_text("This is a later page")
+    second = row_names(page)
+    assert len(second) == 50 and not set(first) & set(second)
+    page.get_by_role("link", name="Back to the first page").click()
+    assert row_names(page) == first
+    page.get_by_label("Search tasks").fill("task-319")
+    page.get_by_label("Search tasks").press("Enter")
+    assert row_names(page) == ["task-319"]
+    context.close()
+
+
+class HostileUpstream(httpx.BaseTransport):
+    """The simulator, with markup and bidi controls slipped into every condition message."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.WSGITransport(app=create_simulator())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        body = json.loads(response.read())
+        for task in body.get("data", []) if isinstance(body, dict) else []:
+            for condition in task.get("conditions") or []:
+                condition["message"] = HOSTILE
+        return httpx.Response(response.status_code, json=body)
+
+
+def test_hostile_condition_messages_are_shown_as_inert_text(page):
+    app = create_app({"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": HostileUpstream()})
+    with serve(app) as url:
+        page.goto(url + INVOICES + "?limit=25")
+        first = page.locator("#rows tr.task details").first
+        first.locator("summary").click()
+        expect(first.locator("dd.message").first).to_have_text(HOSTILE)
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#rows img").count() == 0

@@ -1,0 +1,268 @@
+"""Pages and fragments on a scripted upstream: statuses, error pages, cursors, headers, token."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from webapp.listing import CURSOR_EXPIRED
+
+from .conftest import TOKEN, task_json, task_page
+
+TASKS_URL = "/jobs/nightly/executions/exec-1/tasks"
+HTMX = {"HX-Request": "true"}
+
+
+def ok(body):
+    return lambda request: httpx.Response(200, json=body)
+
+
+def test_full_page_lists_tasks_with_status_times_and_conditions(scripted):
+    task = task_json(0, "failed")
+    task["conditions"] = [
+        {
+            "type": "Running",
+            "state": "True",
+            "severity": "Info",
+            "reason": "Started",
+            "message": "on node a",
+        },
+        {
+            "type": "Failed",
+            "state": "True",
+            "severity": "Error",
+            "reason": "BackoffLimitExceeded",
+            "message": "exit code 137",
+            "executionReason": "OOMKilled",
+        },
+    ]
+    client, _ = scripted(ok(task_page([task], total=5000)))
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    assert '<th scope="row" class="name">task-0</th>' in html
+    assert 'class="badge badge-failed"' in html
+    assert (
+        '<time datetime="2026-11-28T08:00:05Z" title="2026-11-28 08:00:05 UTC">1h ago</time>'
+        in html
+    )
+    assert "2 min 55 s" in html
+    assert "BackoffLimitExceeded: exit code 137" in html  # the error condition summarised
+    assert "OOMKilled" in html and "on node a" in html  # every condition in the disclosure
+    assert "5,000 tasks in this execution" in html
+    assert 'aria-label="Breadcrumb"' in html
+
+
+def test_total_is_worded_as_ignoring_the_search(scripted):
+    client, _ = scripted(ok(task_page([task_json(1)], total=320)))
+    html = client.get(TASKS_URL + "?q=task-1").get_data(as_text=True)
+    assert "1 matches loaded" in html
+    assert "320 tasks in this execution in all, matching or not" in html
+
+
+def test_empty_state_says_nothing_matches_and_offers_to_clear(scripted):
+    client, _ = scripted(ok(task_page([], total=4)))
+    html = client.get(TASKS_URL + "?q=zzz").get_data(as_text=True)
+    assert "No tasks have “zzz” in their name." in html
+    assert f'<a href="{TASKS_URL}">Clear the search</a>' in html
+
+
+def test_short_search_is_explained(scripted):
+    client, upstream = scripted(ok(task_page([task_json(0)])))
+    html = client.get(TASKS_URL + "?q=t").get_data(as_text=True)
+    assert "Type at least 2 characters to search" in html
+    assert "q" not in upstream.listing_requests[0].url.params
+
+
+def test_load_more_is_a_plain_link_to_the_next_page_with_htmx_enhancement(scripted):
+    client, _ = scripted(ok(task_page([task_json(0), task_json(1)], next_cursor="Q1VSU09S")))
+    html = client.get(TASKS_URL + "?sort=name:asc").get_data(as_text=True)
+    link = f"{TASKS_URL}?sort=name:asc&amp;cursor=Q1VSU09S&amp;shown=2"
+    assert f'href="{link}" hx-get="{link}"' in html
+
+
+def test_a_later_page_as_a_full_page_links_back_to_the_first(scripted):
+    client, upstream = scripted(ok(task_page([task_json(2)], total=3)))
+    html = client.get(TASKS_URL + "?sort=name:asc&cursor=Q1VSU09S&shown=2").get_data(as_text=True)
+    assert upstream.listing_requests[0].url.params["cursor"] == "Q1VSU09S"
+    assert "Showing rows 3–3" in html
+    assert f'<a href="{TASKS_URL}?sort=name:asc">Back to the first page</a>' in html
+
+
+def test_last_page_ends_with_an_end_marker_instead_of_load_more(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])))
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    assert "End of the list" in html and "Load more" not in html
+
+
+def test_htmx_request_gets_rows_only_with_counts_out_of_band(scripted):
+    client, _ = scripted(ok(task_page([task_json(3)], next_cursor="TkVYVA", total=9)))
+    response = client.get(TASKS_URL + "?cursor=Q1VSU09S&shown=2", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith("<tr")
+    assert "<html" not in html and "<body" not in html
+    assert 'hx-swap-oob="true"' in html and "3 rows loaded" in html
+    assert "HX-Push-Url" not in response.headers  # loading more does not change the view's URL
+
+
+def test_htmx_search_pushes_the_canonical_url(scripted):
+    client, _ = scripted(ok(task_page([task_json(3)])))
+    response = client.get(TASKS_URL + "?q=+task-3+&sort=createdAt:desc&limit=50", headers=HTMX)
+    assert response.headers["HX-Push-Url"] == TASKS_URL + "?q=task-3"
+
+
+def test_history_restore_gets_the_full_page(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])))
+    response = client.get(TASKS_URL, headers={**HTMX, "HX-History-Restore-Request": "true"})
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_responses_vary_on_htmx_headers_and_are_private(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])))
+    response = client.get(TASKS_URL)
+    assert {"HX-Request", "HX-History-Restore-Request"} <= set(response.vary)
+    assert "private" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=bogus",
+        "limit=0",
+        "limit=201",
+        "limit=ten",
+        "q=" + "x" * 201,
+        "cursor=%3Cscript%3E",
+        "shown=-1",
+    ],
+)
+def test_bad_input_gets_a_400_page_and_no_upstream_call(scripted, query):
+    client, upstream = scripted(ok(task_page([])))
+    response = client.get(f"{TASKS_URL}?{query}")
+    assert response.status_code == 400
+    assert "That link has a problem" in response.get_data(as_text=True)
+    assert upstream.requests == []
+
+
+def test_bad_input_in_an_htmx_search_gets_an_error_row(scripted):
+    client, upstream = scripted(ok(task_page([])))
+    response = client.get(f"{TASKS_URL}?q={'x' * 201}", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert html.lstrip().startswith('<tr class="error-row">') and "at most 200" in html
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("upstream_status", "page_status", "headline"),
+    [
+        (404, 404, "Not found"),
+        (401, 502, "Blaxel refused this server&#39;s credentials"),
+        (403, 502, "Blaxel refused this server&#39;s credentials"),
+        (500, 502, "Blaxel is not answering properly"),
+        (502, 502, "Blaxel is not answering properly"),
+        (503, 502, "Blaxel is not answering properly"),
+    ],
+)
+def test_upstream_failures_get_honest_statuses_and_readable_pages(
+    scripted, upstream_status, page_status, headline
+):
+    body = {"error": {"code": "X", "message": "upstream says no", "retryable": False}}
+    client, _ = scripted(lambda request: httpx.Response(upstream_status, json=body))
+    response = client.get(TASKS_URL)
+    html = response.get_data(as_text=True)
+    assert response.status_code == page_status
+    assert headline in html and "Traceback" not in html
+    assert "Try again" in html
+
+
+def test_rate_limiting_is_a_503_passing_on_retry_after(scripted):
+    client, _ = scripted(
+        lambda request: httpx.Response(
+            429, headers={"Retry-After": "30"}, json={"error": "slow down"}
+        )
+    )
+    response = client.get(TASKS_URL)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+
+
+def test_a_timeout_is_a_504(scripted):
+    def hang(request):
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client, _ = scripted(hang)
+    response = client.get(TASKS_URL)
+    assert response.status_code == 504
+    assert "Blaxel took too long to answer" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("content", [b"<html>gateway</html>", b'{"data": 5}', b"\xff\xfe"])
+def test_malformed_or_wrong_shaped_json_is_a_502(scripted, content):
+    client, _ = scripted(lambda request: httpx.Response(200, content=content))
+    response = client.get(TASKS_URL)
+    assert response.status_code == 502
+    assert "Blaxel sent an answer we could not read" in response.get_data(as_text=True)
+
+
+def test_an_htmx_failure_is_an_error_row_with_a_retry_button(scripted):
+    client, _ = scripted(lambda request: httpx.Response(503, content=b""))
+    response = client.get(TASKS_URL + "?cursor=Q1VSU09S&shown=50", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert html.lstrip().startswith('<tr class="error-row">')
+    assert (
+        f'hx-get="{TASKS_URL}?cursor=Q1VSU09S&amp;shown=50"' in html and ">Retry</button>" in html
+    )
+
+
+def expiring_cursor(request: httpx.Request) -> httpx.Response:
+    if "cursor" in request.url.params:
+        return httpx.Response(
+            400, json={"error": {"code": "BAD_REQUEST", "message": "cursor expired"}}
+        )
+    return httpx.Response(200, json=task_page([task_json(0)], next_cursor="RlJFU0g"))
+
+
+def test_an_expired_cursor_in_a_link_falls_back_to_the_first_page_with_a_notice(scripted):
+    client, upstream = scripted(expiring_cursor)
+    response = client.get(TASKS_URL + "?sort=name:asc&cursor=T0xE&shown=50")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert CURSOR_EXPIRED in html and "task-0" in html
+    assert [dict(r.url.params).get("cursor") for r in upstream.listing_requests] == ["T0xE", None]
+    assert upstream.listing_requests[1].url.params["sort"] == "name:asc"
+
+
+def test_an_expired_cursor_in_load_more_replaces_all_rows(scripted):
+    client, _ = scripted(expiring_cursor)
+    response = client.get(TASKS_URL + "?cursor=T0xE&shown=50", headers=HTMX)
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == "#rows"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    assert CURSOR_EXPIRED in response.get_data(as_text=True)
+
+
+def test_unknown_route_is_a_readable_404(scripted):
+    client, upstream = scripted(ok(task_page([])))
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Not Found" in response.get_data(as_text=True)
+    assert upstream.requests == []
+
+
+def test_the_token_never_reaches_a_response_or_a_log(scripted, caplog):
+    caplog.set_level(logging.DEBUG)
+    statuses = iter([200, 401, 403, 404, 429, 500])
+
+    def varied(request):
+        status = next(statuses)
+        body = task_page([task_json(0)]) if status == 200 else {"error": "x", "message": "m"}
+        return httpx.Response(status, json=body)
+
+    client, _ = scripted(varied)
+    for headers in ({}, HTMX, {}, HTMX, {}, {}):
+        response = client.get(TASKS_URL, headers=headers)
+        assert TOKEN not in response.get_data(as_text=True)
+        assert all(TOKEN not in value for value in response.headers.values())
+    assert TOKEN not in caplog.text

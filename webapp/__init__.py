@@ -1,0 +1,66 @@
+"""Blaxel jobs web front end: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import handlers
+from .config import Settings
+from .formatting import FILTERS, duration, relative
+from .upstream import BlaxelClient
+from .views import bp
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    settings = Settings.load(test_config)
+    app.config.from_mapping(test_config or {})
+    clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
+
+    client = app.config.get("BLAXEL_CLIENT")
+    if client is None and settings.demo:
+        from .demo import demo_client
+
+        client = demo_client(settings.timeout, clock=app.config.get("SIMULATOR_CLOCK"))
+        log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
+    elif client is None:
+        client = BlaxelClient(
+            settings.api_url,
+            settings.api_key,
+            workspace=settings.workspace,
+            timeout=settings.timeout,
+            transport=app.config.get("BLAXEL_TRANSPORT"),
+        )
+    app.extensions["blaxel"] = client
+    app.extensions["settings"] = settings
+
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
+
+    @app.context_processor
+    def time_helpers() -> dict[str, Any]:
+        now = clock()
+        return {
+            "now": now,
+            "ago": lambda moment: relative(moment, now),
+            "took": lambda start, end: duration(start, end, now),
+        }
+
+    handlers.register(app)
+    app.register_blueprint(bp)
+    return app

@@ -1,0 +1,50 @@
+"""Settings from the environment (or a test mapping), checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_API_URL = "https://api.blaxel.ai/v0"
+
+
+class ConfigError(RuntimeError):
+    """A setting is present but unusable; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str = DEFAULT_API_URL
+    # repr=False: settings may be logged or shown in a debugger, the token must not be.
+    api_key: str = field(default="", repr=False)
+    workspace: str = ""
+    timeout: float = 10.0
+
+    @property
+    def demo(self) -> bool:
+        return not self.api_key
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
+        source: dict[str, Any] = dict(os.environ)
+        source.update(overrides or {})
+        raw_timeout = str(source.get("BLAXEL_TIMEOUT") or "10")
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            raise ConfigError(
+                f"BLAXEL_TIMEOUT must be a number of seconds, not {raw_timeout!r}"
+            ) from None
+        if not 0 < timeout <= 300:
+            raise ConfigError("BLAXEL_TIMEOUT must be more than 0 and at most 300 seconds")
+        api_url = str(source.get("BLAXEL_API_URL") or DEFAULT_API_URL)
+        if not api_url.startswith(("https://", "http://")):
+            raise ConfigError("BLAXEL_API_URL must be an http(s) URL such as " + DEFAULT_API_URL)
+        return cls(
+            api_url=api_url,
+            api_key=str(source.get("BLAXEL_API_KEY") or "").strip(),
+            workspace=str(source.get("BLAXEL_WORKSPACE") or "").strip(),
+            timeout=timeout,
+        )

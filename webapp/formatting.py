@@ -1,0 +1,70 @@
+"""Template filters: times as people read them, counts with separators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def relative(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return ""
+    seconds = (now - moment).total_seconds()
+    past = seconds >= 0
+    seconds = abs(seconds)
+    if seconds < 45:
+        return "just now" if past else "in a few seconds"
+    for unit_seconds, unit in ((86400 * 365, "y"), (86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= unit_seconds * 0.95:
+            amount = max(round(seconds / unit_seconds), 1)
+            text = f"{amount} {unit}" if unit == "min" else f"{amount}{unit}"
+            return f"{text} ago" if past else f"in {text}"
+    return "1 min ago" if past else "in 1 min"
+
+
+def span(seconds: float | None) -> str:
+    """A duration in the two largest units that matter: 3 h 05 min, 4 min 12 s, 9 s."""
+    if seconds is None or seconds < 0:
+        return ""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def duration(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """From start to end, or to now while still going; empty before it starts."""
+    if start is None:
+        return ""
+    return span(((end or now) - start).total_seconds())
+
+
+def seconds_text(seconds: int | None) -> str:
+    return span(seconds) if seconds else ""
+
+
+def count(value: int | None) -> str:
+    return f"{value:,}" if value is not None else "?"
+
+
+FILTERS = {
+    "iso": iso,
+    "utc": utc,
+    "span": span,
+    "seconds_text": seconds_text,
+    "count": count,
+}

@@ -1,0 +1,165 @@
+"""A listing view's state, parsed from its URL: one ListQuery for jobs, executions and tasks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from .errors import QueryError
+
+SORTS = {
+    "createdAt:desc": "Newest first",
+    "createdAt:asc": "Oldest first",
+    "name:asc": "Name A → Z",
+    "name:desc": "Name Z → A",
+}
+MAX_QUERY_LENGTH = 200
+MIN_QUERY_LENGTH = 2
+# Blaxel's cursors are base64-encoded JSON; anything else cannot be one.
+CURSOR_PATTERN = re.compile(r"[A-Za-z0-9_\-+/=.~]{1,2048}")
+MAX_SHOWN = 10_000_000
+MAX_ID_LENGTH = 256
+
+
+class Args(Protocol):
+    def getlist(self, key: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """What one upstream listing accepts and what the page offers."""
+
+    noun: str
+    default_limit: int
+    max_limit: int
+    limit_choices: tuple[int, ...]
+    sorts: dict[str, str]
+    default_sort: str = "createdAt:desc"
+
+
+TASKS = ListingSpec("tasks", 50, 200, (25, 50, 100, 200), SORTS)
+JOBS = ListingSpec("jobs", 50, 200, (25, 50, 100, 200), SORTS)
+EXECUTIONS = ListingSpec(
+    "executions",
+    20,
+    100,
+    (20, 50, 100),
+    {**SORTS, "name:asc": "Id A → Z", "name:desc": "Id Z → A"},
+)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    spec: ListingSpec
+    sort: str
+    q: str
+    limit: int
+    cursor: str = ""
+    shown: int = 0
+
+    @classmethod
+    def parse(cls, args: Args, spec: ListingSpec) -> ListQuery:
+        problems: list[str] = []
+
+        def single(name: str) -> str:
+            values = args.getlist(name)
+            if len(values) > 1:
+                problems.append(f"“{name}” was given {len(values)} times; give it once.")
+            return values[0] if values else ""
+
+        sort = single("sort") or spec.default_sort
+        if sort not in spec.sorts:
+            choices = ", ".join(spec.sorts)
+            problems.append(f"“sort” must be one of {choices}.")
+            sort = spec.default_sort
+
+        q = single("q")
+        if len(q.strip()) > MAX_QUERY_LENGTH:
+            problems.append(f"The search is {len(q.strip())} characters long; at most 200 work.")
+        elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
+            problems.append("The search contains control characters; remove them.")
+
+        limit = _bounded_int(
+            single("limit"), "limit", spec.default_limit, 1, spec.max_limit, problems
+        )
+        shown = _bounded_int(single("shown"), "shown", 0, 0, MAX_SHOWN, problems)
+
+        cursor = single("cursor")
+        if cursor and not CURSOR_PATTERN.fullmatch(cursor):
+            problems.append("“cursor” is not a cursor this app handed out.")
+
+        if problems:
+            raise QueryError(problems)
+        return cls(spec=spec, sort=sort, q=q, limit=limit, cursor=cursor, shown=shown)
+
+    @property
+    def search(self) -> str:
+        """The search as the API applies it: trimmed and lowercased, empty when too short."""
+        term = self.q.strip().lower()
+        return term if len(term) >= MIN_QUERY_LENGTH else ""
+
+    @property
+    def search_too_short(self) -> bool:
+        return bool(self.q.strip()) and not self.search
+
+    def upstream_params(self) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"limit": self.limit, "sort": self.sort}
+        if self.search:
+            params["q"] = self.search
+        if self.cursor:
+            params["cursor"] = self.cursor
+        return params
+
+    def url_args(self) -> dict[str, str | int]:
+        """The canonical URL parameters of this view: defaults left out, so links stay short."""
+        args: dict[str, str | int] = {}
+        if self.sort != self.spec.default_sort:
+            args["sort"] = self.sort
+        if self.q.strip():
+            args["q"] = self.q.strip()
+        if self.limit != self.spec.default_limit:
+            args["limit"] = self.limit
+        if self.cursor:
+            args["cursor"] = self.cursor
+            if self.shown:
+                args["shown"] = self.shown
+        return args
+
+    def first_page(self) -> ListQuery:
+        return replace(self, cursor="", shown=0)
+
+    def next_page(self, next_cursor: str, loaded: int) -> ListQuery:
+        return replace(self, cursor=next_cursor, shown=self.shown + loaded)
+
+    @property
+    def limit_choices(self) -> list[int]:
+        return sorted(set(self.spec.limit_choices) | {self.limit})
+
+
+def _bounded_int(
+    raw: str, name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    if raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        problems.append(f"“{name}” must be a whole number from {low} to {high}.")
+        return default
+    value = int(raw)
+    if not low <= value <= high:
+        problems.append(f"“{name}” must be a whole number from {low} to {high}.")
+        return default
+    return value
+
+
+def check_id(value: str, what: str) -> str:
+    """Ids go into upstream paths; refuse any that could be mistaken for path syntax."""
+    if (
+        not value
+        or value in {".", ".."}
+        or len(value) > MAX_ID_LENGTH
+        or any(unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} for ch in value)
+    ):
+        raise QueryError([f"That is not a valid {what}."])
+    return value

@@ -1,0 +1,156 @@
+"""The Blaxel control-plane client: HTTP and Blaxel, nothing of Flask."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from .errors import ErrorKind, UpstreamError
+from .models import Execution, Job, Page, ShapeError, Task
+from .query import ListQuery
+
+API_VERSION = "2026-04-28"
+USER_AGENT = "blaxel-tasks-webapp/0.1"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+T = TypeVar("T")
+
+
+def _segment(value: str) -> str:
+    # safe="" so "/", "?", "#" and "%" cannot change the upstream route.
+    return quote(value, safe="")
+
+
+class BlaxelClient:
+    """One long-lived connection pool to the Blaxel API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        workspace: str = "",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Blaxel-Version": API_VERSION,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if workspace:
+            headers["X-Blaxel-Workspace"] = workspace
+        self.timeout = timeout
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"BlaxelClient({str(self._http.base_url)!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def list_jobs(self, query: ListQuery) -> Page[Job]:
+        body = self._get_json("jobs", query.upstream_params())
+        return self._parse(lambda: Page.from_json(body, Job.from_json))
+
+    def list_executions(self, job_id: str, query: ListQuery) -> Page[Execution]:
+        path = f"jobs/{_segment(job_id)}/executions"
+        body = self._get_json(path, query.upstream_params())
+        return self._parse(lambda: Page.from_json(body, Execution.from_json))
+
+    def get_execution(self, job_id: str, execution_id: str) -> Execution:
+        path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
+        body = self._get_json(path, {})
+        return self._parse(lambda: Execution.from_json(body))
+
+    def list_tasks(self, job_id: str, execution_id: str, query: ListQuery) -> Page[Task]:
+        path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}/tasks"
+        body = self._get_json(path, query.upstream_params())
+        return self._parse(lambda: Page.from_json(body, Task.from_json))
+
+    @staticmethod
+    def _parse(build: Callable[[], T]) -> T:
+        try:
+            return build()
+        except ShapeError as exc:
+            raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)) from None
+
+    def _get_json(self, path: str, params: Mapping[str, str | int]) -> Any:
+        # httpx's timeout bounds each read; the deadline bounds the whole exchange.
+        deadline = time.monotonic() + self.timeout
+        try:
+            with self._http.stream("GET", path, params=params) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise UpstreamError(ErrorKind.BAD_RESPONSE, "answer too large")
+                    if time.monotonic() > deadline:
+                        raise UpstreamError(ErrorKind.TIMED_OUT, "answer too slow")
+        except httpx.TimeoutException:
+            raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(ErrorKind.UNAVAILABLE, type(exc).__name__) from None
+
+        if response.status_code != 200:
+            raise _classify(response, bytes(body))
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+
+
+def _error_body(raw: bytes) -> tuple[str, str, bool | None]:
+    """(code, message, retryable) from either of Blaxel's two error shapes."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return "", "", None
+    if not isinstance(body, dict):
+        return "", "", None
+    error = body.get("error")
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+        retryable = error.get("retryable")
+    else:
+        code, message, retryable = error, body.get("message"), None
+    return (
+        code if isinstance(code, str) else "",
+        message[:500] if isinstance(message, str) else "",
+        retryable if isinstance(retryable, bool) else None,
+    )
+
+
+def _classify(response: httpx.Response, raw: bytes) -> UpstreamError:
+    status = response.status_code
+    code, message, retryable = _error_body(raw)
+    if status == 404:
+        kind = ErrorKind.NOT_FOUND
+    elif status in (401, 403):
+        kind = ErrorKind.CREDENTIALS_REFUSED
+    elif status == 429:
+        kind = ErrorKind.RATE_LIMITED
+    elif status >= 500 or retryable:
+        kind = ErrorKind.UNAVAILABLE
+    else:
+        kind = ErrorKind.REJECTED
+    retry_after = response.headers.get("Retry-After")
+    return UpstreamError(
+        kind,
+        detail=message,
+        upstream_status=status,
+        code=code,
+        retry_after=retry_after if retry_after and len(retry_after) < 64 else None,
+    )

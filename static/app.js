@@ -11,7 +11,17 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// Live summaries poll only while someone can see them.
+// Polling happens only while someone can see the page, and a wall-screen refresh never
+// throws away rows that a person loaded with "Load more".
 document.addEventListener("htmx:beforeRequest", (event) => {
-  if (document.hidden && event.detail.elt.hasAttribute("data-poll")) event.preventDefault();
+  const elt = event.detail.elt;
+  if (!elt.hasAttribute("data-poll")) return;
+  if (document.hidden) {
+    event.preventDefault();
+    return;
+  }
+  const status = document.getElementById("listing-status");
+  if (elt.hasAttribute("data-refresh") && status && Number(status.dataset.loaded) > Number(status.dataset.pageSize)) {
+    event.preventDefault();
+  }
 });

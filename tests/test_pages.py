@@ -107,8 +107,77 @@ def test_htmx_request_gets_rows_only_with_counts_out_of_band(scripted):
 
 def test_htmx_search_pushes_the_canonical_url(scripted):
     client, _ = scripted(ok(task_page([task_json(3)])))
-    response = client.get(TASKS_URL + "?q=+task-3+&sort=createdAt:desc&limit=50", headers=HTMX)
+    response = client.get(
+        TASKS_URL + "?q=+task-3+&sort=createdAt:desc&limit=50",
+        headers={**HTMX, "HX-Trigger": "listing-controls"},
+    )
     assert response.headers["HX-Push-Url"] == TASKS_URL + "?q=task-3"
+
+
+def test_refreshing_rows_does_not_push_a_history_entry(scripted):
+    client, _ = scripted(ok(task_page([task_json(3)])))
+    response = client.get(TASKS_URL + "?refresh=10", headers={**HTMX, "HX-Trigger": "auto-refresh"})
+    assert response.status_code == 200
+    assert "HX-Push-Url" not in response.headers
+
+
+def test_refresh_parameter_turns_on_wall_screen_refresh_and_is_kept_in_links(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)], next_cursor="TkVYVA")))
+    html = client.get(TASKS_URL + "?refresh=30").get_data(as_text=True)
+    assert 'hx-trigger="every 30s"' in html
+    assert '<input type="hidden" name="refresh" value="30">' in html
+    assert "?refresh=30&amp;cursor=TkVYVA&amp;shown=1" in html
+    assert f'<a href="{TASKS_URL}">stop</a>' in html
+
+
+@pytest.mark.parametrize("value", ["1", "4", "3601", "soon"])
+def test_refresh_outside_5_to_3600_seconds_is_refused(scripted, value):
+    client, upstream = scripted(ok(task_page([])))
+    assert client.get(f"{TASKS_URL}?refresh={value}").status_code == 400
+    assert upstream.requests == []
+
+
+def test_execution_summary_shows_status_progress_and_facts(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])))
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    assert 'id="execution-summary"' in html
+    assert "7 succeeded · 2 failed · 0 running · 1 cancelled · 10 total · 3 retried" in html
+    assert "Parallelism</dt><dd>8" in html and "Timeout</dt><dd>1 h</dd>" in html
+    assert "Duration</dt><dd>30 min</dd>" in html
+    assert "every 5s" not in html  # a finished execution does not poll
+
+
+def running_execution(request):
+    from .conftest import EXECUTION
+
+    return httpx.Response(200, json={**EXECUTION, "status": "running"})
+
+
+def test_an_unfinished_execution_summary_polls_itself(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])), execution=running_execution)
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    assert 'hx-get="/jobs/nightly/executions/exec-1/summary"' in html
+    assert 'hx-trigger="every 5s"' in html and "data-poll" in html
+    fragment = client.get("/jobs/nightly/executions/exec-1/summary", headers=HTMX)
+    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="execution-summary"')
+
+
+def test_the_summary_fragment_stops_polling_once_final(scripted):
+    client, _ = scripted(ok(task_page([])))
+    fragment = client.get("/jobs/nightly/executions/exec-1/summary", headers=HTMX)
+    assert "hx-trigger" not in fragment.get_data(as_text=True)
+
+
+def test_the_summary_url_opened_directly_leads_to_the_task_list(scripted):
+    client, _ = scripted(ok(task_page([])))
+    response = client.get("/jobs/nightly/executions/exec-1/summary")
+    assert response.status_code == 302 and response.headers["Location"] == TASKS_URL
+
+
+def test_task_fragments_do_not_fetch_the_summary(scripted):
+    client, upstream = scripted(ok(task_page([task_json(0)])))
+    client.get(TASKS_URL, headers=HTMX)
+    assert [r.url.path for r in upstream.requests] == ["/v0" + TASKS_URL]
 
 
 def test_history_restore_gets_the_full_page(scripted):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Response, g, make_response, render_template, request, url_for
@@ -12,6 +12,7 @@ from .errors import ErrorKind, UpstreamError
 from .models import Page
 from .query import ListingSpec, ListQuery
 
+CONTROLS_ID = "listing-controls"
 CURSOR_EXPIRED = "That position in the list expired; showing from the start."
 
 
@@ -50,6 +51,10 @@ class ListingView:
     @property
     def next_url(self) -> str:
         return self.url(self.query.next_page(self.page.next_cursor, len(self.page.items)))
+
+    @property
+    def stop_refresh_url(self) -> str:
+        return self.url(replace(self.query, refresh=0))
 
     @property
     def base_url(self) -> str:
@@ -95,7 +100,8 @@ def render_listing(
             # The rows on screen belong to a dead cursor chain: replace them all.
             response.headers["HX-Retarget"] = "#rows"
             response.headers["HX-Reswap"] = "innerHTML"
-        if not query.cursor:
+        # Only the controls change the view; loading more and refreshing keep its link.
+        if request.headers.get("HX-Trigger") == CONTROLS_ID:
             response.headers["HX-Push-Url"] = view.url(query)
     else:
         response = make_response(

@@ -21,6 +21,7 @@ MIN_QUERY_LENGTH = 2
 CURSOR_PATTERN = re.compile(r"[A-Za-z0-9_\-+/=.~]{1,2048}")
 MAX_SHOWN = 10_000_000
 MAX_ID_LENGTH = 256
+MIN_REFRESH, MAX_REFRESH = 5, 3600
 
 
 class Args(Protocol):
@@ -58,6 +59,7 @@ class ListQuery:
     limit: int
     cursor: str = ""
     shown: int = 0
+    refresh: int = 0
 
     @classmethod
     def parse(cls, args: Args, spec: ListingSpec) -> ListQuery:
@@ -85,6 +87,9 @@ class ListQuery:
             single("limit"), "limit", spec.default_limit, 1, spec.max_limit, problems
         )
         shown = _bounded_int(single("shown"), "shown", 0, 0, MAX_SHOWN, problems)
+        refresh = _bounded_int(single("refresh"), "refresh", 0, 0, MAX_REFRESH, problems)
+        if 0 < refresh < MIN_REFRESH:
+            problems.append(f"“refresh” must be at least {MIN_REFRESH} seconds (or 0 for never).")
 
         cursor = single("cursor")
         if cursor and not CURSOR_PATTERN.fullmatch(cursor):
@@ -92,7 +97,7 @@ class ListQuery:
 
         if problems:
             raise QueryError(problems)
-        return cls(spec=spec, sort=sort, q=q, limit=limit, cursor=cursor, shown=shown)
+        return cls(spec, sort, q, limit, cursor, shown, refresh)
 
     @property
     def search(self) -> str:
@@ -121,6 +126,8 @@ class ListQuery:
             args["q"] = self.q.strip()
         if self.limit != self.spec.default_limit:
             args["limit"] = self.limit
+        if self.refresh:
+            args["refresh"] = self.refresh
         if self.cursor:
             args["cursor"] = self.cursor
             if self.shown:

@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     settings = Settings.load(test_config)
+    app.config["SECRET_KEY"] = settings.secret_key
     app.config.from_mapping(test_config or {})
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ class Settings:
     api_key: str = field(default="", repr=False)
     workspace: str = ""
     timeout: float = 10.0
+    # Signs what the app hands to browsers; random per process unless configured.
+    secret_key: str = field(default="", repr=False)
 
     @property
     def demo(self) -> bool:
@@ -47,4 +50,5 @@ class Settings:
             api_key=str(source.get("BLAXEL_API_KEY") or "").strip(),
             workspace=str(source.get("BLAXEL_WORKSPACE") or "").strip(),
             timeout=timeout,
+            secret_key=str(source.get("WEBAPP_SECRET_KEY") or "") or secrets.token_hex(32),
         )

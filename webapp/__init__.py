@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import handlers
+from . import delivery, handlers
+from .cache import make_cache
 from .config import Settings
 from .formatting import FILTERS, duration, relative
 from .upstream import BlaxelClient
@@ -32,10 +33,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
 
     client = app.config.get("BLAXEL_CLIENT")
+    cache = None
+    if client is None:
+        cache = make_cache(settings.cache_url, settings.cache_ttl, settings.cache_final_ttl)
     if client is None and settings.demo:
         from .demo import demo_client
 
-        client = demo_client(settings.timeout, clock=app.config.get("SIMULATOR_CLOCK"))
+        client = demo_client(settings.timeout, clock=app.config.get("SIMULATOR_CLOCK"), cache=cache)
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
         client = BlaxelClient(
@@ -44,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             workspace=settings.workspace,
             timeout=settings.timeout,
             transport=app.config.get("BLAXEL_TRANSPORT"),
+            cache=cache,
         )
     app.extensions["blaxel"] = client
     app.extensions["settings"] = settings
@@ -64,4 +69,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     handlers.register(app)
     app.register_blueprint(bp)
+    # Last, so its after_request runs first: ETags and timings see the body before compression.
+    delivery.register(app, ROOT / "static")
     return app

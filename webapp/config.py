@@ -24,6 +24,10 @@ class Settings:
     timeout: float = 10.0
     # Signs what the app hands to browsers; random per process unless configured.
     secret_key: str = field(default="", repr=False)
+    # Upstream answers are shared for cache_ttl seconds (0: not at all), in Redis if a URL is set.
+    cache_url: str = field(default="", repr=False)
+    cache_ttl: float = 5.0
+    cache_final_ttl: float = 600.0
 
     @property
     def demo(self) -> bool:
@@ -45,10 +49,31 @@ class Settings:
         api_url = str(source.get("BLAXEL_API_URL") or DEFAULT_API_URL)
         if not api_url.startswith(("https://", "http://")):
             raise ConfigError("BLAXEL_API_URL must be an http(s) URL such as " + DEFAULT_API_URL)
+        cache_url = str(source.get("WEBAPP_CACHE_URL") or "").strip()
+        if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                "WEBAPP_CACHE_URL must be a Redis URL such as redis://localhost:6379/0"
+            )
         return cls(
             api_url=api_url,
             api_key=str(source.get("BLAXEL_API_KEY") or "").strip(),
             workspace=str(source.get("BLAXEL_WORKSPACE") or "").strip(),
             timeout=timeout,
             secret_key=str(source.get("WEBAPP_SECRET_KEY") or "") or secrets.token_hex(32),
+            cache_url=cache_url,
+            cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
+            cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
         )
+
+
+def _seconds(source: Mapping[str, Any], name: str, default: float) -> float:
+    raw = source.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"{name} must be between 0 and 86400 seconds")
+    return seconds

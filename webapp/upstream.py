@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .cache import UpstreamCache, request_key, request_timings, token_digest
 from .errors import ErrorKind, UpstreamError
 from .models import Execution, Job, Page, ShapeError, Task
 from .query import ListQuery
@@ -36,6 +37,7 @@ class BlaxelClient:
         workspace: str = "",
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        cache: UpstreamCache | None = None,
     ) -> None:
         headers = {
             "Authorization": f"Bearer {token}",
@@ -46,6 +48,9 @@ class BlaxelClient:
         if workspace:
             headers["X-Blaxel-Workspace"] = workspace
         self.timeout = timeout
+        self.cache = cache
+        # Who is asking whom: every cache key starts with it (the token only as a digest).
+        self._scope = request_key(base_url, workspace, API_VERSION, token_digest(token))
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers=headers,
@@ -62,22 +67,28 @@ class BlaxelClient:
         self._http.close()
 
     def list_jobs(self, query: ListQuery) -> Page[Job]:
-        body = self._get_json("jobs", query.upstream_params())
+        body = self._cached_json("jobs", query.upstream_params())
         return self._parse(lambda: Page.from_json(body, Job.from_json))
 
     def list_executions(self, job_id: str, query: ListQuery) -> Page[Execution]:
         path = f"jobs/{_segment(job_id)}/executions"
-        body = self._get_json(path, query.upstream_params())
+        body = self._cached_json(path, query.upstream_params())
         return self._parse(lambda: Page.from_json(body, Execution.from_json))
 
     def get_execution(self, job_id: str, execution_id: str) -> Execution:
         path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
-        body = self._get_json(path, {})
-        return self._parse(lambda: Execution.from_json(body))
+        finished = self._finished(path)
+        body = self._cached_json(path, {}, finished=finished)
+        execution = self._parse(lambda: Execution.from_json(body))
+        if self.cache is not None and execution.is_finished and not finished:
+            self.cache.remember_finished(request_key(self._scope, path))
+        return execution
 
     def list_tasks(self, job_id: str, execution_id: str, query: ListQuery) -> Page[Task]:
-        path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}/tasks"
-        body = self._get_json(path, query.upstream_params())
+        execution_path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
+        path = execution_path + "/tasks"
+        finished = self._finished(execution_path)
+        body = self._cached_json(path, query.upstream_params(), finished=finished)
         return self._parse(lambda: Page.from_json(body, Task.from_json))
 
     @staticmethod
@@ -86,6 +97,36 @@ class BlaxelClient:
             return build()
         except ShapeError as exc:
             raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)) from None
+
+    def _finished(self, execution_path: str) -> bool:
+        """Whether GetJobExecution was seen to say final: such answers no longer change."""
+        return self.cache is not None and self.cache.is_finished(
+            request_key(self._scope, execution_path)
+        )
+
+    def _cached_json(
+        self, path: str, params: Mapping[str, str | int], *, finished: bool = False
+    ) -> Any:
+        """`_get_json` through the cache, if there is one; the time spent goes to the request."""
+        started = time.perf_counter()
+        hit: bool | None = None
+        try:
+            if self.cache is None:
+                return self._get_json(path, params)
+            self.cache.check_hold(self._scope)
+            key = request_key(self._scope, "GET", path, sorted(params.items()))
+            ttl = self.cache.final_ttl if finished else self.cache.ttl
+            try:
+                body, hit = self.cache.fetch(key, lambda: self._get_json(path, params), ttl)
+            except UpstreamError as error:
+                if error.kind is ErrorKind.RATE_LIMITED:
+                    self.cache.hold(self._scope, error)
+                raise
+            return body
+        finally:
+            timings = request_timings.get()
+            if timings is not None:
+                timings.add(time.perf_counter() - started, hit)
 
     def _get_json(self, path: str, params: Mapping[str, str | int]) -> Any:
         # httpx's timeout bounds each read; the deadline bounds the whole exchange.

@@ -1,0 +1,95 @@
+"""How responses travel: ETags and 304s, compression, versioned static files, Server-Timing."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from flask_compress import Compress
+
+from .cache import CallTimings, request_timings
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class StaticVersions:
+    """A short content hash per static file, recomputed when the file changes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._known: dict[str, tuple[float, str]] = {}
+
+    def __call__(self, filename: str) -> str | None:
+        path = (self.folder / filename).resolve()
+        if not path.is_relative_to(self.folder.resolve()) or not path.is_file():
+            return None
+        mtime = path.stat().st_mtime
+        known = self._known.get(filename)
+        if known is None or known[0] != mtime:
+            known = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+            self._known[filename] = known
+        return known[1]
+
+
+def register(app: Flask, static_folder: Path) -> None:
+    # Registered before the hook below, so it runs after it (Flask runs these in reverse).
+    Compress(app)
+    version = StaticVersions(static_folder)
+
+    @app.url_defaults
+    def versioned_static(endpoint: str, values: dict) -> None:
+        # A new file gets a new URL, so browsers may keep each version for good.
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            found = version(values["filename"])
+            if found:
+                values["v"] = found
+
+    @app.before_request
+    def start_timing() -> None:
+        g.started = time.perf_counter()
+        g.timings_token = request_timings.set(CallTimings())
+
+    @app.teardown_request
+    def stop_timing(_: BaseException | None) -> None:
+        token = g.pop("timings_token", None)
+        if token is not None:
+            request_timings.reset(token)
+
+    @app.after_request
+    def economy(response: Response) -> Response:
+        if request.endpoint == "static":
+            wanted = request.args.get("v")
+            filename = (request.view_args or {}).get("filename", "")
+            if wanted and response.status_code in (200, 304) and wanted == version(filename):
+                response.headers["Cache-Control"] = IMMUTABLE
+            return response
+        timing = _server_timing()
+        if timing:
+            response.headers["Server-Timing"] = timing
+        if (
+            request.method in ("GET", "HEAD")
+            and response.status_code == 200
+            and response.mimetype == "text/html"
+            and not response.is_streamed
+        ):
+            # Weak: the same validator stands for the compressed and the plain body.
+            response.add_etag(weak=True)
+            response.make_conditional(request)
+        return response
+
+
+def _server_timing() -> str:
+    started = g.get("started")
+    timings = request_timings.get()
+    if started is None or timings is None:
+        return ""
+    total = (time.perf_counter() - started) * 1000
+    upstream = timings.upstream * 1000
+    parts = [f"upstream;dur={upstream:.1f}", f"render;dur={max(total - upstream, 0):.1f}"]
+    if timings.misses:
+        parts.append("cache;desc=miss")
+    elif timings.hits:
+        parts.append("cache;desc=hit")
+    return ", ".join(parts)

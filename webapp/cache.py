@@ -83,6 +83,13 @@ def _held_error(fields: dict[str, Any], remaining: float) -> UpstreamError:
     )
 
 
+Lifetime = float | Callable[[Any], float]
+
+
+def _seconds_for(ttl: Lifetime, value: Any) -> float:
+    return ttl(value) if callable(ttl) else ttl
+
+
 class UpstreamCache(ABC):
     """get-or-load with coalescing, plus two small memories: finished executions and 429 holds."""
 
@@ -91,8 +98,11 @@ class UpstreamCache(ABC):
         self.final_ttl = final_ttl
 
     @abstractmethod
-    def fetch(self, key: str, load: Callable[[], Any], ttl: float) -> tuple[Any, bool]:
-        """(value, hit): a stored value, another request's answer, or `load()`'s own."""
+    def fetch(self, key: str, load: Callable[[], Any], ttl: Lifetime) -> tuple[Any, bool]:
+        """(value, hit): a stored value, another request's answer, or `load()`'s own.
+
+        `ttl` is in seconds, or a function of the loaded value that says it.
+        """
 
     @abstractmethod
     def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
@@ -153,7 +163,7 @@ class LocalCache(UpstreamCache):
         self._calls: dict[str, _Call] = {}
         self._marks: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
-    def fetch(self, key: str, load: Callable[[], Any], ttl: float) -> tuple[Any, bool]:
+    def fetch(self, key: str, load: Callable[[], Any], ttl: Lifetime) -> tuple[Any, bool]:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] > self._clock():
@@ -178,8 +188,9 @@ class LocalCache(UpstreamCache):
         finally:
             with self._lock:
                 del self._calls[key]
-                if call.error is None and ttl > 0:
-                    self._store(self._entries, key, (self._clock() + ttl, call.value))
+                seconds = 0.0 if call.error else _seconds_for(ttl, call.value)
+                if seconds > 0:
+                    self._store(self._entries, key, (self._clock() + seconds, call.value))
             call.done.set()
         return call.value, False
 
@@ -248,7 +259,7 @@ class RedisCache(UpstreamCache):
     def close(self) -> None:
         self._redis.close()
 
-    def fetch(self, key: str, load: Callable[[], Any], ttl: float) -> tuple[Any, bool]:
+    def fetch(self, key: str, load: Callable[[], Any], ttl: Lifetime) -> tuple[Any, bool]:
         if self._skipping():
             return load(), False
         data, lock = NAMESPACE + "data:" + key, NAMESPACE + "lock:" + key
@@ -289,7 +300,7 @@ class RedisCache(UpstreamCache):
             pause = min(pause * 1.5, 0.05)
         return None
 
-    def _lead(self, data: str, lock: str, claim: str, load: Callable[[], Any], ttl: float) -> Any:
+    def _lead(self, data: str, lock: str, claim: str, load: Callable[[], Any], ttl: Lifetime):
         try:
             value = load()
         except UpstreamError as error:
@@ -301,9 +312,10 @@ class RedisCache(UpstreamCache):
         except BaseException:
             self._quietly(lambda: self._release(keys=[lock], args=[claim]))
             raise
-        if ttl > 0:
+        seconds = _seconds_for(ttl, value)
+        if seconds > 0:
             encoded = json.dumps(value, separators=(",", ":"))
-            self._quietly(lambda: self._redis.set(data, encoded, px=max(1, int(ttl * 1000))))
+            self._quietly(lambda: self._redis.set(data, encoded, px=max(1, int(seconds * 1000))))
         self._quietly(lambda: self._release(keys=[lock], args=[claim]))
         return value
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .cache import UpstreamCache, request_key, request_timings, token_digest
+from .cache import Lifetime, UpstreamCache, request_key, request_timings, token_digest
 from .errors import ErrorKind, UpstreamError
 from .models import Execution, Job, Page, ShapeError, Task
 from .query import ListQuery
@@ -78,7 +78,7 @@ class BlaxelClient:
     def get_execution(self, job_id: str, execution_id: str) -> Execution:
         path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
         finished = self._finished(path)
-        body = self._cached_json(path, {}, finished=finished)
+        body = self._cached_json(path, {}, finished=finished, final=_final_execution)
         execution = self._parse(lambda: Execution.from_json(body))
         if self.cache is not None and execution.is_finished and not finished:
             self.cache.remember_finished(request_key(self._scope, path))
@@ -105,9 +105,18 @@ class BlaxelClient:
         )
 
     def _cached_json(
-        self, path: str, params: Mapping[str, str | int], *, finished: bool = False
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        finished: bool = False,
+        final: Callable[[Any], bool] | None = None,
     ) -> Any:
-        """`_get_json` through the cache, if there is one; the time spent goes to the request."""
+        """`_get_json` through the cache, if there is one; the time spent goes to the request.
+
+        Answers about a finished execution (`finished`, or `final` says so of the answer) are
+        kept for the cache's final TTL, since they no longer change.
+        """
         started = time.perf_counter()
         hit: bool | None = None
         try:
@@ -115,7 +124,10 @@ class BlaxelClient:
                 return self._get_json(path, params)
             self.cache.check_hold(self._scope)
             key = request_key(self._scope, "GET", path, sorted(params.items()))
-            ttl = self.cache.final_ttl if finished else self.cache.ttl
+            cache = self.cache
+            ttl: Lifetime = cache.final_ttl if finished else cache.ttl
+            if final is not None and not finished:
+                ttl = lambda body: cache.final_ttl if final(body) else cache.ttl  # noqa: E731
             try:
                 body, hit = self.cache.fetch(key, lambda: self._get_json(path, params), ttl)
             except UpstreamError as error:
@@ -151,6 +163,13 @@ class BlaxelClient:
             return json.loads(body)
         except (UnicodeDecodeError, ValueError):
             raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+
+
+def _final_execution(body: Any) -> bool:
+    try:
+        return Execution.from_json(body).is_finished
+    except ShapeError:
+        return False
 
 
 def _error_body(raw: bytes) -> tuple[str, str, bool | None]:

@@ -1,0 +1,366 @@
+"""The upstream micro-cache: one upstream call per TTL window for threads, apps and processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from webapp import create_app
+from webapp.cache import LocalCache, RedisCache
+from webapp.config import ConfigError, Settings
+from webapp.errors import ErrorKind, UpstreamError
+from webapp.simulator import create_simulator
+from webapp.upstream import BlaxelClient
+
+from .browser import serve
+from .conftest import EXECUTION, TOKEN, ScriptedUpstream, task_json, task_page
+from .redis_server import RedisServer, free_port, running_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = "/jobs/nightly/executions/exec-1/tasks"
+FRAGMENT = {"HX-Request": "true"}
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied for each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+def slow_tasks(delay: float = 0.3):
+    """An upstream task list that takes `delay` seconds, so identical requests overlap."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        time.sleep(delay)
+        return httpx.Response(200, json=task_page([task_json(i) for i in range(3)]))
+
+    return handler
+
+
+def app_on(upstream: ScriptedUpstream, **config):
+    return create_app(
+        {
+            "TESTING": True,
+            "BLAXEL_API_KEY": TOKEN,
+            "BLAXEL_WORKSPACE": "team-space",
+            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
+            **config,
+        }
+    )
+
+
+def concurrently(count: int, call):
+    """Run `call(i)` in `count` threads released together; return the results in order."""
+    barrier = threading.Barrier(count)
+
+    def run(index):
+        barrier.wait()
+        return call(index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_identical_requests_make_one_upstream_call(scripted):
+    client, upstream = scripted(slow_tasks())
+    app = client.application
+    responses = concurrently(12, lambda _: app.test_client().get(TASKS, headers=FRAGMENT))
+    assert [r.status_code for r in responses] == [200] * 12
+    assert len({r.data for r in responses}) == 1
+    assert len(upstream.listing_requests) == 1
+
+
+def test_a_repeat_within_the_ttl_is_served_from_the_cache_and_after_it_goes_upstream(scripted):
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
+    first = client.get(TASKS, headers=FRAGMENT)
+    second = client.get(TASKS, headers=FRAGMENT)
+    assert first.data == second.data
+    assert len(upstream.listing_requests) == 1
+    time.sleep(0.35)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 2
+
+
+def test_every_parameter_is_part_of_the_key(scripted):
+    client, upstream = scripted(slow_tasks(0))
+    for url in (TASKS, TASKS + "?sort=name:asc", TASKS + "?q=task", TASKS + "?limit=20"):
+        client.get(url, headers=FRAGMENT)
+        client.get(url, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 4
+
+
+def test_ttl_zero_turns_the_cache_off(scripted):
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0")
+    assert client.application.extensions["blaxel"].cache is None
+    for _ in range(3):
+        client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 3
+
+
+def test_errors_are_not_cached(scripted):
+    answers = iter([httpx.Response(500, json={"error": "boom"})])
+
+    def handler(request):
+        return next(answers, None) or httpx.Response(200, json=task_page([task_json(1)]))
+
+    client, upstream = scripted(handler)
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 502
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 200
+    assert len(upstream.listing_requests) == 2
+
+
+def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scripted):
+    answers = iter([httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "slow"})])
+
+    def handler(request):
+        return next(answers, None) or httpx.Response(200, json=task_page([task_json(1)]))
+
+    client, upstream = scripted(handler)
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 503
+    held = client.get(TASKS + "?sort=name:asc", headers=FRAGMENT)
+    assert held.status_code == 503
+    assert held.headers["Retry-After"] == "1"
+    assert len(upstream.requests) == 1
+    time.sleep(1.05)
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 200
+    assert len(upstream.requests) == 2
+
+
+def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted):
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")
+    assert client.get(TASKS).status_code == 200  # the page asks GetJobExecution: "failed"
+    time.sleep(0.25)
+    client.get(TASKS, headers=FRAGMENT)
+    client.get(TASKS)
+    assert len(upstream.listing_requests) == 1
+    assert len(upstream.requests) == 2
+
+
+def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted):
+    running = {**EXECUTION, "status": "running"}
+    client, upstream = scripted(
+        slow_tasks(0),
+        execution=lambda request: httpx.Response(200, json=running),
+        WEBAPP_CACHE_TTL="0.2",
+    )
+    client.get(TASKS)
+    time.sleep(0.25)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 2
+
+
+def test_keys_depend_on_the_token_without_containing_it():
+    cache = LocalCache(5, 600)
+    one = BlaxelClient("https://api.example/v0", TOKEN, cache=cache)
+    other = BlaxelClient("https://api.example/v0", "another-token", cache=cache)
+    assert one._scope != other._scope
+    assert TOKEN not in one._scope
+    one.close()
+    other.close()
+
+
+def test_the_token_is_nowhere_in_redis(redis_url):
+    upstream = ScriptedUpstream(slow_tasks(0))
+    app = app_on(upstream, WEBAPP_CACHE_URL=redis_url)
+    assert app.test_client().get(TASKS).status_code == 200
+    with redis.Redis.from_url(redis_url) as client:
+        keys = client.keys("*")
+        assert len(keys) >= 3  # the task page, the execution, and that it is finished
+        for key in keys:
+            assert TOKEN.encode() not in key
+            assert TOKEN.encode() not in (client.get(key) or b"")
+
+
+def test_two_app_instances_share_one_upstream_call_through_redis(redis_url):
+    upstream = ScriptedUpstream(slow_tasks())
+    apps = [app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2)]
+    responses = concurrently(12, lambda i: apps[i % 2].test_client().get(TASKS, headers=FRAGMENT))
+    assert [r.status_code for r in responses] == [200] * 12
+    assert len({r.data for r in responses}) == 1
+    assert len(upstream.listing_requests) == 1
+    apps[1].test_client().get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 1
+
+
+def test_an_upstream_error_reaches_every_waiting_request_once(redis_url):
+    def handler(request):
+        time.sleep(0.3)
+        return httpx.Response(404, json={"error": "no such execution"})
+
+    upstream = ScriptedUpstream(handler)
+    apps = [app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2)]
+    responses = concurrently(8, lambda i: apps[i % 2].test_client().get(TASKS, headers=FRAGMENT))
+    assert [r.status_code for r in responses] == [404] * 8
+    assert len(upstream.listing_requests) == 1
+    apps[0].test_client().get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 2
+
+
+def test_a_429_seen_by_one_process_holds_the_others_through_redis(redis_url):
+    answers = iter([httpx.Response(429, headers={"Retry-After": "5"}, json={"error": "slow"})])
+    upstream = ScriptedUpstream(lambda request: next(answers))
+    first, second = (app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2))
+    assert first.test_client().get(TASKS, headers=FRAGMENT).status_code == 503
+    held = second.test_client().get(TASKS + "?q=task", headers=FRAGMENT)
+    assert held.status_code == 503
+    assert 1 <= int(held.headers["Retry-After"]) <= 5
+    assert len(upstream.requests) == 1
+
+
+def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
+    server = RedisServer()
+    server.start()
+    try:
+        upstream = ScriptedUpstream(slow_tasks(0))
+        app = app_on(upstream, WEBAPP_CACHE_URL=server.url)
+        app.extensions["blaxel"].cache.retry_seconds = 0
+        client = app.test_client()
+        assert client.get(TASKS, headers=FRAGMENT).status_code == 200
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+            for url in (TASKS, TASKS + "?q=task", TASKS):
+                assert client.get(url, headers=FRAGMENT).status_code == 200
+            assert client.get(TASKS).status_code == 200
+        outages = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+        assert outages == [
+            f"shared cache at 127.0.0.1:{server.port} unreachable (ConnectionError): "
+            "calling Blaxel directly until it is back"
+        ]
+        assert len(upstream.listing_requests) == 5
+        server.start()
+        with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+            client.get(TASKS, headers=FRAGMENT)
+            client.get(TASKS, headers=FRAGMENT)
+        assert any("is back" in r.getMessage() for r in caplog.records)
+        assert len(upstream.listing_requests) == 6  # cached again once Redis is back
+    finally:
+        server.stop()
+
+
+def test_a_redis_that_never_answered_still_serves_pages(caplog):
+    upstream = ScriptedUpstream(slow_tasks(0))
+    app = app_on(upstream, WEBAPP_CACHE_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+        assert app.test_client().get(TASKS).status_code == 200
+    assert "unreachable" in caplog.text
+
+
+def test_the_redis_backend_is_chosen_by_url_and_its_log_names_no_password():
+    cache = RedisCache("redis://:hunter2@127.0.0.1:1/0", 5, 600)
+    assert cache.where == "127.0.0.1:1"
+    cache.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("WEBAPP_CACHE_TTL", "soon"),
+        ("WEBAPP_CACHE_TTL", "-1"),
+        ("WEBAPP_CACHE_FINAL_TTL", "forever"),
+        ("WEBAPP_CACHE_URL", "memcached://localhost"),
+    ],
+)
+def test_unusable_cache_settings_are_refused_with_the_setting_named(setting, value):
+    with pytest.raises(ConfigError, match=setting):
+        Settings.load({setting: value})
+
+
+def test_cache_settings_default_to_five_seconds_in_process_and_ten_minutes_final():
+    settings = Settings.load({"WEBAPP_CACHE_TTL": "", "WEBAPP_CACHE_URL": ""})
+    assert (settings.cache_url, settings.cache_ttl, settings.cache_final_ttl) == ("", 5.0, 600.0)
+    assert "cache_url" not in repr(Settings(cache_url="redis://:secret@host"))
+
+
+def test_a_local_cache_stays_within_its_size_bound():
+    cache = LocalCache(60, 600, max_entries=3)
+    for index in range(10):
+        cache.fetch(f"key-{index}", lambda index=index: index, 60)
+    assert len(cache._entries) == 3
+    assert cache.fetch("key-9", lambda: "reloaded", 60) == (9, True)
+    assert cache.fetch("key-0", lambda: "reloaded", 60) == ("reloaded", False)
+
+
+def test_a_held_call_raises_rate_limited_without_calling_load():
+    cache = LocalCache(5, 600)
+    error = UpstreamError(ErrorKind.RATE_LIMITED, "slow", 429, retry_after="30")
+    cache.hold("scope", error)
+    with pytest.raises(UpstreamError) as caught:
+        cache.check_hold("scope")
+    assert caught.value.kind is ErrorKind.RATE_LIMITED
+    assert caught.value.retry_after == "30"
+    cache.check_hold("another scope")
+
+
+class CountingUpstream:
+    """The simulator over a socket, counting task-list calls and slowing them to overlap."""
+
+    def __init__(self) -> None:
+        self.simulator = create_simulator()
+        self.task_lists = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ["PATH_INFO"].endswith("/tasks"):
+            with self._lock:
+                self.task_lists += 1
+            time.sleep(0.3)
+        return self.simulator(environ, start_response)
+
+
+def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_url):
+    upstream = CountingUpstream()
+    port = free_port()
+    with serve(upstream) as upstream_url:
+        env = {
+            **os.environ,
+            "BLAXEL_API_KEY": TOKEN,
+            "BLAXEL_API_URL": upstream_url + "/v0",
+            "WEBAPP_CACHE_URL": redis_url,
+            "WEBAPP_CACHE_TTL": "30",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4"]
+            + ["--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT)]
+            + ["webapp:create_app()"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+            url = base + "/jobs/weekly-digest/executions/exec-4-digest/tasks"
+            responses = concurrently(
+                12, lambda _: httpx.get(url, headers={**FRAGMENT, "Connection": "close"})
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert [r.status_code for r in responses] == [200] * 12
+    assert upstream.task_lists == 1

@@ -71,4 +71,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, ROOT / "static")
+    if cache is not None:
+        delivery.share_rendered(app, settings.cache_ttl)
     return app

@@ -7,7 +7,6 @@ requests wait for its answer instead of making their own call.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -19,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -178,7 +177,8 @@ class LocalCache(UpstreamCache):
                 return load(), False
             if call.error is not None:
                 # A copy each: one exception object raised in several threads tangles tracebacks.
-                raise copy.copy(call.error)
+                error = call.error
+                raise replace(error) if isinstance(error, UpstreamError) else error
             return call.value, True
         try:
             call.value = load()

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_compress import Compress
 
-from .cache import CallTimings, request_timings
+from .cache import CallTimings, LocalCache, request_timings
+from .listing import wants_fragment
+
+# Views whose HTML is shared for the cache TTL by everyone asking for the same URL.
+RENDERED_ENDPOINTS = (
+    "listings.jobs",
+    "listings.executions",
+    "listings.tasks",
+    "listings.execution_summary",
+)
+# Headers that are part of what a view answers (the rest are added to every response).
+VIEW_HEADERS = ("Content-Type", "HX-Push-Url", "HX-Retarget", "HX-Reswap", "Location")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -31,6 +45,46 @@ class StaticVersions:
             known = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
             self._known[filename] = known
         return known[1]
+
+
+def share_rendered(app: Flask, ttl: float, max_entries: int = 64) -> None:
+    """Identical page and fragment requests within `ttl` seconds get one rendering.
+
+    Relative times ("3 min ago") may be up to `ttl` old, as old as the upstream answers are.
+    """
+    rendered = LocalCache(ttl, ttl, max_entries=max_entries)
+    app.extensions["rendered_cache"] = rendered
+    for endpoint in RENDERED_ENDPOINTS:
+        app.view_functions[endpoint] = _shared(app.view_functions[endpoint], rendered, ttl)
+
+
+def _shared(view: Callable[..., Any], rendered: LocalCache, ttl: float) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def shared_view(**path_args: Any) -> Response:
+        key = repr(
+            (
+                request.full_path,
+                wants_fragment(),
+                request.headers.get("HX-Trigger", ""),
+                request.headers.get("HX-History-Restore-Request", ""),
+            )
+        )
+
+        def render() -> tuple[int, list[tuple[str, str]], bytes]:
+            response = view(**path_args)
+            headers = [(k, v) for k, v in response.headers.items() if k in VIEW_HEADERS]
+            return response.status_code, headers, response.get_data()
+
+        (status, headers, body), hit = rendered.fetch(
+            key, render, lambda answer: ttl if answer[0] == 200 else 0
+        )
+        if hit:
+            timings = request_timings.get()
+            if timings is not None:
+                timings.add(0.0, True)
+        return Response(body, status, headers)
+
+    return shared_view
 
 
 def register(app: Flask, static_folder: Path) -> None:

@@ -97,3 +97,11 @@ def test_server_timing_without_a_cache_has_no_cache_entry(scripted):
     )
     timing = client.get(TASKS, headers=FRAGMENT).headers["Server-Timing"]
     assert re.fullmatch(r"upstream;dur=[\d.]+, render;dur=[\d.]+", timing)
+
+
+def test_a_shared_page_is_compressed_once_per_algorithm(client):
+    compress = client.application.extensions["compress"]
+    first = client.get(TASKS, headers={"Accept-Encoding": "gzip"})
+    second = client.get(TASKS, headers={"Accept-Encoding": "gzip"})
+    assert first.data == second.data
+    assert compress.cache.get("gzip;" + first.headers["ETag"][3:-1]) == first.data

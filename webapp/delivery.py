@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,9 +90,36 @@ def _shared(view: Callable[..., Any], rendered: LocalCache, ttl: float) -> Calla
     return shared_view
 
 
+class CompressedBodies:
+    """The last few compressed bodies, keyed by algorithm and ETag: shared pages compress once."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._bodies.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        with self._lock:
+            self._bodies[key] = value
+            self._bodies.move_to_end(key)
+            while len(self._bodies) > self.max_entries:
+                self._bodies.popitem(last=False)
+
+
+def _compression_key(_: Any) -> str:
+    # Bodies without an ETag get a key of their own: stored once, never found again.
+    return g.get("body_etag") or secrets.token_hex(16)
+
+
 def register(app: Flask, static_folder: Path) -> None:
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", CompressedBodies)
+    app.config.setdefault("COMPRESS_CACHE_KEY", _compression_key)
     # Registered before the hook below, so it runs after it (Flask runs these in reverse).
-    Compress(app)
+    app.extensions["compress"] = Compress(app)
     version = StaticVersions(static_folder)
 
     @app.url_defaults
@@ -130,6 +160,7 @@ def register(app: Flask, static_folder: Path) -> None:
         ):
             # Weak: the same validator stands for the compressed and the plain body.
             response.add_etag(weak=True)
+            g.body_etag = response.get_etag()[0]
             response.make_conditional(request)
         return response
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint system-packages
+.PHONY: run test lint system-packages bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ lint: $(VENV)/.test-installed
 ## Install everything, Chromium included, and run every test.
 test: system-packages $(VENV)/.test-installed lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## Benchmark against the simulated API (takes about two minutes); writes bench/RESULTS.md.
+bench: system-packages $(VENV)/.test-installed
+	$(BIN)/python -m bench

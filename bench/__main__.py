@@ -199,6 +199,19 @@ def latency(report: Report, upstream_url: str, repeat: int) -> None:
                         )
 
 
+def server_timing(
+    http: httpx.Client, url: str, headers: dict[str, str] | None, repeat: int
+) -> dict[str, float]:
+    """Medians of the app's own Server-Timing durations."""
+    samples: dict[str, list[float]] = {"upstream": [], "render": []}
+    for _ in range(repeat):
+        for part in http.get(url, headers=headers).headers["Server-Timing"].split(","):
+            name, _, rest = part.strip().partition(";dur=")
+            if name in samples:
+                samples[name].append(float(rest))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def viewers(
     report: Report, upstream_url: str, label: str, base: str, path: str, ttl: float, seconds: float
 ) -> None:

@@ -167,6 +167,7 @@ def verdict(ok: bool) -> str:
 def latency(report: Report, upstream_url: str, repeat: int) -> None:
     """(a) direct upstream calls; (b) the app with the cache off; (c) with it warm."""
     direct: dict[int, float] = {}
+    api_url = upstream_url + "/v0"
     with httpx.Client(base_url=upstream_url + "/v0", headers=API_HEADERS) as api:
         for limit in (50, 200):
             url = f"jobs/{JOB}/executions/{EXECUTION}/tasks?limit={limit}"
@@ -197,6 +198,27 @@ def latency(report: Report, upstream_url: str, repeat: int) -> None:
                             f"{ratio:.2f}×",
                             target,
                         )
+                        if target and label.startswith("(b)"):
+                            explain_cold(report, api_url, http, url, repeat)
+
+
+def explain_cold(report: Report, api_url: str, http: httpx.Client, url: str, repeat: int) -> None:
+    """Where the cold 200-task fragment's time goes, and how much heavier HTML is than JSON."""
+    split = server_timing(http, url, FRAGMENT, repeat)
+    report.add(
+        "(b) cold 200-task fragment, split by its Server-Timing header",
+        f"{split['upstream']:.1f} + {split['render']:.1f} ms",
+        "",
+        "upstream call incl. JSON parse + models and rendering",
+    )
+    html = len(http.get(url, headers={**FRAGMENT, "Accept-Encoding": "identity"}).content)
+    upstream_path = f"jobs/{JOB}/executions/{EXECUTION}/tasks?limit=200"
+    json_size = len(httpx.get(f"{api_url}/{upstream_path}", headers=API_HEADERS).content)
+    report.notes.append(
+        f"The cold 200-task fragment renders {html / 1024:.0f} KB of HTML from "
+        f"{json_size / 1024:.0f} KB of JSON: every row carries its full conditions list "
+        f"(`templates/_task_rows.html`), so rendering, not the upstream call, sets its time."
+    )
 
 
 def server_timing(

@@ -24,7 +24,10 @@ def blaxel() -> BlaxelClient:
 
 @bp.get("/")
 def jobs() -> BaseResponse:
-    return render_listing(JOB_LISTING, blaxel().list_jobs)
+    tour = current_app.extensions["demo_tour"]
+    return render_listing(
+        JOB_LISTING, blaxel().list_jobs, page_context=lambda: {"tour": tour() if tour else []}
+    )
 
 
 @bp.get("/jobs/<job_id>")

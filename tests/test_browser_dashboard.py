@@ -1,0 +1,158 @@
+"""The dashboard in headless Chromium: jobs → executions → tasks, live summaries, accessibility.
+
+It also takes the README's screenshots from the real pages.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect, sync_playwright
+
+from webapp import create_app
+from webapp.simulator import live_execution_id
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .conftest import FakeClock
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
+
+
+@pytest.fixture(scope="module")
+def demo_clock():
+    # A minute into a live crawl cycle, so the live execution is running.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return FakeClock(now.replace(minute=now.minute - now.minute % 5) + timedelta(minutes=1))
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_clock):
+    app = create_app({"BLAXEL_API_KEY": "", "CLOCK": demo_clock, "SIMULATOR_CLOCK": demo_clock})
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    yield page
+    context.close()
+    assert problems == []
+
+
+def test_walk_from_jobs_to_executions_to_tasks(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_role("link", name="nightly-embeddings", exact=True).click()
+    expect(page.get_by_role("heading", name="Executions")).to_be_visible()
+    page.get_by_role("link", name="exec-5k-embeddings").click()
+    expect(page).to_have_url(base_url + BIG)
+    expect(page.locator("#execution-summary")).to_contain_text("5,000 total")
+    crumbs = page.get_by_role("navigation", name="Breadcrumb")
+    expect(crumbs.get_by_role("link")).to_have_text(["Jobs", "nightly-embeddings"])
+    crumbs.get_by_role("link", name="nightly-embeddings").click()
+    expect(page).to_have_url(base_url + "/jobs/nightly-embeddings/executions")
+
+
+def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url, demo_clock):
+    execution = live_execution_id(demo_clock())
+    summary_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/summary" in request.url and summary_requests.append(request.url),
+    )
+    page.goto(f"{base_url}/jobs/sitemap-crawler/executions/{execution}/tasks")
+    summary = page.locator("#execution-summary")
+    expect(summary.locator(".live")).to_be_visible()
+    rows_before = page.locator("#rows tr.task").all_inner_texts()
+
+    demo_clock.advance(240)  # past the end of the crawl
+    expect(summary.locator(".live")).to_have_count(0, timeout=12_000)
+    expect(summary.locator(".badge")).to_have_class(re.compile(r"badge-(succeeded|failed)"))
+    polls = len(summary_requests)
+    assert polls >= 1
+    page.wait_for_timeout(6_000)
+    assert len(summary_requests) == polls  # no more polling once final
+    assert page.locator("#rows tr.task").all_inner_texts() == rows_before  # rows left alone
+
+
+def test_refresh_link_reloads_rows_on_its_own(page, base_url, demo_clock):
+    rows_requests: list[str] = []
+    page.on(
+        "request", lambda request: "/tasks?" in request.url and rows_requests.append(request.url)
+    )
+    page.goto(f"{base_url}{BIG}?refresh=5&sort=name:asc")
+    expect(page.locator(".auto-refresh")).to_contain_text("Refreshes every 5 s")
+    page.get_by_label("Search tasks").fill("task-12")
+    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+    before = len(rows_requests)
+    page.wait_for_timeout(6_000)
+    assert len(rows_requests) > before  # it refreshed by itself
+    assert "q=task-12" in rows_requests[-1]
+    expect(page.get_by_label("Search tasks")).to_have_value("task-12")  # typing kept
+    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+
+
+PAGES = {
+    "jobs": "/",
+    "executions": "/jobs/nightly-embeddings/executions",
+    "tasks": BIG,
+    "error": "/jobs/no-such-job/executions",
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + PAGES[name])
+    if name == "tasks":
+        page.locator("details").first.evaluate("details => details.open = true")
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    context.close()
+    assert serious == []
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "width", "scheme"),
+    [
+        ("jobs", "/", 1400, "light"),
+        ("executions", "/jobs/nightly-embeddings/executions", 1400, "light"),
+        ("tasks", BIG, 1400, "light"),
+        ("tasks-dark", BIG + "?sort=name:asc&q=task-12", 1400, "dark"),
+        ("tasks-phone", "/jobs/invoice-ocr/executions/exec-320-invoices/tasks", 360, "light"),
+    ],
+)
+def test_readme_screenshots_from_the_real_pages(browser, base_url, name, path, width, scheme):
+    context = browser.new_context(viewport={"width": width, "height": 860}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + path)
+    expect(page.locator("#rows tr").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    context.close()
+    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

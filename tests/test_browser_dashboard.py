@@ -94,6 +94,26 @@ def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url
     assert page.locator("#rows tr.task").all_inner_texts() == rows_before  # rows left alone
 
 
+def test_polling_pauses_while_the_tab_is_hidden(page, base_url):
+    summary_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/summary" in request.url and summary_requests.append(request.url),
+    )
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    expect(page.locator("#execution-summary .live")).to_be_visible()
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
+    )
+    page.wait_for_timeout(6_000)
+    assert summary_requests == []
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})"
+    )
+    page.wait_for_timeout(6_000)
+    assert len(summary_requests) >= 1
+
+
 def test_refresh_link_reloads_rows_on_its_own(page, base_url, demo_clock):
     rows_requests: list[str] = []
     page.on(

@@ -9,12 +9,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 from webapp import create_app
-from webapp.simulator import live_execution_id
+from webapp.simulator import create_simulator, live_execution_id
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, serve
 from .conftest import FakeClock
@@ -112,6 +113,39 @@ def test_polling_pauses_while_the_tab_is_hidden(page, base_url):
     )
     page.wait_for_timeout(6_000)
     assert len(summary_requests) >= 1
+
+
+class SummaryFailsAfterFirstCall(httpx.BaseTransport):
+    """The simulator, except that GetJobExecution fails once it has answered once."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.WSGITransport(app=create_simulator())
+        self.summaries = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/executions/exec-slow-thumbnails"):
+            self.summaries += 1
+            if self.summaries > 1:
+                return httpx.Response(503, content=b"")
+        return self.inner.handle_request(request)
+
+
+def test_a_failing_poll_keeps_the_summary_and_says_updates_are_paused(browser):
+    # A page of its own: the browser rightly logs the 502 of the failed poll to the console.
+    page = browser.new_page()
+    app = create_app(
+        {"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": SummaryFailsAfterFirstCall()}
+    )
+    with serve(app) as url:
+        page.goto(url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+        summary = page.locator("#execution-summary")
+        expect(summary).to_contain_text("60 total")
+        expect(page.locator("#summary-note")).to_contain_text(
+            "Live updates paused (Blaxel is not answering properly)", timeout=12_000
+        )
+        expect(summary).to_contain_text("60 total")  # the last good summary stays
+        expect(summary.locator(".live")).to_be_visible()
+    page.close()
 
 
 def test_refresh_link_reloads_rows_on_its_own(page, base_url, demo_clock):

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .browser import serve
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -38,26 +38,6 @@ def base_url(demo_clock):
     app = create_app({"BLAXEL_API_KEY": "", "CLOCK": demo_clock, "SIMULATOR_CLOCK": demo_clock})
     with serve(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    yield page
-    context.close()
-    assert problems == []
 
 
 def test_walk_from_jobs_to_executions_to_tasks(page, base_url):

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from flask import template_rendered
 
 from webapp import create_app
 from webapp.cache import LocalCache, RedisCache
@@ -88,13 +89,15 @@ def test_concurrent_identical_requests_make_one_upstream_call(scripted):
     assert len(upstream.listing_requests) == 1
 
 
-def test_a_repeat_within_the_ttl_is_served_from_the_cache_and_after_it_goes_upstream(scripted):
+def test_a_repeat_within_the_ttl_is_served_from_the_cache_and_after_it_goes_upstream(
+    scripted, clock
+):
     client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
     first = client.get(TASKS, headers=FRAGMENT)
     second = client.get(TASKS, headers=FRAGMENT)
     assert first.data == second.data
     assert len(upstream.listing_requests) == 1
-    time.sleep(0.35)
+    clock.advance(0.35)
     client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 2
 
@@ -127,7 +130,7 @@ def test_errors_are_not_cached(scripted):
     assert len(upstream.listing_requests) == 2
 
 
-def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scripted):
+def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scripted, clock):
     answers = iter([httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "slow"})])
 
     def handler(request):
@@ -139,22 +142,22 @@ def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scr
     assert held.status_code == 503
     assert held.headers["Retry-After"] == "1"
     assert len(upstream.requests) == 1
-    time.sleep(1.05)
+    clock.advance(1.05)
     assert client.get(TASKS, headers=FRAGMENT).status_code == 200
     assert len(upstream.requests) == 2
 
 
-def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted):
+def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted, clock):
     client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")
     assert client.get(TASKS).status_code == 200  # the page asks GetJobExecution: "failed"
-    time.sleep(0.25)
+    clock.advance(0.25)
     client.get(TASKS, headers=FRAGMENT)
     client.get(TASKS)
     assert len(upstream.listing_requests) == 1
     assert len(upstream.requests) == 2
 
 
-def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted):
+def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted, clock):
     running = {**EXECUTION, "status": "running"}
     client, upstream = scripted(
         slow_tasks(0),
@@ -162,7 +165,7 @@ def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted):
         WEBAPP_CACHE_TTL="0.2",
     )
     client.get(TASKS)
-    time.sleep(0.25)
+    clock.advance(0.25)
     client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 2
 
@@ -367,10 +370,28 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
 
 
 def test_identical_page_requests_within_the_ttl_share_one_rendering(scripted, clock):
-    client, _ = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
-    first = client.get(TASKS, headers=FRAGMENT)
-    clock.advance(3 * 3600)  # relative times would read differently if rendered again
-    assert client.get(TASKS, headers=FRAGMENT).data == first.data
-    assert client.get(TASKS).data != first.data  # the page is another rendering
-    time.sleep(0.35)
-    assert client.get(TASKS, headers=FRAGMENT).data != first.data
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
+    renderings = []
+    with template_rendered.connected_to(
+        lambda sender, template, context, **extra: renderings.append(template.name),
+        client.application,
+    ):
+        first = client.get(TASKS, headers=FRAGMENT)
+        assert client.get(TASKS, headers=FRAGMENT).data == first.data
+        client.get(TASKS)  # a page is another rendering
+        assert renderings == ["_task_rows.html", "tasks.html"]
+        clock.advance(0.35)
+        client.get(TASKS, headers=FRAGMENT)
+        assert renderings == ["_task_rows.html", "tasks.html", "_task_rows.html"]
+    assert len(upstream.listing_requests) == 2
+
+
+def test_the_in_process_cache_ages_with_the_apps_clock(scripted, clock):
+    client, upstream = scripted(slow_tasks(0))
+    client.get(TASKS, headers=FRAGMENT)
+    clock.advance(4.9)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 1
+    clock.advance(0.2)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,15 +32,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config.from_mapping(test_config or {})
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
+    # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
+    cache_clock = (lambda: clock().timestamp()) if app.config.get("CLOCK") else time.monotonic
 
     client = app.config.get("BLAXEL_CLIENT")
+    tour = None
     cache = None
     if client is None:
-        cache = make_cache(settings.cache_url, settings.cache_ttl, settings.cache_final_ttl)
+        cache = make_cache(
+            settings.cache_url, settings.cache_ttl, settings.cache_final_ttl, cache_clock
+        )
     if client is None and settings.demo:
-        from .demo import demo_client
+        from .demo import demo_client, demo_tour
 
-        client = demo_client(settings.timeout, clock=app.config.get("SIMULATOR_CLOCK"), cache=cache)
+        simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
+        client = demo_client(settings.timeout, clock=simulator_clock, cache=cache)
+        tour = lambda: demo_tour(simulator_clock())  # noqa: E731
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
         client = BlaxelClient(
@@ -52,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     app.extensions["blaxel"] = client
     app.extensions["settings"] = settings
+    app.extensions["demo_tour"] = tour
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -72,5 +81,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, ROOT / "static")
     if cache is not None:
-        delivery.share_rendered(app, settings.cache_ttl)
+        delivery.share_rendered(app, settings.cache_ttl, cache_clock)
     return app

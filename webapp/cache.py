@@ -380,10 +380,15 @@ def _error_fields(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "kind": ErrorKind(raw["kind"])}
 
 
-def make_cache(url: str, ttl: float, final_ttl: float) -> UpstreamCache | None:
-    """The cache the settings ask for: none (TTL 0), Redis (a URL), else this process's."""
+def make_cache(
+    url: str, ttl: float, final_ttl: float, clock: Callable[[], float] = time.monotonic
+) -> UpstreamCache | None:
+    """The cache the settings ask for: none (TTL 0), Redis (a URL), else this process's.
+
+    `clock` (seconds) times the in-process cache; Redis times its own entries.
+    """
     if ttl <= 0:
         return None
     if url:
         return RedisCache(url, ttl, final_ttl)
-    return LocalCache(ttl, final_ttl)
+    return LocalCache(ttl, final_ttl, clock=clock)

@@ -50,12 +50,14 @@ class StaticVersions:
         return known[1]
 
 
-def share_rendered(app: Flask, ttl: float, max_entries: int = 64) -> None:
+def share_rendered(
+    app: Flask, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 64
+) -> None:
     """Identical page and fragment requests within `ttl` seconds get one rendering.
 
     Relative times ("3 min ago") may be up to `ttl` old, as old as the upstream answers are.
     """
-    rendered = LocalCache(ttl, ttl, max_entries=max_entries)
+    rendered = LocalCache(ttl, ttl, max_entries=max_entries, clock=clock)
     app.extensions["rendered_cache"] = rendered
     for endpoint in RENDERED_ENDPOINTS:
         app.view_functions[endpoint] = _shared(app.view_functions[endpoint], rendered, ttl)

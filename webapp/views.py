@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, make_response, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from .listing import Listing, render_listing, wants_fragment
@@ -24,7 +24,10 @@ def blaxel() -> BlaxelClient:
 
 @bp.get("/")
 def jobs() -> BaseResponse:
-    return render_listing(JOB_LISTING, blaxel().list_jobs)
+    tour = current_app.extensions["demo_tour"]
+    return render_listing(
+        JOB_LISTING, blaxel().list_jobs, page_context=lambda: {"tour": tour() if tour else []}
+    )
 
 
 @bp.get("/jobs/<job_id>")
@@ -69,6 +72,7 @@ def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
     check_id(execution_id, "execution id")
     if not wants_fragment():
         return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
+    g.error_fragment = "_summary_note.html"
     return make_response(
         render_template(
             "_execution_summary.html",

@@ -419,6 +419,9 @@ Blaxel; the app runs under gunicorn (gthread, 8 threads a worker) with its defau
 `WEBAPP_CACHE_TTL` of 5 s unless noted: (b) runs with `WEBAPP_CACHE_TTL=0`, (c) with 600 s
 after a first request. Pages include the execution summary (a second upstream call); fragments
 are what htmx asks for (`HX-Request: true`). Execution `{JOB}/{EXECUTION}` has 5,000 tasks.
+The client accepts zstd, brotli and gzip; identical bodies are compressed once per algorithm in
+every configuration, (b) included. (d) counts calls at the simulator; "TTL windows" is the run's
+length over the 5 s TTL.
 
 {report.markdown()}
 """

@@ -194,8 +194,8 @@ def test_htmx_fragments_refresh_the_download_links_with_the_view(scripted):
 # Failure detail: the row shows the condition that explains the task, all are listed.
 
 
-def condition(severity: str, reason: str, message: str = "") -> dict:
-    return {"type": "T", "state": "True", "severity": severity, "reason": reason, "message": message}
+def condition(severity: str, reason: str, text: str = "") -> dict:
+    return {"type": "T", "state": "True", "severity": severity, "reason": reason, "message": text}
 
 
 def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scripted):

@@ -125,6 +125,7 @@ def _csv(batches: Iterable[list[Task]]) -> Iterator[str]:
     try:
         for batch in batches:
             writer.writerows(csv_row(task) for task in batch)
+            del batch  # before the next upstream page arrives
             yield _drain(buffer)
     except UpstreamError as error:
         _log(error)
@@ -140,6 +141,7 @@ def _json(batches: Iterable[list[Task]]) -> Iterator[str]:
             for task in batch:
                 chunk.append(separator + json.dumps(task_json(task), ensure_ascii=False))
                 separator = ",\n"
+            del batch  # before the next upstream page arrives
             yield "".join(chunk)
     except UpstreamError as error:
         _log(error)

@@ -87,15 +87,14 @@ def walk_tasks(
     """
     upstream_query = _upstream_query(query)
     cursor = ""
-    while True:
+    while cursor is not None:
         page = client.list_tasks(job_id, execution_id, replace(upstream_query, cursor=cursor))
-        if query.statuses:
-            yield [task for task in page.items if task.status in query.statuses]
-        else:
-            yield page.items
-        if not page.has_more:
-            return
-        cursor = page.next_cursor
+        batch = [task for task in page.items if not query.statuses or task.status in query.statuses]
+        cursor = page.next_cursor if page.has_more else None
+        # Let go of this page before fetching the next one: one page in memory, not two.
+        del page
+        yield batch
+        del batch
 
 
 def issue(at: ScanCursor, binding: str, secret_key: str) -> str:

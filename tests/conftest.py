@@ -10,6 +10,9 @@ import pytest
 
 from webapp import create_app
 
+# The browser fixtures (headless Chromium, a console-watching page) live beside the live server.
+pytest_plugins = ["tests.browser"]
+
 TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
 
 

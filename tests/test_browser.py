@@ -6,12 +6,12 @@ import json
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from webapp import create_app
 from webapp.simulator import create_simulator
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .browser import serve
 
 pytestmark = pytest.mark.browser
 
@@ -23,27 +23,6 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</scrip
 def base_url():
     with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page that fails the test on any console error (CSP violations included)."""
-    context = browser.new_context()
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    yield page
-    context.close()
-    assert problems == []
 
 
 def row_names(page: Page) -> list[str]:

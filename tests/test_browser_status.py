@@ -8,21 +8,30 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .test_browser import base_url, browser, page, row_names  # noqa: F401 - shared fixtures
+from webapp import create_app
+
+from .browser import serve
+from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
 
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 
-def row_statuses(page) -> set[str]:  # noqa: F811 - `page` here is the Playwright page
+@pytest.fixture(scope="module")
+def base_url():
+    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
+        yield url
+
+
+def row_statuses(page) -> set[str]:
     return {
         re.sub(r"^task status-", "", cls)
         for cls in page.locator("#rows tr.task").evaluate_all("rows => rows.map(r => r.className)")
     }
 
 
-def test_ticking_status_chips_filters_the_rows_and_pushes_a_shareable_url(page, base_url):  # noqa: F811
+def test_ticking_status_chips_filters_the_rows_and_pushes_a_shareable_url(page, base_url):
     page.goto(base_url + BIG + "?sort=name:asc")
     expect(page.locator("#rows tr.task")).to_have_count(50)
     page.get_by_label("failed", exact=True).check()
@@ -39,7 +48,7 @@ def test_ticking_status_chips_filters_the_rows_and_pushes_a_shareable_url(page, 
     expect(download).to_have_attribute("href", re.compile(r"status=failed,cancelled"))
 
 
-def test_load_more_continues_a_scan_paused_by_its_budget(page, base_url):  # noqa: F811
+def test_load_more_continues_a_scan_paused_by_its_budget(page, base_url):
     page.goto(base_url + BIG + "?status=failed&limit=100")
     expect(page.locator(".scan-note")).to_contain_text("Scanned 2,000 of 5,000 tasks")
     first = row_names(page)
@@ -51,7 +60,7 @@ def test_load_more_continues_a_scan_paused_by_its_budget(page, base_url):  # noq
     assert page.url == base_url + BIG + "?status=failed&limit=100"
 
 
-def test_a_count_link_opens_that_status_alone(page, base_url):  # noqa: F811
+def test_a_count_link_opens_that_status_alone(page, base_url):
     page.goto(base_url + BIG)
     page.get_by_title("Only the 50 cancelled tasks").click()
     expect(page).to_have_url(base_url + BIG + "?status=cancelled")
@@ -60,7 +69,7 @@ def test_a_count_link_opens_that_status_alone(page, base_url):  # noqa: F811
     assert row_statuses(page) == {"cancelled"}
 
 
-def test_the_filter_works_without_javascript_as_a_plain_form(browser, base_url):  # noqa: F811
+def test_the_filter_works_without_javascript_as_a_plain_form(browser, base_url):
     context = browser.new_context(java_script_enabled=False)
     plain = context.new_page()
     plain.goto(base_url + BIG)
@@ -74,7 +83,7 @@ def test_the_filter_works_without_javascript_as_a_plain_form(browser, base_url):
     context.close()
 
 
-def test_download_csv_saves_a_named_file_of_the_view(page, base_url):  # noqa: F811
+def test_download_csv_saves_a_named_file_of_the_view(page, base_url):
     page.goto(base_url + BIG + "?status=failed")
     with page.expect_download() as started:
         page.get_by_role("link", name="Download CSV").click()

@@ -168,6 +168,17 @@ def test_the_summary_fragment_stops_polling_once_final(scripted):
     assert "hx-trigger" not in fragment.get_data(as_text=True)
 
 
+def test_a_failed_summary_poll_keeps_the_summary_and_says_updates_paused(scripted):
+    failing = lambda request: httpx.Response(503, content=b"")  # noqa: E731
+    client, _ = scripted(ok(task_page([])), execution=failing)
+    response = client.get("/jobs/nightly/executions/exec-1/summary", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert response.headers["HX-Reswap"] == "none"
+    assert '<p id="summary-note"' in html and 'hx-swap-oob="true"' in html
+    assert "Live updates paused (Blaxel is not answering properly)." in html
+
+
 def test_the_summary_url_opened_directly_leads_to_the_task_list(scripted):
     client, _ = scripted(ok(task_page([])))
     response = client.get("/jobs/nightly/executions/exec-1/summary")

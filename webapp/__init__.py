@@ -32,10 +32,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
 
     client = app.config.get("BLAXEL_CLIENT")
+    tour = None
     if client is None and settings.demo:
-        from .demo import demo_client
+        from .demo import demo_client, demo_tour
 
-        client = demo_client(settings.timeout, clock=app.config.get("SIMULATOR_CLOCK"))
+        simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
+        client = demo_client(settings.timeout, clock=simulator_clock)
+        tour = lambda: demo_tour(simulator_clock())  # noqa: E731
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
         client = BlaxelClient(
@@ -47,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     app.extensions["blaxel"] = client
     app.extensions["settings"] = settings
+    app.extensions["demo_tour"] = tour
     app.extensions["clock"] = clock
 
     app.jinja_env.trim_blocks = True

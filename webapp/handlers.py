@@ -20,7 +20,9 @@ CONTENT_SECURITY_POLICY = (
 
 
 def _error_response(status: int, title: str, explanation: str, detail: str = "") -> Response:
-    template = "_error_row.html" if wants_fragment() else "error.html"
+    # A view may name an out-of-band error fragment that leaves what is on screen in place.
+    own_fragment = g.get("error_fragment") if wants_fragment() else None
+    template = own_fragment or ("_error_row.html" if wants_fragment() else "error.html")
     body = render_template(
         template,
         status=status,
@@ -30,7 +32,10 @@ def _error_response(status: int, title: str, explanation: str, detail: str = "")
         columns=g.get("listing_columns", 1),
         retry_url=request.full_path if request.query_string else request.path,
     )
-    return make_response(body, status)
+    response = make_response(body, status)
+    if own_fragment:
+        response.headers["HX-Reswap"] = "none"
+    return response
 
 
 def register(app: Flask) -> None:

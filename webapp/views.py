@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     make_response,
     redirect,
     render_template,
@@ -46,7 +47,10 @@ def blaxel() -> BlaxelClient:
 
 @bp.get("/")
 def jobs() -> BaseResponse:
-    return render_listing(JOB_LISTING, blaxel().list_jobs)
+    tour = current_app.extensions["demo_tour"]
+    return render_listing(
+        JOB_LISTING, blaxel().list_jobs, page_context=lambda: {"tour": tour() if tour else []}
+    )
 
 
 @bp.get("/jobs/<job_id>")
@@ -123,6 +127,7 @@ def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
     check_id(execution_id, "execution id")
     if not wants_fragment():
         return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
+    g.error_fragment = "_summary_note.html"
     return make_response(
         render_template(
             "_execution_summary.html",

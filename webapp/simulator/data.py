@@ -25,7 +25,7 @@ BACKOFF = timedelta(seconds=10)
 STALL = timedelta(minutes=2)  # a frozen task has been running at least this long
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 NODES = ("mk3-use1-a7", "mk3-use1-b2", "mk3-use1-c4", "mk3-usw2-a1", "mk3-usw2-d9", "mk3-euw1-b3")
-OWNERS = ("maya.chen@acme.dev", "o.okafor@acme.dev", "lea.martin@acme.dev", "ci-deploy@acme.dev")
+OWNERS = ("ml-platform@acme.dev", "data-eng@acme.dev", "finance-ops@acme.dev", "ci-deploy@acme.dev")
 
 
 @dataclass(frozen=True)

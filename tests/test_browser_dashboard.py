@@ -1,0 +1,192 @@
+"""The dashboard in headless Chromium: jobs → executions → tasks, live summaries, accessibility.
+
+It also takes the README's screenshots from the real pages.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from webapp import create_app
+from webapp.simulator import create_simulator, live_execution_id
+
+from .browser import serve
+from .conftest import FakeClock
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
+
+
+@pytest.fixture(scope="module")
+def demo_clock():
+    # A minute into a live crawl cycle, so the live execution is running.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return FakeClock(now.replace(minute=now.minute - now.minute % 5) + timedelta(minutes=1))
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_clock):
+    app = create_app({"BLAXEL_API_KEY": "", "CLOCK": demo_clock, "SIMULATOR_CLOCK": demo_clock})
+    with serve(app) as url:
+        yield url
+
+
+def test_walk_from_jobs_to_executions_to_tasks(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_role("link", name="nightly-embeddings", exact=True).click()
+    expect(page.get_by_role("heading", name="Executions")).to_be_visible()
+    page.get_by_role("link", name="exec-5k-embeddings").click()
+    expect(page).to_have_url(base_url + BIG)
+    expect(page.locator("#execution-summary")).to_contain_text("5,000 total")
+    crumbs = page.get_by_role("navigation", name="Breadcrumb")
+    expect(crumbs.get_by_role("link")).to_have_text(["Jobs", "nightly-embeddings"])
+    crumbs.get_by_role("link", name="nightly-embeddings").click()
+    expect(page).to_have_url(base_url + "/jobs/nightly-embeddings/executions")
+
+
+def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url, demo_clock):
+    execution = live_execution_id(demo_clock())
+    summary_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/summary" in request.url and summary_requests.append(request.url),
+    )
+    page.goto(f"{base_url}/jobs/sitemap-crawler/executions/{execution}/tasks")
+    summary = page.locator("#execution-summary")
+    expect(summary.locator(".live")).to_be_visible()
+    rows_before = page.locator("#rows tr.task").all_inner_texts()
+
+    demo_clock.advance(240)  # past the end of the crawl
+    expect(summary.locator(".live")).to_have_count(0, timeout=12_000)
+    expect(summary.locator(".badge")).to_have_class(re.compile(r"badge-(succeeded|failed)"))
+    polls = len(summary_requests)
+    assert polls >= 1
+    page.wait_for_timeout(6_000)
+    assert len(summary_requests) == polls  # no more polling once final
+    assert page.locator("#rows tr.task").all_inner_texts() == rows_before  # rows left alone
+
+
+def test_polling_pauses_while_the_tab_is_hidden(page, base_url):
+    summary_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/summary" in request.url and summary_requests.append(request.url),
+    )
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    expect(page.locator("#execution-summary .live")).to_be_visible()
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
+    )
+    page.wait_for_timeout(6_000)
+    assert summary_requests == []
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})"
+    )
+    page.wait_for_timeout(6_000)
+    assert len(summary_requests) >= 1
+
+
+class SummaryFailsAfterFirstCall(httpx.BaseTransport):
+    """The simulator, except that GetJobExecution fails once it has answered once."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.WSGITransport(app=create_simulator())
+        self.summaries = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/executions/exec-slow-thumbnails"):
+            self.summaries += 1
+            if self.summaries > 1:
+                return httpx.Response(503, content=b"")
+        return self.inner.handle_request(request)
+
+
+def test_a_failing_poll_keeps_the_summary_and_says_updates_are_paused(browser):
+    # A page of its own: the browser rightly logs the 502 of the failed poll to the console.
+    page = browser.new_page()
+    app = create_app(
+        {"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": SummaryFailsAfterFirstCall()}
+    )
+    with serve(app) as url:
+        page.goto(url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+        summary = page.locator("#execution-summary")
+        expect(summary).to_contain_text("60 total")
+        expect(page.locator("#summary-note")).to_contain_text(
+            "Live updates paused (Blaxel is not answering properly)", timeout=12_000
+        )
+        expect(summary).to_contain_text("60 total")  # the last good summary stays
+        expect(summary.locator(".live")).to_be_visible()
+    page.close()
+
+
+def test_refresh_link_reloads_rows_on_its_own(page, base_url, demo_clock):
+    rows_requests: list[str] = []
+    page.on(
+        "request", lambda request: "/tasks?" in request.url and rows_requests.append(request.url)
+    )
+    page.goto(f"{base_url}{BIG}?refresh=5&sort=name:asc")
+    expect(page.locator(".auto-refresh")).to_contain_text("Refreshes every 5 s")
+    page.get_by_label("Search tasks").fill("task-12")
+    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+    before = len(rows_requests)
+    page.wait_for_timeout(6_000)
+    assert len(rows_requests) > before  # it refreshed by itself
+    assert "q=task-12" in rows_requests[-1]
+    expect(page.get_by_label("Search tasks")).to_have_value("task-12")  # typing kept
+    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+
+
+PAGES = {
+    "jobs": "/",
+    "executions": "/jobs/nightly-embeddings/executions",
+    "tasks": BIG,
+    "error": "/jobs/no-such-job/executions",
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + PAGES[name])
+    if name == "tasks":
+        page.locator("details").first.evaluate("details => details.open = true")
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    context.close()
+    assert serious == []
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "width", "scheme"),
+    [
+        ("jobs", "/", 1400, "light"),
+        ("executions", "/jobs/nightly-embeddings/executions", 1400, "light"),
+        ("tasks", BIG, 1400, "light"),
+        ("tasks-dark", BIG + "?sort=name:asc&q=task-12", 1400, "dark"),
+        ("tasks-phone", "/jobs/invoice-ocr/executions/exec-320-invoices/tasks", 360, "light"),
+    ],
+)
+def test_readme_screenshots_from_the_real_pages(browser, base_url, name, path, width, scheme):
+    context = browser.new_context(viewport={"width": width, "height": 860}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + path)
+    expect(page.locator("#rows tr").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    context.close()
+    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

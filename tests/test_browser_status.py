@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -95,3 +96,15 @@ def test_download_csv_saves_a_named_file_of_the_view(page, base_url):
     with open(download.path(), encoding="utf-8-sig") as saved:
         rows = list(csv.DictReader(saved))
     assert len(rows) == 125 and {row["status"] for row in rows} == {"failed"}
+
+
+def test_readme_screenshot_of_the_failed_tasks_of_the_big_execution(browser, base_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    shot = context.new_page()
+    shot.goto(base_url + BIG + "?status=failed&limit=100")
+    expect(shot.locator(".scan-note")).to_contain_text("Scanned 2,000 of 5,000 tasks")
+    path = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "tasks-failed.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shot.screenshot(path=str(path))
+    context.close()
+    assert path.stat().st_size > 10_000

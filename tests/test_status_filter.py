@@ -152,6 +152,37 @@ def test_an_execution_without_stats_shows_chips_without_counts(scripted):
     assert 'name="status" value="failed"' in html and "chip-count" not in html
 
 
+def chip_count(html: str, status: str) -> str:
+    chip = re.search(rf'value="{status}"( checked)?> {status}</label>\s*<[^>]*>([^<]*)<', html)
+    return chip.group(2)
+
+
+def test_without_stats_a_filtered_walk_counts_the_statuses_it_has_read(scripted):
+    """Counts come from the walk, carried across pages in the app's cursor."""
+    execution = {**EXECUTION, "stats": None}
+    statuses = ["failed", "succeeded", "succeeded", "running"] * 100  # 400 tasks, 2 pages
+    tasks = [task_json(i, status) for i, status in enumerate(statuses)]
+
+    def two_pages(request):
+        second = request.url.params.get("cursor") == "UEFHRTI"
+        page = tasks[200:] if second else tasks[:200]
+        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
+
+    client, _ = scripted(two_pages, execution=lambda r: httpx.Response(200, json=execution))
+    first = client.get(TASKS_URL + "?status=failed&limit=75").get_data(as_text=True)
+    assert "counts among the 297 tasks scanned so far" in first
+    assert [chip_count(first, s) for s in ("failed", "succeeded", "running")] == ["75", "148", "74"]
+    next_url = re.search(r'class="load-more" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    last = client.get(next_url).get_data(as_text=True)
+    assert "counts among the 400 tasks scanned:" in last
+    assert [chip_count(last, s) for s in ("failed", "succeeded", "running")] == [
+        "100",
+        "200",
+        "100",
+    ]
+    assert chip_count(last, "pending") == "0"
+
+
 def test_other_listings_offer_no_status_filter(client):
     assert 'id="status-filter"' not in client.get("/").get_data(as_text=True)
     html = client.get("/jobs/invoice-ocr/executions").get_data(as_text=True)

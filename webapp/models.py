@@ -239,6 +239,8 @@ class ScanProgress:
 
     scanned: int  # tasks read from upstream since the walk's first page
     budget_spent: bool  # the walk paused on its per-request budget, not on a full page
+    # Tasks per status among those scanned: the counts to show when the execution has no stats.
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .errors import CursorRejected
-from .models import Page, ScanProgress, Task
+from .models import TASK_STATUSES, Page, ScanProgress, Task
 from .query import MAX_SHOWN, ListQuery
 from .upstream import BlaxelClient
 
@@ -31,6 +31,7 @@ class ScanCursor:
     upstream: str = ""
     position: int = 0
     scanned: int = 0  # tasks read before that row, since the walk's first page
+    tally: tuple[int, ...] = (0,) * len(TASK_STATUSES)  # those tasks per status
 
 
 def scan_tasks(
@@ -48,14 +49,17 @@ def scan_tasks(
     upstream_query = _upstream_query(query)
     matches: list[Task] = []
     cursor, position, scanned, total = at.upstream, at.position, at.scanned, None
+    tally = dict(zip(TASK_STATUSES, at.tally, strict=True))
 
     def result(resume: ScanCursor | None, budget_spent: bool = False) -> Page[Task]:
+        if resume:
+            resume = replace(resume, tally=tuple(tally.values()))
         return Page(
             items=matches,
             has_more=resume is not None,
             next_cursor=issue(resume, binding, secret_key) if resume else "",
             total=total,
-            scan=ScanProgress(scanned, budget_spent),
+            scan=ScanProgress(scanned, budget_spent, dict(tally)),
         )
 
     for _ in range(budget):
@@ -63,6 +67,8 @@ def scan_tasks(
         total = page.total
         for index in range(position, len(page.items)):
             scanned += 1
+            if page.items[index].status in tally:
+                tally[page.items[index].status] += 1
             if page.items[index].status not in query.statuses:
                 continue
             matches.append(page.items[index])
@@ -98,7 +104,9 @@ def walk_tasks(
 
 
 def issue(at: ScanCursor, binding: str, secret_key: str) -> str:
-    return _serializer(secret_key).dumps([at.upstream, at.position, at.scanned, binding])
+    return _serializer(secret_key).dumps(
+        [at.upstream, at.position, at.scanned, binding, list(at.tally)]
+    )
 
 
 def redeem(token: str, binding: str, secret_key: str) -> ScanCursor:
@@ -108,10 +116,14 @@ def redeem(token: str, binding: str, secret_key: str) -> ScanCursor:
     except BadSignature:
         raise CursorRejected("not signed by this app") from None
     match payload:
-        case [str(upstream), int(position), int(scanned), str(bound_to)] if (
-            bound_to == binding and 0 <= position < UPSTREAM_LIMIT and 0 <= scanned <= MAX_SHOWN
+        case [str(upstream), int(position), int(scanned), str(bound_to), list(tally)] if (
+            bound_to == binding
+            and 0 <= position < UPSTREAM_LIMIT
+            and 0 <= scanned <= MAX_SHOWN
+            and len(tally) == len(TASK_STATUSES)
+            and all(isinstance(count, int) and 0 <= count <= scanned for count in tally)
         ):
-            return ScanCursor(upstream, position, scanned)
+            return ScanCursor(upstream, position, scanned, tuple(tally))
     raise CursorRejected("issued for another view")
 
 

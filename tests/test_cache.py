@@ -395,3 +395,13 @@ def test_the_in_process_cache_ages_with_the_apps_clock(scripted, clock):
     clock.advance(0.2)
     client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 2
+
+
+def test_exports_walk_the_whole_list_without_filling_the_cache(scripted):
+    client, upstream = scripted(slow_tasks(0))
+    for _ in range(2):
+        response = client.get(TASKS + ".csv")
+        assert response.status_code == 200
+        assert "task-2" in response.get_data(as_text=True)
+    # Each export asked upstream itself: no page of the walk was kept.
+    assert len(upstream.listing_requests) == 2

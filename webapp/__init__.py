@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["blaxel"] = client
     app.extensions["settings"] = settings
     app.extensions["demo_tour"] = tour
+    app.extensions["clock"] = clock
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_API_URL = "https://api.blaxel.ai/v0"
+DEFAULT_SCAN_BUDGET = 10
+MAX_SCAN_BUDGET = 1000
 
 
 class ConfigError(RuntimeError):
@@ -24,6 +26,8 @@ class Settings:
     timeout: float = 10.0
     # Signs what the app hands to browsers; random per process unless configured.
     secret_key: str = field(default="", repr=False)
+    # Upstream calls one filtered task page may spend walking the cursor chain.
+    scan_budget: int = DEFAULT_SCAN_BUDGET
     # Upstream answers are shared for cache_ttl seconds (0: not at all), in Redis if a URL is set.
     cache_url: str = field(default="", repr=False)
     cache_ttl: float = 5.0
@@ -49,6 +53,15 @@ class Settings:
         api_url = str(source.get("BLAXEL_API_URL") or DEFAULT_API_URL)
         if not api_url.startswith(("https://", "http://")):
             raise ConfigError("BLAXEL_API_URL must be an http(s) URL such as " + DEFAULT_API_URL)
+        raw_budget = str(source.get("WEBAPP_SCAN_BUDGET") or DEFAULT_SCAN_BUDGET).strip()
+        if (
+            not (raw_budget.isascii() and raw_budget.isdigit())
+            or not 1 <= int(raw_budget) <= MAX_SCAN_BUDGET
+        ):
+            raise ConfigError(
+                f"WEBAPP_SCAN_BUDGET must be a whole number of upstream calls from 1 to "
+                f"{MAX_SCAN_BUDGET}, not {raw_budget!r}"
+            )
         cache_url = str(source.get("WEBAPP_CACHE_URL") or "").strip()
         if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -60,6 +73,7 @@ class Settings:
             workspace=str(source.get("BLAXEL_WORKSPACE") or "").strip(),
             timeout=timeout,
             secret_key=str(source.get("WEBAPP_SECRET_KEY") or "") or secrets.token_hex(32),
+            scan_budget=int(raw_budget),
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),

@@ -97,3 +97,7 @@ class QueryError(Exception):
 
     def __str__(self) -> str:
         return "; ".join(self.problems)
+
+
+class CursorRejected(Exception):
+    """A cursor the app signed no longer fits: another query, another key, or altered by hand."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, g, make_response, render_template, request, url_for
 
-from .errors import ErrorKind, UpstreamError
+from .errors import CursorRejected, ErrorKind, UpstreamError
 from .models import Page
 from .query import ListingSpec, ListQuery
 
@@ -25,6 +25,8 @@ class Listing:
     rows_template: str
     columns: int
     total_label: str
+    # An endpoint taking `fmt` ("csv" or "json") that exports the whole listing, if any.
+    export_endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ListingView:
     notice: str
     endpoint: str
     path_args: dict[str, str]
+    export_endpoint: str = ""
 
     @property
     def loaded(self) -> int:
@@ -60,6 +63,20 @@ class ListingView:
     def base_url(self) -> str:
         return url_for(self.endpoint, **self.path_args)
 
+    def status_url(self, *statuses: str) -> str:
+        return self.url(self.query.with_statuses(statuses))
+
+    @property
+    def exports(self) -> list[tuple[str, str]]:
+        """(label, URL) of each download of this view: same order, search and filter."""
+        if not self.export_endpoint:
+            return []
+        args = {**self.path_args, **self.query.export_args()}
+        return [
+            (label, url_for(self.export_endpoint, fmt=fmt, **args))
+            for fmt, label in (("csv", "Download CSV"), ("json", "Download JSON"))
+        ]
+
 
 def wants_fragment() -> bool:
     """htmx asks for fragments, except when it restores history and needs a whole page."""
@@ -83,14 +100,23 @@ def render_listing(
     notice = ""
     try:
         page = fetch(query)
-    except UpstreamError as error:
-        # Blaxel answers 400 to a cursor that expired or belongs to another query.
-        if not (query.cursor and error.kind is ErrorKind.REJECTED):
+    except (UpstreamError, CursorRejected) as error:
+        # Blaxel answers 400 to a cursor that expired or belongs to another query; the app's
+        # own cursors fail the same way after a key change, so both restart the list.
+        rejected = isinstance(error, CursorRejected) or error.kind is ErrorKind.REJECTED
+        if not (query.cursor and rejected):
             raise
         query, notice = query.first_page(), CURSOR_EXPIRED
         page = fetch(query)
 
-    view = ListingView(query, page, notice, request.endpoint or "", dict(request.view_args or {}))
+    view = ListingView(
+        query,
+        page,
+        notice,
+        request.endpoint or "",
+        dict(request.view_args or {}),
+        listing.export_endpoint,
+    )
     context.update(columns=listing.columns, total_label=listing.total_label)
     if wants_fragment():
         response = make_response(

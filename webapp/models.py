@@ -157,6 +157,15 @@ class ExecutionStats:
     def percent(self, count: int) -> float:
         return round(100 * count / self.total, 2) if self.total else 0.0
 
+    def task_counts(self) -> dict[str, int]:
+        """Tasks per task status, for the statuses these stats count one by one."""
+        return {
+            "succeeded": self.success,
+            "failed": self.failure,
+            "running": self.running,
+            "cancelled": self.cancelled,
+        }
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -225,6 +234,16 @@ class Job:
 
 
 @dataclass(frozen=True)
+class ScanProgress:
+    """How far the app's own walk of the task chain got, for a page it filtered itself."""
+
+    scanned: int  # tasks read from upstream since the walk's first page
+    budget_spent: bool  # the walk paused on its per-request budget, not on a full page
+    # Tasks per status among those scanned: the counts to show when the execution has no stats.
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One cursor page of a listing."""
 
@@ -232,6 +251,7 @@ class Page(Generic[T]):
     has_more: bool
     next_cursor: str
     total: int | None
+    scan: ScanProgress | None = None
 
     @classmethod
     def from_json(cls, raw: Any, parse_item: Callable[[Any], T]) -> Page[T]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .errors import QueryError
+from .models import TASK_STATUSES
 
 SORTS = {
     "createdAt:desc": "Newest first",
@@ -38,9 +39,11 @@ class ListingSpec:
     limit_choices: tuple[int, ...]
     sorts: dict[str, str]
     default_sort: str = "createdAt:desc"
+    # The statuses the page can filter by (the app walks upstream for them); empty: no filter.
+    statuses: tuple[str, ...] = ()
 
 
-TASKS = ListingSpec("tasks", 50, 200, (25, 50, 100, 200), SORTS)
+TASKS = ListingSpec("tasks", 50, 200, (25, 50, 100, 200), SORTS, statuses=TASK_STATUSES)
 JOBS = ListingSpec("jobs", 50, 200, (25, 50, 100, 200), SORTS)
 EXECUTIONS = ListingSpec(
     "executions",
@@ -60,6 +63,7 @@ class ListQuery:
     cursor: str = ""
     shown: int = 0
     refresh: int = 0
+    statuses: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, args: Args, spec: ListingSpec) -> ListQuery:
@@ -95,9 +99,11 @@ class ListQuery:
         if cursor and not CURSOR_PATTERN.fullmatch(cursor):
             problems.append("“cursor” is not a cursor this app handed out.")
 
+        statuses = _statuses(args.getlist("status"), spec, problems)
+
         if problems:
             raise QueryError(problems)
-        return cls(spec, sort, q, limit, cursor, shown, refresh)
+        return cls(spec, sort, q, limit, cursor, shown, refresh, statuses)
 
     @property
     def search(self) -> str:
@@ -124,6 +130,8 @@ class ListQuery:
             args["sort"] = self.sort
         if self.q.strip():
             args["q"] = self.q.strip()
+        if self.statuses:
+            args["status"] = ",".join(self.statuses)
         if self.limit != self.spec.default_limit:
             args["limit"] = self.limit
         if self.refresh:
@@ -133,6 +141,15 @@ class ListQuery:
             if self.shown:
                 args["shown"] = self.shown
         return args
+
+    def export_args(self) -> dict[str, str | int]:
+        """What an export of this view keeps: what is shown, not how far or how often."""
+        args = self.first_page().url_args()
+        return {key: value for key, value in args.items() if key in {"sort", "q", "status"}}
+
+    def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
+        """This view filtered by `statuses` instead, from the first page."""
+        return replace(self.first_page(), statuses=_canonical(statuses, self.spec))
 
     def first_page(self) -> ListQuery:
         return replace(self, cursor="", shown=0)
@@ -158,6 +175,28 @@ def _bounded_int(
         problems.append(f"“{name}” must be a whole number from {low} to {high}.")
         return default
     return value
+
+
+def _statuses(raw: list[str], spec: ListingSpec, problems: list[str]) -> tuple[str, ...]:
+    """Repeated `status` (a plain form) and `status=a,b` (a link) alike; canonical order."""
+    picked = {part.strip().lower() for value in raw for part in value.split(",") if part.strip()}
+    if not picked:
+        return ()
+    if not spec.statuses:
+        problems.append(f"The {spec.noun} cannot be filtered by status; remove “status”.")
+        return ()
+    unknown = sorted(picked.difference(spec.statuses))
+    if unknown:
+        shown = ", ".join(f"“{value[:40]}”" for value in unknown[:5])
+        problems.append(f"“status” must be among {', '.join(spec.statuses)}; not {shown}.")
+        return ()
+    return _canonical(tuple(picked), spec)
+
+
+def _canonical(statuses: tuple[str, ...], spec: ListingSpec) -> tuple[str, ...]:
+    # Every status at once filters nothing: the same view as none, and no walk.
+    chosen = tuple(status for status in spec.statuses if status in statuses)
+    return () if len(chosen) == len(spec.statuses) else chosen
 
 
 def check_id(value: str, what: str) -> str:

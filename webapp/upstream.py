@@ -84,11 +84,14 @@ class BlaxelClient:
             self.cache.remember_finished(request_key(self._scope, path))
         return execution
 
-    def list_tasks(self, job_id: str, execution_id: str, query: ListQuery) -> Page[Task]:
+    def list_tasks(
+        self, job_id: str, execution_id: str, query: ListQuery, *, shared: bool = True
+    ) -> Page[Task]:
+        """One page of tasks; `shared=False` keeps it out of the cache (walks of a whole list)."""
         execution_path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
         path = execution_path + "/tasks"
         finished = self._finished(execution_path)
-        body = self._cached_json(path, query.upstream_params(), finished=finished)
+        body = self._cached_json(path, query.upstream_params(), finished=finished, shared=shared)
         return self._parse(lambda: Page.from_json(body, Task.from_json))
 
     @staticmethod
@@ -111,6 +114,7 @@ class BlaxelClient:
         *,
         finished: bool = False,
         final: Callable[[Any], bool] | None = None,
+        shared: bool = True,
     ) -> Any:
         """`_get_json` through the cache, if there is one; the time spent goes to the request.
 
@@ -120,7 +124,7 @@ class BlaxelClient:
         started = time.perf_counter()
         hit: bool | None = None
         try:
-            if self.cache is None:
+            if self.cache is None or not shared:
                 return self._get_json(path, params)
             self.cache.check_hold(self._scope)
             key = request_key(self._scope, "GET", path, sorted(params.items()))

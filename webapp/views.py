@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, make_response, redirect, render_template, url_for
+import itertools
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import export
 from .listing import Listing, render_listing, wants_fragment
-from .query import EXECUTIONS, JOBS, TASKS, check_id
+from .models import Page, Task
+from .query import EXECUTIONS, JOBS, TASKS, ListQuery, check_id
+from .scan import scan_tasks, walk_tasks
 from .upstream import BlaxelClient
 
 bp = Blueprint("listings", __name__)
@@ -15,7 +31,14 @@ JOB_LISTING = Listing(JOBS, "jobs.html", "_job_rows.html", 5, "jobs in the works
 EXECUTION_LISTING = Listing(
     EXECUTIONS, "executions.html", "_execution_rows.html", 6, "executions of this job"
 )
-TASK_LISTING = Listing(TASKS, "tasks.html", "_task_rows.html", 8, "tasks in this execution")
+TASK_LISTING = Listing(
+    TASKS,
+    "tasks.html",
+    "_task_rows.html",
+    8,
+    "tasks in this execution",
+    export_endpoint="listings.tasks_export",
+)
 
 
 def blaxel() -> BlaxelClient:
@@ -58,10 +81,42 @@ def tasks(job_id: str, execution_id: str) -> BaseResponse:
     check_id(execution_id, "execution id")
     return render_listing(
         TASK_LISTING,
-        lambda query: blaxel().list_tasks(job_id, execution_id, query),
+        lambda query: task_page(job_id, execution_id, query),
         page_context=lambda: {"execution": blaxel().get_execution(job_id, execution_id)},
         job_id=job_id,
         execution_id=execution_id,
+    )
+
+
+def task_page(job_id: str, execution_id: str, query: ListQuery) -> Page[Task]:
+    """Blaxel's own page, or, for a status filter it cannot apply, the app's bounded walk."""
+    if not query.statuses:
+        return blaxel().list_tasks(job_id, execution_id, query)
+    settings = current_app.extensions["settings"]
+    return scan_tasks(
+        blaxel(),
+        job_id,
+        execution_id,
+        query,
+        budget=settings.scan_budget,
+        secret_key=current_app.config["SECRET_KEY"],
+    )
+
+
+@bp.get("/jobs/<job_id>/executions/<execution_id>/tasks.<any(csv, json):fmt>")
+def tasks_export(job_id: str, execution_id: str, fmt: str) -> BaseResponse:
+    """The task view's rows over the whole execution, streamed; a page's worth at a time."""
+    check_id(job_id, "job name")
+    check_id(execution_id, "execution id")
+    query = ListQuery.parse(request.args, TASKS)
+    batches = walk_tasks(blaxel(), job_id, execution_id, query)
+    # The first upstream call happens now, so its failure is still an ordinary error page.
+    first = next(batches)
+    name = export.filename(job_id, execution_id, fmt, current_app.extensions["clock"]())
+    return Response(
+        stream_with_context(export.stream(fmt, itertools.chain([first], batches))),
+        content_type=export.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

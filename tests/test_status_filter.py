@@ -1,0 +1,266 @@
+"""The status filter in the URL and on the page: parsing, canonical links, chips, counts."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from webapp.config import ConfigError, Settings
+from webapp.errors import QueryError
+from webapp.models import TASK_STATUSES, Condition, Task
+from webapp.query import EXECUTIONS, JOBS, TASKS, ListQuery
+
+from .conftest import EXECUTION, task_json, task_page
+
+TASKS_URL = "/jobs/nightly/executions/exec-1/tasks"
+HTMX = {"HX-Request": "true"}
+
+
+def parse(pairs, spec=TASKS) -> ListQuery:
+    return ListQuery.parse(MultiDict(pairs), spec)
+
+
+def ok(body):
+    return lambda request: httpx.Response(200, json=body)
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("status", "cancelled,failed")],
+        [("status", "failed"), ("status", "cancelled")],  # a plain form's checkboxes
+        [("status", " Failed , CANCELLED ,, failed")],
+        [("status", "cancelled"), ("status", "failed,cancelled")],
+    ],
+)
+def test_statuses_in_comma_or_repeated_form_become_one_canonical_order(pairs):
+    query = parse(pairs)
+    assert query.statuses == ("failed", "cancelled")
+    assert query.url_args() == {"status": "failed,cancelled"}
+
+
+def test_no_status_or_an_empty_one_is_no_filter():
+    assert parse([]).statuses == () and parse([("status", "")]).statuses == ()
+    assert "status" not in parse([("status", " , ")]).url_args()
+
+
+def test_every_status_at_once_is_the_same_view_as_none():
+    query = parse([("status", ",".join(TASK_STATUSES))])
+    assert query.statuses == () and query.url_args() == {}
+
+
+def test_an_unknown_status_is_refused_naming_the_allowed_values():
+    with pytest.raises(QueryError) as refused:
+        parse([("status", "failed,broken")])
+    assert "“broken”" in str(refused.value)
+    assert ", ".join(TASK_STATUSES) in str(refused.value)
+
+
+@pytest.mark.parametrize("spec", [JOBS, EXECUTIONS])
+def test_listings_that_cannot_filter_by_status_refuse_it(spec):
+    with pytest.raises(QueryError, match="cannot be filtered by status"):
+        parse([("status", "failed")], spec)
+
+
+def test_the_filter_is_kept_on_later_pages_and_dropped_from_nothing_else():
+    query = parse([("status", "failed"), ("sort", "name:asc"), ("q", "abc"), ("limit", "25")])
+    later = query.next_page("CURSOR", 25)
+    assert later.url_args() == {
+        "sort": "name:asc",
+        "q": "abc",
+        "status": "failed",
+        "limit": 25,
+        "cursor": "CURSOR",
+        "shown": 25,
+    }
+    assert later.first_page().statuses == ("failed",)
+    assert later.export_args() == {"sort": "name:asc", "q": "abc", "status": "failed"}
+
+
+def test_the_status_filter_is_never_sent_upstream():
+    assert "status" not in parse([("status", "failed")]).upstream_params()
+
+
+def test_a_status_on_the_jobs_page_is_a_400_page(scripted):
+    client, upstream = scripted(ok(task_page([])))
+    response = client.get("/?status=failed")
+    assert response.status_code == 400
+    assert "cannot be filtered by status" in response.get_data(as_text=True)
+    assert upstream.requests == []
+
+
+def test_a_plain_form_submission_gets_links_in_the_comma_form(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")], next_cursor="TkVYVA")))
+    html = client.get(TASKS_URL + "?q=&sort=name:asc&status=failed&status=cancelled").get_data(
+        as_text=True
+    )
+    link = re.search(r'class="load-more" href="([^"]+)"', html).group(1)
+    assert link.startswith(TASKS_URL + "?sort=name:asc&amp;status=failed,cancelled&amp;cursor=")
+
+
+def test_changing_the_chips_with_htmx_pushes_the_canonical_url(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")])))
+    response = client.get(
+        TASKS_URL + "?q=&status=cancelled&status=failed&limit=50",
+        headers={**HTMX, "HX-Trigger": "listing-controls"},
+    )
+    assert response.headers["HX-Push-Url"] == TASKS_URL + "?status=failed,cancelled"
+
+
+def test_the_chips_are_checkboxes_in_the_controls_form_and_reflect_the_view(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")])))
+    html = client.get(TASKS_URL + "?status=failed").get_data(as_text=True)
+    form = html[html.index('<form id="listing-controls"') : html.index("</form>")]
+    assert "change from:#status-filter" in form
+    for status in TASK_STATUSES:
+        checked = " checked" if status == "failed" else ""
+        assert f'<input type="checkbox" name="status" value="{status}"{checked}>' in form
+
+
+def test_status_counts_come_from_the_execution_stats_and_link_to_that_filter(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])))
+    html = client.get(TASKS_URL + "?sort=name:asc&q=task").get_data(as_text=True)
+    stats = EXECUTION["stats"]
+    for status, count in (("succeeded", "success"), ("failed", "failure")):
+        href = f"{TASKS_URL}?sort=name:asc&amp;q=task&amp;status={status}"
+        assert f'<a class="chip-count" href="{href}"' in html
+        assert f">{stats[count]}</a>" in html
+    assert '<span class="chip-count none">0</span>' in html  # no tasks running: no link
+
+
+def test_tasks_in_no_counted_state_get_one_count_linking_to_those_statuses(scripted):
+    stats = {"total": 40, "success": 5, "failure": 1, "running": 3, "cancelled": 1}
+    execution = {**EXECUTION, "stats": stats}
+    client, _ = scripted(
+        ok(task_page([task_json(0)])), execution=lambda r: httpx.Response(200, json=execution)
+    )
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    href = f"{TASKS_URL}?status=unspecified,pending,reconciling"
+    assert f'<a class="chip-count other" href="{href}"' in html
+    assert ">30 unspecified, pending, reconciling</a>" in html
+
+
+def test_an_execution_without_stats_shows_chips_without_counts(scripted):
+    execution = {**EXECUTION, "stats": None}
+    client, _ = scripted(
+        ok(task_page([task_json(0)])), execution=lambda r: httpx.Response(200, json=execution)
+    )
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    assert 'name="status" value="failed"' in html and "chip-count" not in html
+
+
+def chip_count(html: str, status: str) -> str:
+    chip = re.search(rf'value="{status}"( checked)?> {status}</label>\s*<[^>]*>([^<]*)<', html)
+    return chip.group(2)
+
+
+def test_without_stats_a_filtered_walk_counts_the_statuses_it_has_read(scripted):
+    """Counts come from the walk, carried across pages in the app's cursor."""
+    execution = {**EXECUTION, "stats": None}
+    statuses = ["failed", "succeeded", "succeeded", "running"] * 100  # 400 tasks, 2 pages
+    tasks = [task_json(i, status) for i, status in enumerate(statuses)]
+
+    def two_pages(request):
+        second = request.url.params.get("cursor") == "UEFHRTI"
+        page = tasks[200:] if second else tasks[:200]
+        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
+
+    client, _ = scripted(two_pages, execution=lambda r: httpx.Response(200, json=execution))
+    first = client.get(TASKS_URL + "?status=failed&limit=75").get_data(as_text=True)
+    assert "counts among the 297 tasks scanned so far" in first
+    assert [chip_count(first, s) for s in ("failed", "succeeded", "running")] == ["75", "148", "74"]
+    next_url = re.search(r'class="load-more" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    last = client.get(next_url).get_data(as_text=True)
+    assert "counts among the 400 tasks scanned:" in last
+    assert [chip_count(last, s) for s in ("failed", "succeeded", "running")] == [
+        "100",
+        "200",
+        "100",
+    ]
+    assert chip_count(last, "pending") == "0"
+
+
+def test_other_listings_offer_no_status_filter(client):
+    assert 'id="status-filter"' not in client.get("/").get_data(as_text=True)
+    html = client.get("/jobs/invoice-ocr/executions").get_data(as_text=True)
+    assert 'id="status-filter"' not in html and "Download CSV" not in html
+
+
+def test_a_filtered_view_says_so_and_offers_every_status_back(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")])))
+    html = client.get(TASKS_URL + "?status=failed,cancelled&sort=name:asc").get_data(as_text=True)
+    assert "1 matches loaded" in html
+    assert "Only failed, cancelled tasks." in html
+    assert f'<a href="{TASKS_URL}?sort=name:asc">Show every status</a>' in html
+
+
+def test_a_filter_matching_nothing_says_so(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "succeeded")])))
+    html = client.get(TASKS_URL + "?status=failed&q=task").get_data(as_text=True)
+    assert "No tasks are failed with “task” in their name." in html
+
+
+def test_download_links_carry_the_views_order_search_and_filter_but_not_its_position(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")])))
+    html = client.get(
+        TASKS_URL + "?status=failed&sort=name:asc&q=task&limit=25&cursor=Q1VS&shown=25&refresh=30"
+    ).get_data(as_text=True)
+    for fmt in ("csv", "json"):
+        href = f"{TASKS_URL}.{fmt}?sort=name:asc&amp;q=task&amp;status=failed"
+        assert f'<a href="{href}" download' in html
+    assert ">Download CSV</a>" in html and ">Download JSON</a>" in html
+
+
+def test_htmx_fragments_refresh_the_download_links_with_the_view(scripted):
+    client, _ = scripted(ok(task_page([task_json(0, "failed")])))
+    html = client.get(
+        TASKS_URL + "?status=failed", headers={**HTMX, "HX-Trigger": "listing-controls"}
+    ).get_data(as_text=True)
+    assert 'hx-swap-oob="true"' in html and f"{TASKS_URL}.csv?status=failed" in html
+
+
+# Failure detail: the row shows the condition that explains the task, all are listed.
+
+
+def condition(severity: str, reason: str, text: str = "") -> dict:
+    return {"type": "T", "state": "True", "severity": severity, "reason": reason, "message": text}
+
+
+def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scripted):
+    task = task_json(0, "failed")
+    task["conditions"] = [
+        condition("Error", "FirstError", "exit code 1"),
+        condition("Error", "BackoffLimitExceeded", "exit code 137"),
+        condition("Info", "Cleanup", "pod removed"),
+    ]
+    client, _ = scripted(ok(task_page([task])))
+    html = client.get(TASKS_URL + "?status=failed").get_data(as_text=True)
+    summary = re.search(r'<span class="condition-summary is-error">([^<]+)</span>', html)
+    assert summary.group(1) == "BackoffLimitExceeded: exit code 137"
+    assert "(3)" in html
+    for reason in ("FirstError", "BackoffLimitExceeded", "Cleanup"):
+        assert f"<dt>Reason</dt><dd>{reason}</dd>" in html
+
+
+def test_without_errors_the_latest_condition_explains_the_task():
+    task = Task.from_json(
+        {**task_json(0), "conditions": [condition("Info", "A"), condition("Warning", "B")]}
+    )
+    assert task.key_condition == Condition("T", "True", "Warning", "B", "", "")
+
+
+# Configuration of the scan budget.
+
+
+def test_the_scan_budget_defaults_to_ten_calls_and_is_configurable():
+    assert Settings.load({}).scan_budget == 10
+    assert Settings.load({"WEBAPP_SCAN_BUDGET": "25"}).scan_budget == 25
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "1001", "²"])
+def test_a_scan_budget_outside_1_to_1000_stops_start_up(value):
+    with pytest.raises(ConfigError, match="WEBAPP_SCAN_BUDGET"):
+        Settings.load({"WEBAPP_SCAN_BUDGET": value})

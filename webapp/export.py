@@ -1,0 +1,167 @@
+"""A task view exported whole, streamed while the walk goes: CSV for spreadsheets, JSON for code.
+
+Rows leave as each upstream page arrives, so memory holds one page however long the execution.
+Once the first byte is sent the status code is fixed, so an upstream failure mid-way ends the
+file with a marker instead: a last CSV row saying the export is incomplete, and a JSON array that
+is left unclosed after an error object, so no parser can take a partial export for a whole one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import UpstreamError
+from .formatting import iso
+from .models import Task
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+CSV_COLUMNS = (
+    "name",
+    "status",
+    "created_at",
+    "scheduled_at",
+    "started_at",
+    "completed_at",
+    "updated_at",
+    "duration_seconds",
+    "max_retries",
+    "timeout",
+    "key_condition_severity",
+    "key_condition_reason",
+    "key_condition_message",
+    "condition_count",
+    "conditions",
+)
+INCOMPLETE = "# EXPORT INCOMPLETE"
+# A spreadsheet runs a cell starting with these as a formula (or strips them, for tab and CR).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def filename(job_id: str, execution_id: str, fmt: str, now: datetime) -> str:
+    parts = [UNSAFE_IN_FILENAME.sub("_", part)[:80] for part in (job_id, execution_id)]
+    return f"{parts[0]}_{parts[1]}_tasks_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
+
+
+def stream(fmt: str, batches: Iterable[list[Task]]) -> Iterator[str]:
+    return _csv(batches) if fmt == "csv" else _json(batches)
+
+
+def spreadsheet_safe(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def csv_row(task: Task) -> list[str | int]:
+    key = task.key_condition
+    duration = (
+        int((task.completed_at - task.started_at).total_seconds())
+        if task.started_at and task.completed_at
+        else ""
+    )
+    cells: list[str | int] = [
+        task.name,
+        task.status,
+        iso(task.created_at),
+        iso(task.scheduled_at),
+        iso(task.started_at),
+        iso(task.completed_at),
+        iso(task.updated_at),
+        duration,
+        task.max_retries if task.max_retries is not None else "",
+        task.timeout,
+        key.severity if key else "",
+        key.reason if key else "",
+        key.message if key else "",
+        len(task.conditions),
+        # Conditions flattened into one cell, one line each, oldest first.
+        "\n".join(
+            f"[{c.severity or '-'}] {c.type or '-'} {c.state or '-'} · {c.reason or '-'}: "
+            f"{c.message or '-'}" + (f" ({c.execution_reason})" if c.execution_reason else "")
+            for c in task.conditions
+        ),
+    ]
+    return [spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in cells]
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "status": task.status,
+        "createdAt": iso(task.created_at) or None,
+        "scheduledAt": iso(task.scheduled_at) or None,
+        "startedAt": iso(task.started_at) or None,
+        "completedAt": iso(task.completed_at) or None,
+        "updatedAt": iso(task.updated_at) or None,
+        "maxRetries": task.max_retries,
+        "timeout": task.timeout or None,
+        "conditions": [
+            {
+                "type": c.type,
+                "state": c.state,
+                "severity": c.severity,
+                "reason": c.reason,
+                "message": c.message,
+                "executionReason": c.execution_reason,
+            }
+            for c in task.conditions
+        ],
+    }
+
+
+def _csv(batches: Iterable[list[Task]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    # The byte-order mark tells spreadsheet programs the file is UTF-8.
+    writer.writerow(["\ufeff" + CSV_COLUMNS[0], *CSV_COLUMNS[1:]])
+    try:
+        for batch in batches:
+            writer.writerows(csv_row(task) for task in batch)
+            del batch  # before the next upstream page arrives
+            yield _drain(buffer)
+    except UpstreamError as error:
+        _log(error)
+        writer.writerow([INCOMPLETE, f"Blaxel failed mid-way ({error.title}); rows stop here."])
+    yield _drain(buffer)
+
+
+def _json(batches: Iterable[list[Task]]) -> Iterator[str]:
+    separator = "[\n"
+    try:
+        for batch in batches:
+            chunk = []
+            for task in batch:
+                chunk.append(separator + json.dumps(task_json(task), ensure_ascii=False))
+                separator = ",\n"
+            del batch  # before the next upstream page arrives
+            yield "".join(chunk)
+    except UpstreamError as error:
+        _log(error)
+        marker = {"error": f"export incomplete: Blaxel failed mid-way ({error.title})"}
+        yield separator + json.dumps(marker) + "\n"
+        return
+    yield ("[" if separator == "[\n" else "") + "\n]\n"
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _log(error: UpstreamError) -> None:
+    log.warning(
+        "export stopped: upstream %s (upstream status %s, code %s)",
+        error.kind.value,
+        error.upstream_status,
+        error.code or "-",
+    )

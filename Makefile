@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint system-packages
+.PHONY: run serve load test lint system-packages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/activate
 ## Install and run the app (demo data unless BLAXEL_API_KEY is set).
 run: $(VENV)/.app-installed
 	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+
+## Production: gunicorn with gunicorn.conf.py (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
+serve: $(VENV)/.app-installed
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:

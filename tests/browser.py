@@ -33,3 +33,12 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+# Records every Content-Security-Policy violation a page reports, across navigations.
+CSP_WATCH = """
+window.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + blocked);
+});
+"""

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from webapp import create_app
 from webapp.simulator import create_simulator
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, serve
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +37,7 @@ def browser():
 def page(browser):
     """A fresh page that fails the test on any console error (CSP violations included)."""
     context = browser.new_context()
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))

@@ -27,6 +27,10 @@ run: $(VENV)/.app-installed
 serve: $(VENV)/.app-installed
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
+## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
+load: $(VENV)/.app-installed
+	$(BIN)/python bench/load.py --viewers 50 --seconds 60
+
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:
 	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null; then \

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint system-packages bench
+.PHONY: run serve load test lint system-packages bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/activate
 ## Install and run the app (demo data unless BLAXEL_API_KEY is set).
 run: $(VENV)/.app-installed
 	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
+
+## Production: gunicorn with gunicorn.conf.py (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
+serve: $(VENV)/.app-installed
+	$(BIN)/gunicorn -c gunicorn.conf.py
+
+## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
+load: $(VENV)/.app-installed
+	$(BIN)/python bench/load.py --viewers 50 --seconds 60
 
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:

@@ -118,6 +118,7 @@ def app_server(upstream_url: str, workers: int = 1, **env: str) -> Iterator[str]
     args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "8"]
     args += ["--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}", "webapp:create_app()"]
     settings = {"BLAXEL_API_KEY": TOKEN, "BLAXEL_API_URL": upstream_url + "/v0", **env}
+    settings.setdefault("WEBAPP_SECRET_KEY", "bench-secret")
     with process(args, base + "/healthz", settings):
         yield base
 

@@ -50,6 +50,7 @@ def browser():
 def page(browser):
     """A fresh page that fails the test on any console error (CSP violations included)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
@@ -57,3 +58,12 @@ def page(browser):
     yield page
     context.close()
     assert problems == []
+
+
+# Records every Content-Security-Policy violation a page reports, across navigations.
+CSP_WATCH = """
+window.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + blocked);
+});
+"""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -9,11 +11,53 @@ import httpx
 import pytest
 
 from webapp import create_app
+from webapp.simulator import DEMO_TOKEN
 
 # The browser fixtures (headless Chromium, a console-watching page) live beside the live server.
 pytest_plugins = ["tests.browser"]
 
 TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
+
+# Every token any test hands the app, and the cursor values the tests page with.
+SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token")
+TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v")
+LOGGED_CURSOR = re.compile(r"cursor=(?!\[redacted\])[^&\s\"'\]]+")
+
+
+class LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record) + " " + str(getattr(record, "fields", "")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_token_or_cursor_in_any_log():
+    """Scans every log record of the whole suite for tokens and cursor values: INFO and up from
+    everyone, DEBUG and up from the app and the HTTP libraries it drives."""
+    capture = LogCapture()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    chatty = [logging.getLogger(name) for name in ("webapp", "httpx", "httpcore", "werkzeug")]
+    for logger in chatty:
+        logger.setLevel(logging.DEBUG)
+    yield capture
+    root.removeHandler(capture)
+    root.setLevel(level)
+    for logger in chatty:
+        logger.setLevel(logging.NOTSET)
+    leaks = [
+        line
+        for line in capture.lines
+        if any(secret in line for secret in SECRETS + TEST_CURSORS)
+        or "Bearer " in line
+        or LOGGED_CURSOR.search(line)
+    ]
+    assert leaks == []
 
 
 class FakeClock:

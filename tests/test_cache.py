@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import redis
 from flask import template_rendered
 
 from webapp import create_app
-from webapp.cache import LocalCache, RedisCache
+from webapp.cache import LocalCache, RedisCache, retry_after_seconds
 from webapp.config import ConfigError, Settings
 from webapp.errors import ErrorKind, UpstreamError
 from webapp.simulator import create_simulator
@@ -131,18 +132,23 @@ def test_errors_are_not_cached(scripted):
 
 
 def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scripted, clock):
-    answers = iter([httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "slow"})])
+    # 60 s is beyond the client's deadline, so the client does not wait and retry by itself.
+    limited = [True]
 
     def handler(request):
-        return next(answers, None) or httpx.Response(200, json=task_page([task_json(1)]))
+        if limited[0]:
+            return httpx.Response(429, headers={"Retry-After": "60"}, json={"error": "slow"})
+        return httpx.Response(200, json=task_page([task_json(1)]))
 
     client, upstream = scripted(handler)
     assert client.get(TASKS, headers=FRAGMENT).status_code == 503
+    limited[0] = False
+    clock.advance(20)
     held = client.get(TASKS + "?sort=name:asc", headers=FRAGMENT)
     assert held.status_code == 503
-    assert held.headers["Retry-After"] == "1"
+    assert held.headers["Retry-After"] == "40"
     assert len(upstream.requests) == 1
-    clock.advance(1.05)
+    clock.advance(40.5)
     assert client.get(TASKS, headers=FRAGMENT).status_code == 200
     assert len(upstream.requests) == 2
 
@@ -218,13 +224,14 @@ def test_an_upstream_error_reaches_every_waiting_request_once(redis_url):
 
 
 def test_a_429_seen_by_one_process_holds_the_others_through_redis(redis_url):
-    answers = iter([httpx.Response(429, headers={"Retry-After": "5"}, json={"error": "slow"})])
-    upstream = ScriptedUpstream(lambda request: next(answers))
+    upstream = ScriptedUpstream(
+        lambda request: httpx.Response(429, headers={"Retry-After": "60"}, json={"error": "slow"})
+    )
     first, second = (app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2))
     assert first.test_client().get(TASKS, headers=FRAGMENT).status_code == 503
     held = second.test_client().get(TASKS + "?q=task", headers=FRAGMENT)
     assert held.status_code == 503
-    assert 1 <= int(held.headers["Retry-After"]) <= 5
+    assert 59 <= int(held.headers["Retry-After"]) <= 60
     assert len(upstream.requests) == 1
 
 
@@ -338,6 +345,7 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
             "BLAXEL_API_URL": upstream_url + "/v0",
             "WEBAPP_CACHE_URL": redis_url,
             "WEBAPP_CACHE_TTL": "30",
+            "WEBAPP_SECRET_KEY": "gunicorn-test-secret",
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4"]
@@ -405,3 +413,18 @@ def test_exports_walk_the_whole_list_without_filling_the_cache(scripted):
         assert "task-2" in response.get_data(as_text=True)
     # Each export asked upstream itself: no page of the walk was kept.
     assert len(upstream.listing_requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30", 30.0),
+        ("Sat, 28 Nov 2026 09:02:00 GMT", 120.0),
+        ("Sat, 28 Nov 2026 08:59:00 GMT", 1.0),  # already past: the default
+        ("soon", 1.0),
+        ("100000", 300.0),  # bounded
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
+    now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC).timestamp()
+    assert retry_after_seconds(value, now) == seconds

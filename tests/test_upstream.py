@@ -227,3 +227,69 @@ def test_the_token_is_not_in_the_clients_repr_or_errors():
         client.list_tasks("job", "exec", FIRST_PAGE)
     assert TOKEN not in repr(client)
     assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
+
+
+def test_a_structured_retryable_error_is_sent_again_and_a_plain_500_is_not(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    busy = {"error": {"code": "BUSY", "message": "later", "retryable": True}}
+    answers = iter([httpx.Response(409, json=busy), httpx.Response(200, json=task_page([]))])
+    client, seen = client_for(lambda request: next(answers))
+    assert client.list_tasks("job", "exec", FIRST_PAGE).items == []
+    assert len(seen) == 2 and len(pauses) == 1
+
+    client, seen = client_for(answer(500, {"error": {"code": "INTERNAL", "message": "x"}}))
+    with pytest.raises(UpstreamError):
+        client.list_tasks("job", "exec", FIRST_PAGE)
+    assert len(seen) == 1
+
+
+def test_retries_back_off_exponentially_with_jitter_and_stop_after_two(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    client, seen = client_for(answer(503, None), timeout=30)
+    with pytest.raises(UpstreamError) as caught:
+        client.list_tasks("job", "exec", FIRST_PAGE)
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert len(seen) == 3
+    assert 0.1 <= pauses[0] <= 0.2 and 0.2 <= pauses[1] <= 0.4
+
+
+def test_no_retry_is_started_that_the_deadline_cannot_hold(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    client, seen = client_for(answer(503, None, headers={"Retry-After": "5"}), timeout=2)
+    with pytest.raises(UpstreamError):
+        client.list_tasks("job", "exec", FIRST_PAGE)
+    assert (len(seen), pauses) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [
+        ("7", 7, 7),
+        (" 12 ", 12, 12),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0),  # a moment already past: no wait
+        ("soon", None, None),
+        ("-3", None, None),
+        ("", None, None),
+    ],
+)
+def test_retry_after_is_read_in_seconds_or_as_an_http_date(value, low, high):
+    from webapp.upstream import _retry_after_seconds
+
+    seconds = _retry_after_seconds(value)
+    if low is None:
+        assert seconds is None
+    else:
+        assert low <= seconds <= high
+
+
+def test_the_observer_hears_each_call_with_its_status_and_attempts(monkeypatch):
+    monkeypatch.setattr("webapp.upstream._sleep", lambda seconds: None)
+    answers = iter([httpx.Response(502), httpx.Response(200, json=task_page([]))])
+    client, _ = client_for(lambda request: next(answers))
+    heard = []
+    client.observer = lambda status, seconds, attempts: heard.append((status, attempts))
+    client.list_tasks("job", "exec", FIRST_PAGE)
+    assert heard == [(200, 2)]

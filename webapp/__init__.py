@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Flask
 
-from . import delivery, handlers
+from . import auth, delivery, handlers, requestlog
 from .cache import make_cache
 from .config import Settings
 from .formatting import FILTERS, duration, relative
+from .readiness import Readiness
 from .upstream import BlaxelClient
 from .views import bp
 
@@ -62,6 +63,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["demo_tour"] = tour
     app.extensions["clock"] = clock
+    if isinstance(client, BlaxelClient):
+        client.observer = requestlog.note_upstream
+    app.extensions["readiness"] = Readiness(client, ttl=float(app.config.get("READINESS_TTL", 5)))
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -77,6 +81,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "took": lambda start, end: duration(start, end, now),
         }
 
+    requestlog.register(app)
+    auth.register(app, settings)
     handlers.register(app)
     app.register_blueprint(bp)
     # Last, so its after_request runs first: ETags and timings see the body before compression.

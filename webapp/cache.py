@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,12 +62,19 @@ class CallTimings:
 request_timings: ContextVar[CallTimings | None] = ContextVar("request_timings", default=None)
 
 
-def retry_after_seconds(value: str | None) -> float:
-    """Retry-After as seconds, bounded; an HTTP date or nonsense gets the default."""
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """Retry-After (seconds or an HTTP date) as seconds from now, bounded; nonsense: the default."""
     try:
         seconds = float(value) if value else DEFAULT_HOLD_SECONDS
     except ValueError:
-        seconds = DEFAULT_HOLD_SECONDS
+        try:
+            moment = parsedate_to_datetime(value or "")
+        except (TypeError, ValueError):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            seconds = DEFAULT_HOLD_SECONDS
+        else:
+            seconds = moment.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds) or seconds <= 0:
         seconds = DEFAULT_HOLD_SECONDS
     return min(seconds, MAX_HOLD_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -11,6 +12,9 @@ from typing import Any
 DEFAULT_API_URL = "https://api.blaxel.ai/v0"
 DEFAULT_SCAN_BUDGET = 10
 MAX_SCAN_BUDGET = 1000
+AUTH_MODES = ("none", "basic", "proxy")
+DEFAULT_PROXY_HEADER = "X-Forwarded-Email"  # what oauth2-proxy sends
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(RuntimeError):
@@ -28,6 +32,12 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     # Upstream calls one filtered task page may spend walking the cursor chain.
     scan_budget: int = DEFAULT_SCAN_BUDGET
+    # Who may read what the token reads: nobody checked, a users file, or a sign-in proxy.
+    auth: str = "none"
+    users_file: str = ""
+    proxy_header: str = DEFAULT_PROXY_HEADER
+    trusted_proxies: tuple[Network, ...] = ()
+    https: bool = False
     # Upstream answers are shared for cache_ttl seconds (0: not at all), in Redis if a URL is set.
     cache_url: str = field(default="", repr=False)
     cache_ttl: float = 5.0
@@ -62,6 +72,21 @@ class Settings:
                 f"WEBAPP_SCAN_BUDGET must be a whole number of upstream calls from 1 to "
                 f"{MAX_SCAN_BUDGET}, not {raw_budget!r}"
             )
+        auth = str(source.get("WEBAPP_AUTH") or "none").strip().lower()
+        if auth not in AUTH_MODES:
+            raise ConfigError(f"WEBAPP_AUTH must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
+        users_file = str(source.get("WEBAPP_USERS_FILE") or "").strip()
+        if auth == "basic" and not users_file:
+            raise ConfigError(
+                "WEBAPP_AUTH=basic needs WEBAPP_USERS_FILE, the file of users "
+                "(add one with: flask --app webapp add-user NAME)"
+            )
+        trusted_proxies = _networks(str(source.get("WEBAPP_TRUSTED_PROXIES") or ""))
+        if auth == "proxy" and not trusted_proxies:
+            raise ConfigError(
+                "WEBAPP_AUTH=proxy needs WEBAPP_TRUSTED_PROXIES, the addresses of the sign-in "
+                "proxy (e.g. 127.0.0.1): the identity header is believed from them only"
+            )
         cache_url = str(source.get("WEBAPP_CACHE_URL") or "").strip()
         if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -74,6 +99,11 @@ class Settings:
             timeout=timeout,
             secret_key=str(source.get("WEBAPP_SECRET_KEY") or "") or secrets.token_hex(32),
             scan_budget=int(raw_budget),
+            auth=auth,
+            users_file=users_file,
+            proxy_header=str(source.get("WEBAPP_PROXY_HEADER") or DEFAULT_PROXY_HEADER).strip(),
+            trusted_proxies=trusted_proxies,
+            https=flag(source.get("WEBAPP_HTTPS")),
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
@@ -91,3 +121,21 @@ def _seconds(source: Mapping[str, Any], name: str, default: float) -> float:
     if not 0 <= seconds <= 86400:
         raise ConfigError(f"{name} must be between 0 and 86400 seconds")
     return seconds
+
+
+def flag(value: Any) -> bool:
+    """An on/off environment variable: 1, true, yes or on."""
+    return str(value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDR ranges, e.g. "127.0.0.1, 10.0.0.0/8"."""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"WEBAPP_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR range"
+            ) from None
+    return tuple(networks)

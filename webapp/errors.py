@@ -68,6 +68,8 @@ class UpstreamError(Exception):
     upstream_status: int | None = None
     code: str = ""
     retry_after: str | None = None
+    # Worth sending the same read again (connect failure, 502/503/504, 429, retryable: true).
+    transient: bool = False
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value

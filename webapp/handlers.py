@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import QueryError, UpstreamError
@@ -17,6 +17,12 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'"
 )
+# The app uses none of these browser features; refusing them limits what injected content could do.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _error_response(status: int, title: str, explanation: str, detail: str = "") -> Response:
@@ -36,6 +42,11 @@ def _error_response(status: int, title: str, explanation: str, detail: str = "")
     if own_fragment:
         response.headers["HX-Reswap"] = "none"
     return response
+
+
+def error_page(status: int, title: str, explanation: str, detail: str = "") -> Response:
+    """An error page or error row outside the error handlers (e.g. refused access)."""
+    return _error_response(status, title, explanation, detail)
 
 
 def register(app: Flask) -> None:
@@ -83,4 +94,8 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if current_app.extensions["settings"].https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

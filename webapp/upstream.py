@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -18,7 +20,17 @@ from .query import ListQuery
 API_VERSION = "2026-04-28"
 USER_AGENT = "blaxel-tasks-webapp/0.1"
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# Reads are idempotent: a transient failure is retried twice at most, within the same deadline.
+RETRIES = 2
+BACKOFF_SECONDS = 0.2
+MIN_ATTEMPT_SECONDS = 0.05
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Called after each upstream call with (status or None, seconds, attempts); see requestlog.py.
+Observer = Callable[[int | None, float, int], None]
 T = TypeVar("T")
+
+
+_sleep = time.sleep
 
 
 def _segment(value: str) -> str:
@@ -28,6 +40,8 @@ def _segment(value: str) -> str:
 
 class BlaxelClient:
     """One long-lived connection pool to the Blaxel API."""
+
+    observer: Observer | None = None
 
     def __init__(
         self,
@@ -66,8 +80,8 @@ class BlaxelClient:
     def close(self) -> None:
         self._http.close()
 
-    def list_jobs(self, query: ListQuery) -> Page[Job]:
-        body = self._cached_json("jobs", query.upstream_params())
+    def list_jobs(self, query: ListQuery, *, shared: bool = True) -> Page[Job]:
+        body = self._cached_json("jobs", query.upstream_params(), shared=shared)
         return self._parse(lambda: Page.from_json(body, Job.from_json))
 
     def list_executions(self, job_id: str, query: ListQuery) -> Page[Execution]:
@@ -145,28 +159,96 @@ class BlaxelClient:
                 timings.add(time.perf_counter() - started, hit)
 
     def _get_json(self, path: str, params: Mapping[str, str | int]) -> Any:
-        # httpx's timeout bounds each read; the deadline bounds the whole exchange.
-        deadline = time.monotonic() + self.timeout
+        # One total deadline covers every attempt, backoff pauses included.
+        started = time.monotonic()
+        deadline = started + self.timeout
+        attempt = 0
+        status: int | None = None
         try:
-            with self._http.stream("GET", path, params=params) as response:
+            while True:
+                try:
+                    status, raw = self._exchange(path, params, deadline)
+                    break
+                except UpstreamError as error:
+                    status = error.upstream_status
+                    pause = _retry_pause(error, attempt, deadline)
+                    if pause is None:
+                        raise
+                    attempt += 1
+                    _sleep(pause)
+        finally:
+            if self.observer is not None:
+                self.observer(status, time.monotonic() - started, attempt + 1)
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+
+    def _exchange(
+        self, path: str, params: Mapping[str, str | int], deadline: float
+    ) -> tuple[int, bytes]:
+        """One GET: (200, body) or an UpstreamError; httpx's timeout bounds each read."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time")
+        answered = False
+        try:
+            with self._http.stream("GET", path, params=params, timeout=remaining) as response:
+                answered = True
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
-                        raise UpstreamError(ErrorKind.BAD_RESPONSE, "answer too large")
+                        raise UpstreamError(ErrorKind.BAD_RESPONSE, "answer too large", 200)
                     if time.monotonic() > deadline:
                         raise UpstreamError(ErrorKind.TIMED_OUT, "answer too slow")
         except httpx.TimeoutException:
             raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time") from None
         except httpx.HTTPError as exc:
-            raise UpstreamError(ErrorKind.UNAVAILABLE, type(exc).__name__) from None
-
+            # Nothing was answered (refused, or a pooled connection the server had closed):
+            # sending the same read again is safe.
+            transient = not answered and isinstance(
+                exc, httpx.ConnectError | httpx.RemoteProtocolError
+            )
+            raise UpstreamError(
+                ErrorKind.UNAVAILABLE, type(exc).__name__, transient=transient
+            ) from None
         if response.status_code != 200:
             raise _classify(response, bytes(body))
-        try:
-            return json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+        return 200, bytes(body)
+
+
+def _retry_pause(error: UpstreamError, attempt: int, deadline: float) -> float | None:
+    """Seconds to wait before sending the read again, or None to give up now."""
+    if not error.transient or attempt >= RETRIES:
+        return None
+    # Jittered exponential backoff, so many viewers do not retry in step.
+    pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.0)  # noqa: S311 - not crypto
+    asked = _retry_after_seconds(error.retry_after)
+    if error.kind is ErrorKind.RATE_LIMITED and asked is None:
+        return None  # a 429 without Retry-After gives no safe moment to come back
+    if asked is not None:
+        pause = max(pause, asked)
+    # Wait only if the pause leaves time for the attempt itself.
+    if time.monotonic() + pause + MIN_ATTEMPT_SECONDS > deadline:
+        return None
+    return pause
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, from either of its forms (delay seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
 
 def _final_execution(body: Any) -> bool:
@@ -217,4 +299,5 @@ def _classify(response: httpx.Response, raw: bytes) -> UpstreamError:
         upstream_status=status,
         code=code,
         retry_after=retry_after if retry_after and len(retry_after) < 64 else None,
+        transient=status in RETRYABLE_STATUSES or retryable is True,
     )

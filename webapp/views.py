@@ -141,3 +141,11 @@ def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
 @bp.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, str], int]:
+    """Ready when the token reaches the Blaxel API; says nothing else, so it can stay open."""
+    if current_app.extensions["readiness"].ready():
+        return {"status": "ready"}, 200
+    return {"status": "unavailable"}, 503

@@ -1,0 +1,102 @@
+"""Checks the production start command makes before it listens: what would be unsafe, and why."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .config import ConfigError, Settings, flag
+
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def bind_host(bind: str) -> str:
+    """The host part of a gunicorn bind: "HOST:PORT", "[IPv6]:PORT", "HOST", "unix:PATH"."""
+    if bind.startswith("unix:") or bind.startswith("fd://"):
+        return ""
+    if bind.startswith("["):
+        return bind[1:].partition("]")[0]
+    host, _, port = bind.rpartition(":")
+    return host if port.isdigit() else bind
+
+
+def is_loopback(bind: str) -> bool:
+    """True when only this machine can connect (loopback address, localhost or a unix socket)."""
+    host = bind_host(bind)
+    if host == "":
+        return bind.startswith("unix:")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it resolves beyond this machine
+
+
+def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str]:
+    """Why the production server must not start with this environment, if it must not."""
+    try:
+        settings = Settings.load({**environ})
+    except ConfigError as error:
+        return [str(error)]
+    problems = []
+    if not str(environ.get("WEBAPP_SECRET_KEY") or "").strip():
+        problems.append(
+            "WEBAPP_SECRET_KEY is not set. In production it must be: every worker process would "
+            "otherwise sign with its own random key, and nothing signed would survive a restart. "
+            'Set it to a long random value, e.g. python -c "import secrets; '
+            'print(secrets.token_hex(32))".'
+        )
+    exposed = [bind for bind in binds if not is_loopback(bind)]
+    if (
+        exposed
+        and not settings.demo
+        and settings.auth == "none"
+        and not flag(environ.get("WEBAPP_ALLOW_ANONYMOUS"))
+    ):
+        problems.append(
+            f"Refusing to listen on {', '.join(exposed)} with WEBAPP_AUTH=none. "
+            "This server holds a Blaxel API key that reads the whole workspace, so anyone who "
+            "can reach it could read what the key reads. Choose WEBAPP_AUTH=basic (a users file) "
+            "or WEBAPP_AUTH=proxy (behind a sign-in proxy), keep WEBAPP_BIND on 127.0.0.1, or, "
+            "if the network itself is the access control, say so with WEBAPP_ALLOW_ANONYMOUS=1."
+        )
+    return problems
+
+
+def worker_timeout(environ: Mapping[str, Any]) -> int:
+    """Seconds before gunicorn restarts a silent worker: longer than any request can take.
+
+    A request makes at most two upstream calls, each ending within about twice BLAXEL_TIMEOUT
+    (the deadline, plus at most one read that started just before it)."""
+    try:
+        timeout = Settings.load({**environ}).timeout
+    except ConfigError:
+        timeout = 10.0
+    return int(4 * timeout + 10)
+
+
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """gunicorn's logconfig_dict: JSON lines on stderr; our request line replaces its access log."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "webapp.requestlog.Redact"}},
+        "formatters": {"json": {"()": "webapp.requestlog.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "propagate": False},
+            # httpx logs every request URL at INFO, cursors included; our line has what matters.
+            "httpx": {"level": "WARNING"},
+        },
+    }

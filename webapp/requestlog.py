@@ -1,0 +1,107 @@
+"""One structured log line per request, a request id a person can quote, no secrets in logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+log = logging.getLogger("webapp.request")
+
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Cursor values are bearer-like (they reopen a view of the data): never let a URL log them.
+CURSOR_VALUE = re.compile(r"(cursor=)[^&\s\"']*")
+BEARER = re.compile(r"(Bearer\s+)[^\s\"',}]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    return BEARER.sub(r"\1[redacted]", CURSOR_VALUE.sub(r"\1[redacted]", text))
+
+
+class Redact(logging.Filter):
+    """Rewrites a record's message without cursor values or Authorization headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# The third-party loggers that print request URLs (with their cursors).
+URL_LOGGERS = ("werkzeug", "httpx", "gunicorn.access", "gunicorn.error")
+
+
+def install_redaction() -> None:
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, Redact) for existing in logger.filters):
+            logger.addFilter(Redact())
+
+
+def note_upstream(status: int | None, seconds: float, attempts: int) -> None:
+    """BlaxelClient's observer: remembers each upstream call of the current request."""
+    if has_request_context():
+        g.setdefault("upstream_calls", []).append((status, seconds, attempts))
+
+
+def request_id() -> str:
+    return g.get("request_id", "")
+
+
+def register(app: Flask) -> None:
+    install_redaction()
+
+    @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        if "request_id" not in g:  # a failure before `start` ran
+            g.request_id = uuid.uuid4().hex
+        response.headers["X-Request-ID"] = g.request_id
+        calls = g.get("upstream_calls", [])
+        fields = {
+            "request_id": g.request_id,
+            "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else None,
+            "path": request.path,  # never the query string: it carries cursors
+            "fragment": request.headers.get("HX-Request") == "true",
+            "status": response.status_code,
+            "upstream_status": [status for status, _, _ in calls],
+            "upstream_attempts": sum(attempts for _, _, attempts in calls),
+            "upstream_ms": round(sum(seconds for _, seconds, _ in calls) * 1000, 1),
+            "duration_ms": round((time.perf_counter() - g.get("started", 0.0)) * 1000, 1)
+            if "started" in g
+            else None,
+            "user": g.get("identity") or None,
+        }
+        log.info(
+            "%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields}
+        )
+        return response

@@ -101,6 +101,7 @@ def assert_only_valid_requests_went_upstream(upstream: ScriptedUpstream) -> None
         path = sent.url.raw_path.split(b"?")[0]
         segments = path.split(b"/")[2:]  # after "/v0"
         assert segments[0] == b"jobs" and len(segments) in (1, 3, 4, 5), path
+        # A task is looked up through the task listing's search: no path of its own upstream.
         assert segments[2:3] in ([], [b"executions"]) and segments[4:] in ([], [b"tasks"])
         for raw in segments[1:2] + segments[3:4]:
             assert SEGMENT.fullmatch(raw), raw  # fully percent-encoded: no "/", "?", "#"
@@ -143,6 +144,7 @@ ROUTES = [
     "/jobs/{job}/executions/{execution}",
     "/jobs/{job}/executions/{execution}/tasks",
     "/jobs/{job}/executions/{execution}/summary",
+    "/jobs/{job}/executions/exec-1/tasks/{execution}",
     "/healthz",
     "/readyz",
 ]
@@ -250,6 +252,8 @@ def test_a_100_kb_condition_message_is_shown_whole_and_escaped(scripted):
         lambda request: httpx.Response(200, json=task_page([hostile_task("t", message, "Boom")]))
     )
     html = client.get("/jobs/nightly/executions/exec-1/tasks").get_data(as_text=True)
+    conditions_url = re.search(r'class="condition-list" hx-get="([^"]+)"', html).group(1)
+    disclosure = client.get(conditions_url, headers={"HX-Request": "true"}).get_data(as_text=True)
     escaped = message.replace("<", "&lt;").replace(">", "&gt;")
-    assert '<dd class="message">' + escaped + "</dd>" in html  # the full text, in the disclosure
-    assert "<b>" not in html
+    assert '<dd class="message">' + escaped + "</dd>" in disclosure  # the full text
+    assert "<b>" not in html and "<b>" not in disclosure

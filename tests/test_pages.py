@@ -48,7 +48,13 @@ def test_full_page_lists_tasks_with_status_times_and_conditions(scripted):
     )
     assert "2 min 55 s" in html
     assert "BackoffLimitExceeded: exit code 137" in html  # the error condition summarised
-    assert "OOMKilled" in html and "on node a" in html  # every condition in the disclosure
+    # Every condition is in the disclosure, fetched when it opens (a link without JavaScript).
+    task_url = TASKS_URL + "/task-0"
+    assert f'hx-get="{task_url}" hx-trigger="toggle once from:closest details"' in html
+    assert f'<a href="{task_url}">All 2 conditions of task-0</a>' in html
+    disclosure = client.get(task_url, headers=HTMX).get_data(as_text=True)
+    assert disclosure.lstrip().startswith('<ol class="condition-list">')
+    assert "OOMKilled" in disclosure and "on node a" in disclosure
     assert "5,000 tasks in this execution" in html
     assert 'aria-label="Breadcrumb"' in html
 
@@ -346,3 +352,35 @@ def test_the_token_never_reaches_a_response_or_a_log(scripted, caplog):
         assert TOKEN not in response.get_data(as_text=True)
         assert all(TOKEN not in value for value in response.headers.values())
     assert TOKEN not in caplog.text
+
+
+def test_a_task_has_a_page_of_its_own_with_every_condition(scripted):
+    task = task_json(12, "failed")
+    task["conditions"] = [
+        {"type": "Failed", "severity": "Error", "reason": "OOM", "message": "exit code 137"}
+    ]
+    others = [task_json(120), task_json(1200)]
+    client, upstream = scripted(ok(task_page([task, *others])))
+    response = client.get(TASKS_URL + "/task-12")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<h1>task-12 " in html and "exit code 137" in html
+    assert f'<a href="{TASKS_URL}">exec-1</a>' in html  # breadcrumbs back to the task list
+    params = upstream.listing_requests[0].url.params
+    assert (params["q"], params["sort"], params["limit"]) == ("task-12", "name:asc", "200")
+
+
+def test_an_unknown_task_is_a_404_page_naming_it(scripted):
+    client, _ = scripted(ok(task_page([task_json(120)])))
+    response = client.get(TASKS_URL + "/task-12")
+    assert response.status_code == 404
+    assert "has no task named task-12" in response.get_data(as_text=True)
+
+
+def test_a_failed_disclosure_load_says_so_with_a_retry_in_place(scripted):
+    client, _ = scripted(lambda request: httpx.Response(503, content=b""))
+    response = client.get(TASKS_URL + "/task-0", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert html.lstrip().startswith('<div class="condition-list condition-error" role="alert">')
+    assert f'hx-get="{TASKS_URL}/task-0"' in html and ">Retry</button>" in html

@@ -241,8 +241,10 @@ def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scr
     summary = re.search(r'<span class="condition-summary is-error">([^<]+)</span>', html)
     assert summary.group(1) == "BackoffLimitExceeded: exit code 137"
     assert "(3)" in html
+    conditions_url = re.search(r'class="condition-list" hx-get="([^"]+)"', html).group(1)
+    disclosure = client.get(conditions_url, headers=HTMX).get_data(as_text=True)
     for reason in ("FirstError", "BackoffLimitExceeded", "Cleanup"):
-        assert f"<dt>Reason</dt><dd>{reason}</dd>" in html
+        assert f"<dt>Reason</dt><dd>{reason}</dd>" in disclosure
 
 
 def test_without_errors_the_latest_condition_explains_the_task():

@@ -61,10 +61,40 @@ def count(value: int | None) -> str:
     return f"{value:,}" if value is not None else "?"
 
 
+STATUS_ICONS = {
+    "succeeded": "✓",
+    "failed": "✕",
+    "running": "▶",
+    "pending": "…",
+    "queued": "…",
+    "reconciling": "↻",
+    "cancelled": "⊘",
+    "cancelling": "⊘",
+    "timeout": "⧗",
+    "unspecified": "?",
+    "DEPLOYED": "✓",
+    "BUILT": "✓",
+    "FAILED": "✕",
+    "DEACTIVATED": "⊘",
+    "DEACTIVATING": "⊘",
+    "DELETING": "⊘",
+    "TERMINATED": "⊘",
+    "BUILDING": "↻",
+    "DEPLOYING": "↻",
+    "UPLOADING": "↻",
+}
+
+
+def status_icon(status: str) -> str:
+    """A shape for each status, so that status never rests on colour alone."""
+    return STATUS_ICONS.get(status, "•")
+
+
 FILTERS = {
     "iso": iso,
     "utc": utc,
     "span": span,
     "seconds_text": seconds_text,
     "count": count,
+    "status_icon": status_icon,
 }

@@ -26,7 +26,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _error_response(status: int, title: str, explanation: str, detail: str = "") -> Response:
-    # A view may name an out-of-band error fragment that leaves what is on screen in place.
+    # A view may name its own error fragment, and how it is swapped in.
     own_fragment = g.get("error_fragment") if wants_fragment() else None
     template = own_fragment or ("_error_row.html" if wants_fragment() else "error.html")
     body = render_template(
@@ -39,8 +39,8 @@ def _error_response(status: int, title: str, explanation: str, detail: str = "")
         retry_url=request.full_path if request.query_string else request.path,
     )
     response = make_response(body, status)
-    if own_fragment:
-        response.headers["HX-Reswap"] = "none"
+    if own_fragment and g.get("error_reswap"):
+        response.headers["HX-Reswap"] = g.error_reswap
     return response
 
 

@@ -199,13 +199,18 @@ def _canonical(statuses: tuple[str, ...], spec: ListingSpec) -> tuple[str, ...]:
     return () if len(chosen) == len(spec.statuses) else chosen
 
 
-def check_id(value: str, what: str) -> str:
+def is_valid_id(value: str) -> bool:
     """Ids go into upstream paths; refuse any that could be mistaken for path syntax."""
-    if (
+    return not (
         not value
         or value in {".", ".."}
+        or "/" in value
         or len(value) > MAX_ID_LENGTH
         or any(unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} for ch in value)
-    ):
+    )
+
+
+def check_id(value: str, what: str) -> str:
+    if not is_valid_id(value):
         raise QueryError([f"That is not a valid {what}."])
     return value

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from .errors import CursorRejected
 from .models import TASK_STATUSES, Page, ScanProgress, Task
-from .query import MAX_SHOWN, ListQuery
+from .query import MAX_QUERY_LENGTH, MAX_SHOWN, TASKS, ListQuery
 from .upstream import BlaxelClient
 
 UPSTREAM_LIMIT = 200
@@ -104,6 +104,25 @@ def walk_tasks(
         del page
         yield batch
         del batch
+
+
+def find_task(
+    client: BlaxelClient, job_id: str, execution_id: str, name: str, *, budget: int
+) -> Task | None:
+    """The task called `name`, found through Blaxel's search, which has no lookup by name."""
+    # In name order the exact name comes before every longer name containing it; a name too
+    # long to search for is looked for in the whole list instead.
+    search = name if len(name.strip()) <= MAX_QUERY_LENGTH else ""
+    query = ListQuery(TASKS, sort="name:asc", q=search, limit=UPSTREAM_LIMIT)
+    for _ in range(budget):
+        page = client.list_tasks(job_id, execution_id, query)
+        for task in page.items:
+            if task.name == name:
+                return task
+        if not page.has_more:
+            return None
+        query = replace(query, cursor=page.next_cursor)
+    return None
 
 
 def issue(at: ScanCursor, binding: str, secret_key: str) -> str:

@@ -16,13 +16,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import export
 from .listing import Listing, render_listing, wants_fragment
 from .models import Page, Task
 from .query import EXECUTIONS, JOBS, TASKS, ListQuery, check_id
-from .scan import scan_tasks, walk_tasks
+from .scan import find_task, scan_tasks, walk_tasks
 from .upstream import BlaxelClient
 
 bp = Blueprint("listings", __name__)
@@ -120,6 +121,23 @@ def tasks_export(job_id: str, execution_id: str, fmt: str) -> BaseResponse:
     )
 
 
+@bp.get("/jobs/<job_id>/executions/<execution_id>/tasks/<task_name>")
+def task(job_id: str, execution_id: str, task_name: str) -> BaseResponse:
+    """One task with every condition: a page of its own, or the list a row's disclosure loads."""
+    for value, what in ((job_id, "job name"), (execution_id, "execution id"), (task_name, "task")):
+        check_id(value, what)
+    if wants_fragment():
+        g.error_fragment = "_condition_list_error.html"
+    budget = current_app.extensions["settings"].scan_budget
+    found = find_task(blaxel(), job_id, execution_id, task_name, budget=budget)
+    if found is None:
+        raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
+    template = "_condition_list.html" if wants_fragment() else "task.html"
+    return make_response(
+        render_template(template, task=found, job_id=job_id, execution_id=execution_id, columns=8)
+    )
+
+
 @bp.get("/jobs/<job_id>/executions/<execution_id>/summary")
 def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
     """The live summary fragment that an unfinished execution's page polls."""
@@ -128,6 +146,7 @@ def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
     if not wants_fragment():
         return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
     g.error_fragment = "_summary_note.html"
+    g.error_reswap = "none"  # keep the last good summary on screen
     return make_response(
         render_template(
             "_execution_summary.html",

@@ -217,8 +217,9 @@ def explain_cold(report: Report, api_url: str, http: httpx.Client, url: str, rep
     json_size = len(httpx.get(f"{api_url}/{upstream_path}", headers=API_HEADERS).content)
     report.notes.append(
         f"The cold 200-task fragment renders {html / 1024:.0f} KB of HTML from "
-        f"{json_size / 1024:.0f} KB of JSON: every row carries its full conditions list "
-        f"(`templates/_task_rows.html`), so rendering, not the upstream call, sets its time."
+        f"{json_size / 1024:.0f} KB of JSON (each row carries its key condition; the full list "
+        f"loads when its disclosure opens): building models and rendering 200 rows in Jinja, "
+        f"not the upstream call, set its time."
     )
 
 

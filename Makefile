@@ -29,7 +29,7 @@ serve: $(VENV)/.app-installed
 
 ## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
 load: $(VENV)/.app-installed
-	$(BIN)/python bench/load.py --viewers 50 --seconds 60
+	$(BIN)/python -m bench.load --viewers 50 --seconds 60
 
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:

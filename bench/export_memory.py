@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import free_port  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.export import task_json  # noqa: E402
 from webapp.query import TASKS, ListQuery  # noqa: E402
@@ -35,12 +35,6 @@ EXECUTIONS = {
     "5,000 tasks": ("nightly-embeddings", "exec-5k-embeddings"),
     "320 tasks": ("invoice-ocr", "exec-320-invoices"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_simulator(port: int) -> subprocess.Popen:

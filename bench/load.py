@@ -1,7 +1,7 @@
 """Load: N viewers browse, search and page through the production server (gunicorn, the repo's
 gunicorn.conf.py) in front of the Blaxel simulator on loopback, for a fixed time.
 
-    python bench/load.py [--viewers 50] [--seconds 60]
+    python -m bench.load [--viewers 50] [--seconds 60]
 
 Prints requests, errors, latency percentiles and the RSS of the gunicorn processes over time.
 Run on demand; it is not a test."""
@@ -13,7 +13,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from html import unescape
 from pathlib import Path
 
 import httpx
+
+from bench.serving import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTIONS = [
@@ -34,23 +35,6 @@ EXECUTIONS = [
 NEXT_LINK = re.compile(r'class="load-more" href="([^"]+)"')
 SEARCHES = ["task-1", "task-42", "task-9", "embed", "zz", "task-31"]
 SORTS = ["createdAt:desc", "createdAt:asc", "name:asc", "name:desc"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def process_tree_rss(pid: int) -> int:

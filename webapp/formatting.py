@@ -93,7 +93,6 @@ def status_icon(status: str) -> str:
 FILTERS = {
     "iso": iso,
     "utc": utc,
-    "span": span,
     "seconds_text": seconds_text,
     "count": count,
     "status_icon": status_icon,

@@ -38,6 +38,10 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _execution_path(job_id: str, execution_id: str) -> str:
+    return f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
+
+
 class BlaxelClient:
     """One long-lived connection pool to the Blaxel API."""
 
@@ -90,7 +94,7 @@ class BlaxelClient:
         return self._parse(lambda: Page.from_json(body, Execution.from_json))
 
     def get_execution(self, job_id: str, execution_id: str) -> Execution:
-        path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
+        path = _execution_path(job_id, execution_id)
         finished = self._finished(path)
         body = self._cached_json(path, {}, finished=finished, final=_final_execution)
         execution = self._parse(lambda: Execution.from_json(body))
@@ -102,7 +106,7 @@ class BlaxelClient:
         self, job_id: str, execution_id: str, query: ListQuery, *, shared: bool = True
     ) -> Page[Task]:
         """One page of tasks; `shared=False` keeps it out of the cache (walks of a whole list)."""
-        execution_path = f"jobs/{_segment(job_id)}/executions/{_segment(execution_id)}"
+        execution_path = _execution_path(job_id, execution_id)
         path = execution_path + "/tasks"
         finished = self._finished(execution_path)
         body = self._cached_json(path, query.upstream_params(), finished=finished, shared=shared)

@@ -42,6 +42,17 @@ TASK_LISTING = Listing(
 )
 
 
+PATH_IDS = {"job_id": "job name", "execution_id": "execution id", "task_name": "task"}
+
+
+@bp.url_value_preprocessor
+def check_path_ids(endpoint: str | None, values: dict[str, str] | None) -> None:
+    """Every id in a path goes upstream; refuse any that could pass for path syntax, once."""
+    for name, value in (values or {}).items():
+        if name in PATH_IDS:
+            check_id(value, PATH_IDS[name])
+
+
 def blaxel() -> BlaxelClient:
     return current_app.extensions["blaxel"]
 
@@ -56,12 +67,11 @@ def jobs() -> BaseResponse:
 
 @bp.get("/jobs/<job_id>")
 def job(job_id: str) -> BaseResponse:
-    return redirect(url_for(".executions", job_id=check_id(job_id, "job name")))
+    return redirect(url_for(".executions", job_id=job_id))
 
 
 @bp.get("/jobs/<job_id>/executions")
 def executions(job_id: str) -> BaseResponse:
-    check_id(job_id, "job name")
     return render_listing(
         EXECUTION_LISTING,
         lambda query: blaxel().list_executions(job_id, query),
@@ -71,15 +81,11 @@ def executions(job_id: str) -> BaseResponse:
 
 @bp.get("/jobs/<job_id>/executions/<execution_id>")
 def execution(job_id: str, execution_id: str) -> BaseResponse:
-    check_id(job_id, "job name")
-    check_id(execution_id, "execution id")
     return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
 
 
 @bp.get("/jobs/<job_id>/executions/<execution_id>/tasks")
 def tasks(job_id: str, execution_id: str) -> BaseResponse:
-    check_id(job_id, "job name")
-    check_id(execution_id, "execution id")
     return render_listing(
         TASK_LISTING,
         lambda query: task_page(job_id, execution_id, query),
@@ -107,8 +113,6 @@ def task_page(job_id: str, execution_id: str, query: ListQuery) -> Page[Task]:
 @bp.get("/jobs/<job_id>/executions/<execution_id>/tasks.<any(csv, json):fmt>")
 def tasks_export(job_id: str, execution_id: str, fmt: str) -> BaseResponse:
     """The task view's rows over the whole execution, streamed; a page's worth at a time."""
-    check_id(job_id, "job name")
-    check_id(execution_id, "execution id")
     query = ListQuery.parse(request.args, TASKS)
     batches = walk_tasks(blaxel(), job_id, execution_id, query)
     # The first upstream call happens now, so its failure is still an ordinary error page.
@@ -124,8 +128,6 @@ def tasks_export(job_id: str, execution_id: str, fmt: str) -> BaseResponse:
 @bp.get("/jobs/<job_id>/executions/<execution_id>/tasks/<task_name>")
 def task(job_id: str, execution_id: str, task_name: str) -> BaseResponse:
     """One task with every condition: a page of its own, or the list a row's disclosure loads."""
-    for value, what in ((job_id, "job name"), (execution_id, "execution id"), (task_name, "task")):
-        check_id(value, what)
     if wants_fragment():
         g.error_fragment = "_condition_list_error.html"
     budget = current_app.extensions["settings"].scan_budget
@@ -134,15 +136,13 @@ def task(job_id: str, execution_id: str, task_name: str) -> BaseResponse:
         raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
     template = "_condition_list.html" if wants_fragment() else "task.html"
     return make_response(
-        render_template(template, task=found, job_id=job_id, execution_id=execution_id, columns=8)
+        render_template(template, task=found, job_id=job_id, execution_id=execution_id)
     )
 
 
 @bp.get("/jobs/<job_id>/executions/<execution_id>/summary")
 def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
     """The live summary fragment that an unfinished execution's page polls."""
-    check_id(job_id, "job name")
-    check_id(execution_id, "execution id")
     if not wants_fragment():
         return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
     g.error_fragment = "_summary_note.html"

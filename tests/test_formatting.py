@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from webapp.formatting import duration, relative, span
+from webapp.formatting import badge, duration, iso, relative, span, utc
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -47,3 +47,35 @@ def test_relative_times_read_like_people_say_them(delta, text):
 def test_a_running_task_lasts_until_now_and_an_unstarted_one_has_no_duration():
     assert duration(NOW - timedelta(minutes=3), None, NOW) == "3 min"
     assert duration(None, None, NOW) == ""
+
+
+def test_a_moment_reads_relative_with_its_exact_utc_time_for_machines_and_on_hover():
+    from webapp import create_app
+
+    app = create_app({"CLOCK": lambda: NOW})
+    moment = datetime(2026, 11, 28, 13, 30, 5, 999, tzinfo=timezone(timedelta(hours=2)))
+    with app.app_context():
+        html = app.jinja_env.from_string("{{ moment | when }}").render(moment=moment, now=NOW)
+    assert html == (
+        '<time datetime="2026-11-28T11:30:05Z" title="2026-11-28 11:30:05 UTC">30 min ago</time>'
+    )
+    assert iso(moment) == "2026-11-28T11:30:05Z"
+    assert utc(moment) == "2026-11-28 11:30:05 UTC"
+    assert iso(None) == utc(None) == ""
+
+
+def test_a_missing_moment_says_not_yet_to_screen_readers():
+    from webapp import create_app
+
+    app = create_app({"CLOCK": lambda: NOW})
+    html = app.jinja_env.from_string("{{ none | when }}").render(now=NOW)
+    assert 'aria-label="not yet"' in html
+
+
+def test_a_status_badge_escapes_whatever_status_upstream_sends():
+    html = str(badge('<img src=x onerror="alert(1)">'))
+    assert "<img" not in html
+    assert "&lt;img" in html
+    assert badge("FAILED") == (
+        '<span class="badge badge-failed"><span aria-hidden="true">✕</span> failed</span>'
+    )

@@ -370,6 +370,27 @@ def test_a_task_has_a_page_of_its_own_with_every_condition(scripted):
     assert (params["q"], params["sort"], params["limit"]) == ("task-12", "name:asc", "200")
 
 
+def test_a_task_with_an_odd_name_links_to_its_own_page_as_the_router_builds_it(scripted):
+    from flask import url_for
+
+    task = task_json(3)
+    task["metadata"]["name"] = "naïve run #3 ?50% & more"
+    task["conditions"] = [{"type": "Running", "reason": "Started", "message": "on node a"}]
+    client, _ = scripted(ok(task_page([task])))
+    html = client.get(TASKS_URL, headers=HTMX).get_data(as_text=True)
+    with client.application.test_request_context():
+        expected = url_for(
+            "listings.task",
+            job_id="nightly",
+            execution_id="exec-1",
+            task_name=task["metadata"]["name"],
+        )
+    assert f'<a href="{expected.replace("&", "&amp;")}">' in html
+    page = client.get(expected)
+    assert page.status_code == 200
+    assert "naïve run #3 ?50% &amp; more" in page.get_data(as_text=True)
+
+
 def test_an_unknown_task_is_a_404_page_naming_it(scripted):
     client, _ = scripted(ok(task_page([task_json(120)])))
     response = client.get(TASKS_URL + "/task-12")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.errors import QueryError
-from webapp.query import EXECUTIONS, TASKS, ListQuery, check_id
+from webapp.query import EXECUTIONS, TASKS, ListQuery, check_id, is_valid_id
 
 
 def parse(spec=TASKS, **args):
@@ -111,3 +113,12 @@ def test_ids_that_could_pass_for_path_syntax_are_refused(value):
 @pytest.mark.parametrize("value", ["nightly-embeddings", "exec-1", "a?b#c", "x..y"])
 def test_ordinary_and_odd_ids_are_accepted_for_encoding(value):
     assert check_id(value, "job name") == value
+
+
+def test_the_id_character_check_is_exactly_the_unicode_categories_it_stands_for():
+    # Control, surrogate and line/paragraph separator characters, and "/", over every code point.
+    refused = {"Cc", "Cs", "Zl", "Zp"}
+    for point in range(0x110000):
+        char = chr(point)
+        expected = char == "/" or unicodedata.category(char) in refused
+        assert (not is_valid_id(f"a{char}b")) is expected, hex(point)

@@ -14,7 +14,7 @@ from flask import Flask
 from . import auth, delivery, handlers, requestlog
 from .cache import make_cache
 from .config import Settings
-from .formatting import FILTERS, duration, relative
+from .formatting import FILTERS
 from .query import is_valid_id
 from .readiness import Readiness
 from .upstream import BlaxelClient
@@ -76,12 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def time_helpers() -> dict[str, Any]:
-        now = clock()
-        return {
-            "now": now,
-            "ago": lambda moment: relative(moment, now),
-            "took": lambda start, end: duration(start, end, now),
-        }
+        return {"now": clock()}
 
     requestlog.register(app)
     auth.register(app, settings)

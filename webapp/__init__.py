@@ -15,7 +15,6 @@ from . import auth, delivery, handlers, requestlog
 from .cache import make_cache
 from .config import Settings
 from .formatting import FILTERS
-from .query import is_valid_id
 from .readiness import Readiness
 from .upstream import BlaxelClient
 from .views import bp
@@ -71,7 +70,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(FILTERS)
-    app.jinja_env.tests["valid_id"] = is_valid_id
     app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
 
     @app.context_processor

@@ -17,12 +17,8 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
-def utc(moment: datetime | None) -> str:
-    """2026-11-28 12:07:57 UTC"""
-    return _utc_text(iso(moment)) if moment else ""
-
-
 def _utc_text(exact: str) -> str:
+    """2026-11-28 12:07:57 UTC, from the iso() text of the same moment."""
     return f"{exact[:10]} {exact[11:19]} UTC"
 
 
@@ -140,11 +136,8 @@ def took(context: Context, item: Timed) -> str:
 # Filters rather than macros or globals: rows render by the hundred, and Jinja calls a filter
 # directly where a macro or a global goes through its call machinery.
 FILTERS = {
-    "iso": iso,
-    "utc": utc,
     "seconds_text": seconds_text,
     "count": count,
-    "status_icon": status_icon,
     "badge": badge,
     "when": when,
     "took": took,

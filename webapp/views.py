@@ -101,8 +101,9 @@ def tasks(job_id: str, execution_id: str) -> BaseResponse:
 def task_urls(job_id: str, execution_id: str) -> Callable[[str], str]:
     """The URL of each task's own page, "" for a name no URL can carry.
 
-    One url_for per listing, then the name as a path segment quoted as the route would:
-    building 200 URLs through the router is most of a row's cost.
+    One url_for per listing (for a one-character name, cut off again), then each name quoted
+    with the router's own safe characters: through the router, 200 URLs took a quarter of the
+    rows' time.
     """
     base = url_for(".task", job_id=job_id, execution_id=execution_id, task_name="-")[:-1]
     return lambda name: base + quote(name, safe="!$&'()*+,:;=@") if is_valid_id(name) else ""

@@ -25,3 +25,13 @@ document.addEventListener("htmx:beforeRequest", (event) => {
     event.preventDefault();
   }
 });
+
+// A poll refills the status counts out of band; a count that has not changed is left in place,
+// so that a link someone is on keeps its focus and nothing is read out again.
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const { target, fragment } = event.detail;
+  const incoming = fragment.firstElementChild;
+  if (target.classList.contains("count-slot") && incoming && incoming.innerHTML === target.innerHTML) {
+    event.detail.shouldSwap = false;
+  }
+});

@@ -64,10 +64,17 @@ def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url
     summary = page.locator("#execution-summary")
     expect(summary.locator(".live")).to_be_visible()
     rows_before = page.locator("#rows tr.task").all_inner_texts()
+    succeeded_chip = page.locator("#count-slot-succeeded")
+    succeeded_before = succeeded_chip.inner_text()
 
     demo_clock.advance(240)  # past the end of the crawl
     expect(summary.locator(".live")).to_have_count(0, timeout=12_000)
     expect(summary.locator(".badge")).to_have_class(re.compile(r"badge-(succeeded|failed)"))
+    # The status chips' counts followed the polls: they say what the progress bar says.
+    progress = summary.locator(".progress-text").inner_text()
+    succeeded = re.search(r"([\d,]+) succeeded", progress).group(1)
+    expect(succeeded_chip).to_have_text(succeeded)
+    assert succeeded != succeeded_before
     polls = len(summary_requests)
     assert polls >= 1
     page.wait_for_timeout(6_000)

@@ -70,6 +70,21 @@ def test_a_count_link_opens_that_status_alone(page, base_url):
     assert row_statuses(page) == {"cancelled"}
 
 
+def test_a_poll_that_changes_no_count_leaves_a_focused_count_link_alone(page, base_url):
+    # The slow thumbnails execution is running but does not move: its polls bring equal counts.
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    link = page.locator("#count-link-succeeded")
+    link.focus()
+    link.evaluate("element => { element.seenBeforePoll = true; }")  # a property, not markup
+    with page.expect_response(lambda response: "/summary?" in response.url, timeout=12_000):
+        pass
+    page.wait_for_timeout(300)  # past htmx's swap and settle
+    focused = page.evaluate(
+        "() => [document.activeElement.id, document.activeElement.seenBeforePoll]"
+    )
+    assert focused == ["count-link-succeeded", True]
+
+
 def test_the_filter_works_without_javascript_as_a_plain_form(browser, base_url):
     context = browser.new_context(java_script_enabled=False)
     plain = context.new_page()

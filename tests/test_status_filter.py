@@ -153,8 +153,8 @@ def test_an_execution_without_stats_shows_chips_without_counts(scripted):
 
 
 def chip_count(html: str, status: str) -> str:
-    chip = re.search(rf'value="{status}"( checked)?> {status}</label>\s*<[^>]*>([^<]*)<', html)
-    return chip.group(2)
+    slot = re.search(rf'<span id="count-slot-{status}" class="count-slot">(.*?)</span>', html)
+    return re.sub(r"<[^>]*>", "", slot.group(1))
 
 
 def test_without_stats_a_filtered_walk_counts_the_statuses_it_has_read(scripted):
@@ -266,3 +266,57 @@ def test_the_scan_budget_defaults_to_ten_calls_and_is_configurable():
 def test_a_scan_budget_outside_1_to_1000_stops_start_up(value):
     with pytest.raises(ConfigError, match="WEBAPP_SCAN_BUDGET"):
         Settings.load({"WEBAPP_SCAN_BUDGET": value})
+
+
+SUMMARY_URL = "/jobs/nightly/executions/exec-1/summary"
+
+
+def running(stats):
+    body = {**EXECUTION, "status": "running", "stats": stats}
+    return lambda request: httpx.Response(200, json=body)
+
+
+def test_the_summary_poll_sends_the_controls_form_so_its_counts_can_follow_the_view(scripted):
+    client, _ = scripted(ok(task_page([task_json(0)])), execution=running(EXECUTION["stats"]))
+    html = client.get(TASKS_URL).get_data(as_text=True)
+    summary = html[html.index('<section id="execution-summary"') : html.index("</section>")]
+    assert 'hx-include="#listing-controls"' in summary
+    assert "hx-swap-oob" not in summary  # on the page itself the chips are in the form
+
+
+def test_each_summary_poll_refills_the_chip_counts_from_the_fresh_stats(scripted):
+    stats = {"total": 40, "success": 25, "failure": 4, "running": 6, "cancelled": 0}
+    client, _ = scripted(ok(task_page([])), execution=running(stats))
+    poll = client.get(SUMMARY_URL + "?q=task&sort=name:asc&status=failed", headers=HTMX)
+    html = poll.get_data(as_text=True)
+    assert "25 succeeded · 4 failed · 6 running · 40 total" in html
+    for status in TASK_STATUSES:
+        assert f'<span id="count-slot-{status}" class="count-slot" hx-swap-oob="true">' in html
+    assert [chip_count(html.replace(' hx-swap-oob="true"', ""), s) for s in TASK_STATUSES] == [
+        "",
+        "",
+        "",
+        "6",
+        "25",
+        "4",
+        "0",
+    ]
+    # The links keep the search and sort the poll was sent with, as the page's own links do.
+    assert f'href="{TASKS_URL}?sort=name:asc&amp;q=task&amp;status=running"' in html
+    other = (
+        f'href="{TASKS_URL}?sort=name:asc&amp;q=task&amp;status=unspecified,pending,reconciling"'
+    )
+    assert other in html and ">5 unspecified, pending, reconciling</a>" in html
+
+
+def test_a_summary_poll_with_a_refused_search_still_refills_the_counts(scripted):
+    client, _ = scripted(ok(task_page([])), execution=running(EXECUTION["stats"]))
+    poll = client.get(SUMMARY_URL + "?q=%01bad", headers=HTMX)
+    assert poll.status_code == 200
+    assert f'href="{TASKS_URL}?status=succeeded"' in poll.get_data(as_text=True)
+
+
+def test_without_stats_the_summary_poll_leaves_the_walks_counts_alone(scripted):
+    client, _ = scripted(ok(task_page([])), execution=running(None))
+    html = client.get(SUMMARY_URL + "?status=failed", headers=HTMX).get_data(as_text=True)
+    assert '<section id="execution-summary"' in html and "count-slot" not in html

@@ -40,6 +40,12 @@ class ListingView:
     path_args: dict[str, str]
     export_endpoint: str = ""
 
+    @classmethod
+    def without_rows(cls, query: ListQuery, endpoint: str, **path_args: str) -> ListingView:
+        """A view's links without a page of its rows, for fragments that link into a listing."""
+        no_rows = Page([], has_more=False, next_cursor="", total=None)
+        return cls(query, no_rows, "", endpoint, path_args)
+
     @property
     def loaded(self) -> int:
         return self.query.shown + len(self.page.items)

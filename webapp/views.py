@@ -18,11 +18,13 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import export
-from .listing import Listing, render_listing, wants_fragment
+from .errors import QueryError
+from .listing import Listing, ListingView, render_listing, wants_fragment
 from .models import Page, Task
 from .query import EXECUTIONS, JOBS, TASKS, ListQuery, check_id, is_valid_id
 from .scan import find_task, scan_tasks, walk_tasks
@@ -161,12 +163,24 @@ def execution_summary(job_id: str, execution_id: str) -> BaseResponse:
         return redirect(url_for(".tasks", job_id=job_id, execution_id=execution_id))
     g.error_fragment = "_summary_note.html"
     g.error_reswap = "none"  # keep the last good summary on screen
+    execution = blaxel().get_execution(job_id, execution_id)
+    chips = None
+    if execution.stats.total:
+        # The poll sends the controls form: the chips' count links keep its search and sort.
+        try:
+            query = ListQuery.parse(request.args, TASKS)
+        except QueryError:
+            query = ListQuery.parse(MultiDict(), TASKS)
+        chips = ListingView.without_rows(
+            query, "listings.tasks", job_id=job_id, execution_id=execution_id
+        )
     return make_response(
         render_template(
             "_execution_summary.html",
-            execution=blaxel().get_execution(job_id, execution_id),
+            execution=execution,
             job_id=job_id,
             execution_id=execution_id,
+            chips=chips,
         )
     )
 

@@ -70,6 +70,20 @@ def test_a_count_link_opens_that_status_alone(page, base_url):
     assert row_statuses(page) == {"cancelled"}
 
 
+def test_after_a_search_the_count_links_keep_it(page, base_url):
+    page.goto(base_url + BIG)
+    page.get_by_label("Search tasks").fill("task-49")
+    expect(page).to_have_url(base_url + BIG + "?q=task-49")
+    failed = page.locator("#count-link-failed")
+    expect(failed).to_have_attribute("href", re.compile(r"\?q=task-49&status=failed$"))
+    failed.click()
+    expect(page).to_have_url(base_url + BIG + "?q=task-49&status=failed")
+    expect(page.locator("#search-input")).to_have_value("task-49")
+    expect(page.locator("#rows tr.task").first).to_be_visible()
+    assert row_statuses(page) == {"failed"}
+    assert all("task-49" in name for name in row_names(page))
+
+
 def test_a_poll_that_changes_no_count_leaves_a_focused_count_link_alone(page, base_url):
     # The slow thumbnails execution is running but does not move: its polls bring equal counts.
     page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")

@@ -320,3 +320,50 @@ def test_without_stats_the_summary_poll_leaves_the_walks_counts_alone(scripted):
     client, _ = scripted(ok(task_page([])), execution=running(None))
     html = client.get(SUMMARY_URL + "?status=failed", headers=HTMX).get_data(as_text=True)
     assert '<section id="execution-summary"' in html and "count-slot" not in html
+
+
+CONTROLS = {**HTMX, "HX-Trigger": "listing-controls"}
+
+
+def test_rows_answering_the_controls_refill_the_counts_with_links_for_the_new_view(scripted):
+    client, upstream = scripted(ok(task_page([task_json(0)])))
+    html = client.get(TASKS_URL + "?q=task&sort=name:asc", headers=CONTROLS).get_data(as_text=True)
+    assert '<span id="count-slot-failed" class="count-slot" hx-swap-oob="true">' in html
+    assert f'href="{TASKS_URL}?sort=name:asc&amp;q=task&amp;status=failed"' in html
+    assert [r.url.path for r in upstream.requests] == ["/v0" + TASKS_URL, "/v0" + TASKS_URL[:-6]]
+
+
+def test_rows_answering_the_controls_still_come_when_the_execution_does_not(scripted):
+    failing = lambda request: httpx.Response(503, content=b"")  # noqa: E731
+    client, _ = scripted(ok(task_page([task_json(0)])), execution=failing)
+    response = client.get(TASKS_URL + "?q=task", headers=CONTROLS)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<th scope="row" class="name">task-0</th>' in html and "count-slot" not in html
+
+
+def test_loading_more_of_a_walk_refills_the_counts_it_has_read_so_far(scripted):
+    execution = {**EXECUTION, "stats": None}
+    tasks = [task_json(i, ("failed", "succeeded")[i % 2]) for i in range(400)]
+
+    def two_pages(request):
+        second = request.url.params.get("cursor") == "UEFHRTI"
+        page = tasks[200:] if second else tasks[:200]
+        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
+
+    client, _ = scripted(two_pages, execution=lambda r: httpx.Response(200, json=execution))
+    first = client.get(TASKS_URL + "?status=failed&limit=150").get_data(as_text=True)
+    assert [chip_count(first, s) for s in ("failed", "succeeded")] == ["150", "149"]
+    next_url = re.search(r'class="load-more" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    more = (
+        client.get(next_url, headers=HTMX).get_data(as_text=True).replace(' hx-swap-oob="true"', "")
+    )
+    assert [chip_count(more, s) for s in ("failed", "succeeded")] == ["200", "200"]
+    assert "counts among the 400 tasks scanned:" in more
+
+
+def test_loading_more_of_an_unfiltered_list_leaves_the_counts_alone(scripted):
+    client, upstream = scripted(ok(task_page([task_json(0)], "UEFHRTI")))
+    html = client.get(TASKS_URL + "?cursor=UEFHRTI&shown=50", headers=HTMX).get_data(as_text=True)
+    assert "count-slot" not in html
+    assert len(upstream.requests) == 1

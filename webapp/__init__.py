@@ -15,6 +15,7 @@ from . import auth, delivery, handlers, requestlog
 from .cache import make_cache
 from .config import Settings
 from .formatting import FILTERS
+from .models import StatusCounts
 from .readiness import Readiness
 from .upstream import BlaxelClient
 from .views import bp
@@ -70,7 +71,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(FILTERS)
-    app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
+    app.jinja_env.globals.update(
+        demo=settings.demo, workspace=settings.workspace, status_counts=StatusCounts.of
+    )
 
     @app.context_processor
     def time_helpers() -> dict[str, Any]:

@@ -96,9 +96,11 @@ def render_listing(
     listing: Listing,
     fetch: Callable[[ListQuery], Page[Any]],
     page_context: Callable[[], dict[str, Any]] | None = None,
+    fragment_context: Callable[[ListQuery], dict[str, Any]] | None = None,
     **context: Any,
 ) -> Response:
-    """Answer a listing URL; `page_context` adds what only the full page shows."""
+    """Answer a listing URL; `page_context` adds what only the full page shows,
+    `fragment_context` what rows for that query bring along out of band."""
     g.listing_columns = listing.columns
     query = ListQuery.parse(request.args, listing.spec)
     if page_context and not wants_fragment():
@@ -125,6 +127,8 @@ def render_listing(
     )
     context.update(columns=listing.columns, total_label=listing.total_label)
     if wants_fragment():
+        if fragment_context:
+            context.update(fragment_context(query))
         response = make_response(
             render_template(listing.rows_template, view=view, fragment=True, **context)
         )

@@ -244,6 +244,23 @@ class ScanProgress:
 
 
 @dataclass(frozen=True)
+class StatusCounts:
+    """Tasks per status for the status chips: Blaxel's stats, else what the app's walk has read."""
+
+    counts: Mapping[str, int]
+    other: int = 0  # from stats: tasks in none of the counted states
+    scanned: int | None = None  # from a walk: the tasks it has read so far
+
+    @classmethod
+    def of(cls, execution: Execution | None, scan: ScanProgress | None) -> StatusCounts:
+        if execution is not None and execution.stats.total:
+            return cls(execution.stats.task_counts(), other=execution.stats.other)
+        if scan is not None:
+            return cls(scan.counts, scanned=scan.scanned)
+        return cls({})
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One cursor page of a listing."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from flask import (
@@ -23,8 +24,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import export
-from .errors import QueryError
-from .listing import Listing, ListingView, render_listing, wants_fragment
+from .errors import QueryError, UpstreamError
+from .listing import CONTROLS_ID, Listing, ListingView, render_listing, wants_fragment
 from .models import Page, Task
 from .query import EXECUTIONS, JOBS, TASKS, ListQuery, check_id, is_valid_id
 from .scan import find_task, scan_tasks, walk_tasks
@@ -94,10 +95,24 @@ def tasks(job_id: str, execution_id: str) -> BaseResponse:
         TASK_LISTING,
         lambda query: task_page(job_id, execution_id, query),
         page_context=lambda: {"execution": blaxel().get_execution(job_id, execution_id)},
+        fragment_context=lambda query: status_chips(job_id, execution_id, query),
         job_id=job_id,
         execution_id=execution_id,
         task_url=task_urls(job_id, execution_id),
     )
+
+
+def status_chips(job_id: str, execution_id: str, query: ListQuery) -> dict[str, Any]:
+    """Rows answering the controls, or going on with a status walk, refill the chips' counts.
+
+    Their links follow the new search and sort, and a walk's counts grow as it reads on.
+    """
+    if request.headers.get("HX-Trigger") != CONTROLS_ID and not query.statuses:
+        return {}
+    try:
+        return {"chips_execution": blaxel().get_execution(job_id, execution_id)}
+    except UpstreamError:
+        return {}  # the rows still come; the counts stay as they were
 
 
 def task_urls(job_id: str, execution_id: str) -> Callable[[str], str]:

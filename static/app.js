@@ -26,7 +26,7 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   }
 });
 
-// A poll refills the status counts out of band; a count that has not changed is left in place,
+// Polls and rows refill the status counts out of band; a count that has not changed stays,
 // so that a link someone is on keeps its focus and nothing is read out again.
 document.addEventListener("htmx:oobBeforeSwap", (event) => {
   const { target, fragment } = event.detail;

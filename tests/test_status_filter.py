@@ -152,6 +152,17 @@ def test_an_execution_without_stats_shows_chips_without_counts(scripted):
     assert 'name="status" value="failed"' in html and "chip-count" not in html
 
 
+def two_pages(tasks):
+    """Blaxel's pages of 200 over `tasks` (400 of them), the second behind one cursor."""
+
+    def answer(request):
+        second = request.url.params.get("cursor") == "UEFHRTI"
+        page = tasks[200:] if second else tasks[:200]
+        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
+
+    return answer
+
+
 def chip_count(html: str, status: str) -> str:
     slot = re.search(rf'<span id="count-slot-{status}" class="count-slot">(.*?)</span>', html)
     return re.sub(r"<[^>]*>", "", slot.group(1))
@@ -163,12 +174,7 @@ def test_without_stats_a_filtered_walk_counts_the_statuses_it_has_read(scripted)
     statuses = ["failed", "succeeded", "succeeded", "running"] * 100  # 400 tasks, 2 pages
     tasks = [task_json(i, status) for i, status in enumerate(statuses)]
 
-    def two_pages(request):
-        second = request.url.params.get("cursor") == "UEFHRTI"
-        page = tasks[200:] if second else tasks[:200]
-        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
-
-    client, _ = scripted(two_pages, execution=lambda r: httpx.Response(200, json=execution))
+    client, _ = scripted(two_pages(tasks), execution=lambda r: httpx.Response(200, json=execution))
     first = client.get(TASKS_URL + "?status=failed&limit=75").get_data(as_text=True)
     assert "counts among the 297 tasks scanned so far" in first
     assert [chip_count(first, s) for s in ("failed", "succeeded", "running")] == ["75", "148", "74"]
@@ -346,12 +352,7 @@ def test_loading_more_of_a_walk_refills_the_counts_it_has_read_so_far(scripted):
     execution = {**EXECUTION, "stats": None}
     tasks = [task_json(i, ("failed", "succeeded")[i % 2]) for i in range(400)]
 
-    def two_pages(request):
-        second = request.url.params.get("cursor") == "UEFHRTI"
-        page = tasks[200:] if second else tasks[:200]
-        return httpx.Response(200, json=task_page(page, "" if second else "UEFHRTI", 400))
-
-    client, _ = scripted(two_pages, execution=lambda r: httpx.Response(200, json=execution))
+    client, _ = scripted(two_pages(tasks), execution=lambda r: httpx.Response(200, json=execution))
     first = client.get(TASKS_URL + "?status=failed&limit=150").get_data(as_text=True)
     assert [chip_count(first, s) for s in ("failed", "succeeded")] == ["150", "149"]
     next_url = re.search(r'class="load-more" href="([^"]+)"', first).group(1).replace("&amp;", "&")

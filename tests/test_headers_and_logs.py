@@ -8,7 +8,8 @@ import logging
 import httpx
 import pytest
 
-from webapp.requestlog import JsonFormatter, Redact, redact
+from webapp.redaction import Redact, redact
+from webapp.requestlog import JsonFormatter
 
 from .conftest import TOKEN, task_json, task_page
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -63,6 +64,19 @@ def test_query_parameters_go_upstream_as_the_api_names_them():
         "q": "ab",
         "cursor": "Zm9v",
     }
+
+
+def test_a_client_on_its_own_logs_no_cursor_of_the_urls_it_fetches(caplog, monkeypatch):
+    # As in a fresh process where no app has been made: nothing filters httpx's log yet.
+    httpx_logger = logging.getLogger("httpx")
+    monkeypatch.setattr(httpx_logger, "filters", [])
+    client, _ = client_for(answer(body=task_page([])))
+    query = ListQuery.parse(MultiDict({"cursor": "c2VjcmV0LWN1cnNvcg"}), TASKS)
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        client.list_tasks("job", "exec", query)
+    logged = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert any("cursor=[redacted]" in line for line in logged)
+    assert not any("c2VjcmV0LWN1cnNvcg" in line for line in logged)
 
 
 @pytest.mark.parametrize(

@@ -11,27 +11,11 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
+from .redaction import install_redaction, redact
+
 log = logging.getLogger("webapp.request")
 
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-# Cursor values are bearer-like (they reopen a view of the data): never let a URL log them.
-CURSOR_VALUE = re.compile(r"(cursor=)[^&\s\"']*")
-BEARER = re.compile(r"(Bearer\s+)[^\s\"',}]+", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    return BEARER.sub(r"\1[redacted]", CURSOR_VALUE.sub(r"\1[redacted]", text))
-
-
-class Redact(logging.Filter):
-    """Rewrites a record's message without cursor values or Authorization headers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,17 +32,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-# The third-party loggers that print request URLs (with their cursors).
-URL_LOGGERS = ("werkzeug", "httpx", "gunicorn.access", "gunicorn.error")
-
-
-def install_redaction() -> None:
-    for name in URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, Redact) for existing in logger.filters):
-            logger.addFilter(Redact())
 
 
 def note_upstream(status: int | None, seconds: float, attempts: int) -> None:

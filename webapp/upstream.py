@@ -16,6 +16,7 @@ from .cache import Lifetime, UpstreamCache, request_key, request_timings, token_
 from .errors import ErrorKind, UpstreamError
 from .models import Execution, Job, Page, ShapeError, Task
 from .query import ListQuery
+from .redaction import install_redaction
 
 API_VERSION = "2026-04-28"
 USER_AGENT = "blaxel-tasks-webapp/0.1"
@@ -65,6 +66,8 @@ class BlaxelClient:
         }
         if workspace:
             headers["X-Blaxel-Workspace"] = workspace
+        # httpx logs every URL it fetches, cursors included, whoever drives this client.
+        install_redaction()
         self.timeout = timeout
         self.cache = cache
         # Who is asking whom: every cache key starts with it (the token only as a digest).

@@ -18,11 +18,19 @@ import redis
 from flask import template_rendered
 
 from webapp import create_app
-from webapp.cache import LocalCache, RedisCache, retry_after_seconds
+from webapp.blaxel import (
+    BlaxelClient,
+    CachedClient,
+    CallScope,
+    ErrorKind,
+    LocalStore,
+    PageRequest,
+    RedisStore,
+    UpstreamError,
+)
+from webapp.blaxel.transport import retry_after_seconds
 from webapp.config import ConfigError, Settings
-from webapp.errors import ErrorKind, UpstreamError
 from webapp.simulator import create_simulator
-from webapp.upstream import BlaxelClient
 
 from .browser import serve
 from .conftest import EXECUTION, TOKEN, ScriptedUpstream, task_json, task_page
@@ -113,7 +121,6 @@ def test_every_parameter_is_part_of_the_key(scripted):
 
 def test_ttl_zero_turns_the_cache_off(scripted):
     client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0")
-    assert client.application.extensions["blaxel"].cache is None
     for _ in range(3):
         client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 3
@@ -177,9 +184,11 @@ def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted, clock):
 
 
 def test_keys_depend_on_the_token_without_containing_it():
-    cache = LocalCache(5, 600)
-    one = BlaxelClient("https://api.example/v0", TOKEN, cache=cache)
-    other = BlaxelClient("https://api.example/v0", "another-token", cache=cache)
+    store = LocalStore()
+    one = CachedClient(BlaxelClient("https://api.example/v0", TOKEN), store, ttl=5, final_ttl=600)
+    other = CachedClient(
+        BlaxelClient("https://api.example/v0", "another-token"), store, ttl=5, final_ttl=600
+    )
     assert one._scope != other._scope
     assert TOKEN not in one._scope
     one.close()
@@ -241,11 +250,11 @@ def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
     try:
         upstream = ScriptedUpstream(slow_tasks(0))
         app = app_on(upstream, WEBAPP_CACHE_URL=server.url)
-        app.extensions["blaxel"].cache.retry_seconds = 0
+        app.extensions["blaxel"].store.retry_seconds = 0
         client = app.test_client()
         assert client.get(TASKS, headers=FRAGMENT).status_code == 200
         server.stop()
-        with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+        with caplog.at_level(logging.WARNING, logger="webapp.blaxel.cache"):
             for limit in (11, 12, 13):
                 assert client.get(f"{TASKS}?limit={limit}", headers=FRAGMENT).status_code == 200
             assert client.get(TASKS).status_code == 200
@@ -256,7 +265,7 @@ def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
         ]
         assert len(upstream.listing_requests) == 5
         server.start()
-        with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+        with caplog.at_level(logging.WARNING, logger="webapp.blaxel.cache"):
             client.get(TASKS + "?limit=20", headers=FRAGMENT)
             client.get(TASKS + "?limit=20")  # a page: rendered anew, its task list from Redis
         assert any("is back" in r.getMessage() for r in caplog.records)
@@ -268,15 +277,15 @@ def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
 def test_a_redis_that_never_answered_still_serves_pages(caplog):
     upstream = ScriptedUpstream(slow_tasks(0))
     app = app_on(upstream, WEBAPP_CACHE_URL=f"redis://127.0.0.1:{free_port()}/0")
-    with caplog.at_level(logging.WARNING, logger="webapp.cache"):
+    with caplog.at_level(logging.WARNING, logger="webapp.blaxel.cache"):
         assert app.test_client().get(TASKS).status_code == 200
     assert "unreachable" in caplog.text
 
 
 def test_the_redis_backend_is_chosen_by_url_and_its_log_names_no_password():
-    cache = RedisCache("redis://:hunter2@127.0.0.1:1/0", 5, 600)
-    assert cache.where == "127.0.0.1:1"
-    cache.close()
+    store = RedisStore("redis://:hunter2@127.0.0.1:1/0")
+    assert store.where == "127.0.0.1:1"
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -299,24 +308,43 @@ def test_cache_settings_default_to_five_seconds_in_process_and_ten_minutes_final
     assert "cache_url" not in repr(Settings(cache_url="redis://:secret@host"))
 
 
-def test_a_local_cache_stays_within_its_size_bound():
-    cache = LocalCache(60, 600, max_entries=3)
+def test_the_in_process_store_stays_within_its_byte_budget_least_recently_used_out():
+    store = LocalStore(max_bytes=30)
     for index in range(10):
-        cache.fetch(f"key-{index}", lambda index=index: index, 60)
-    assert len(cache._entries) == 3
-    assert cache.fetch("key-9", lambda: "reloaded", 60) == (9, True)
-    assert cache.fetch("key-0", lambda: "reloaded", 60) == ("reloaded", False)
+        store.fetch(f"key-{index}", lambda index=index: b"%010d" % index, lambda _: 60)
+    assert store.size == 30
+    assert store.fetch("key-9", lambda: b"reloaded", lambda _: 60) == (b"0000000009", True)
+    assert store.fetch("key-0", lambda: b"reloaded", lambda _: 60) == (b"reloaded", False)
 
 
-def test_a_held_call_raises_rate_limited_without_calling_load():
-    cache = LocalCache(5, 600)
-    error = UpstreamError(ErrorKind.RATE_LIMITED, "slow", 429, retry_after="30")
-    cache.hold("scope", error)
-    with pytest.raises(UpstreamError) as caught:
-        cache.check_hold("scope")
-    assert caught.value.kind is ErrorKind.RATE_LIMITED
-    assert caught.value.retry_after == "30"
-    cache.check_hold("another scope")
+def test_an_answer_larger_than_the_entry_limit_is_not_kept():
+    def handler(request):
+        return httpx.Response(200, json=task_page([task_json(i) for i in range(40)]))
+
+    upstream = ScriptedUpstream(handler)
+    app = app_on(upstream)
+    cached = app.extensions["blaxel"]
+    cached.max_entry_bytes = 1000  # the page is about 7 kB
+    for _ in range(2):
+        cached.list_tasks("nightly", "exec-1", PageRequest(), CallScope.starting_now(5))
+    assert len(upstream.listing_requests) == 2 and cached.store.size == 0
+
+
+def test_a_held_call_raises_rate_limited_without_calling_upstream():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(429, headers={"Retry-After": "30"}, json={"error": "slow"})
+
+    client = BlaxelClient("https://api.example/v0", TOKEN, transport=httpx.MockTransport(handler))
+    cached = CachedClient(client, LocalStore(), ttl=5, final_ttl=600)
+    for _ in range(2):
+        with pytest.raises(UpstreamError) as caught:
+            cached.list_jobs(PageRequest(), CallScope.starting_now(5), shared=False)
+        assert caught.value.kind is ErrorKind.RATE_LIMITED
+        assert 29 <= caught.value.retry_after <= 30
+    assert len(calls) == 1
 
 
 class CountingUpstream:
@@ -377,8 +405,8 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
     assert upstream.task_lists == 1
 
 
-def test_identical_page_requests_within_the_ttl_share_one_rendering(scripted, clock):
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
+def test_each_request_renders_its_own_page_from_the_shared_answer(scripted):
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="30")
     renderings = []
     with template_rendered.connected_to(
         lambda sender, template, context, **extra: renderings.append(template.name),
@@ -386,12 +414,8 @@ def test_identical_page_requests_within_the_ttl_share_one_rendering(scripted, cl
     ):
         first = client.get(TASKS, headers=FRAGMENT)
         assert client.get(TASKS, headers=FRAGMENT).data == first.data
-        client.get(TASKS)  # a page is another rendering
-        assert renderings == ["_task_rows.html", "tasks.html"]
-        clock.advance(0.35)
-        client.get(TASKS, headers=FRAGMENT)
-        assert renderings == ["_task_rows.html", "tasks.html", "_task_rows.html"]
-    assert len(upstream.listing_requests) == 2
+    assert renderings == ["_task_rows.html", "_task_rows.html"]
+    assert len(upstream.listing_requests) == 1
 
 
 def test_the_in_process_cache_ages_with_the_apps_clock(scripted, clock):
@@ -420,9 +444,10 @@ def test_exports_walk_the_whole_list_without_filling_the_cache(scripted):
     [
         ("30", 30.0),
         ("Sat, 28 Nov 2026 09:02:00 GMT", 120.0),
-        ("Sat, 28 Nov 2026 08:59:00 GMT", 1.0),  # already past: the default
-        ("soon", 1.0),
+        ("Sat, 28 Nov 2026 08:59:00 GMT", 0.0),  # already past: no wait
+        ("soon", None),  # unreadable: none given
         ("100000", 300.0),  # bounded
+        ("inf", None),
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):

@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from webapp.redaction import Redact, redact
+from webapp.blaxel.redaction import Redact, redact
 from webapp.requestlog import JsonFormatter
 
 from .conftest import TOKEN, task_json, task_page
@@ -94,7 +94,7 @@ def test_one_structured_line_per_request_with_upstream_status_and_durations(scri
     (record,) = request_lines(caplog)
     fields = record.fields
     assert fields["request_id"] == "req-1"
-    assert fields["route"] == "/jobs/<job_id>/executions/<execution_id>/tasks"
+    assert fields["route"] == "/jobs/<id:job_id>/executions/<id:execution_id>/tasks"
     assert fields["path"] == TASKS_URL
     assert fields["status"] == 200
     assert fields["upstream_status"] == [200, 200]  # the execution summary, then the tasks

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import httpx
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from webapp.blaxel import CallScope, PageRequest, Session
+from webapp.cursors import CursorSigner
+from webapp.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks, status_filter
 from webapp.listing import CURSOR_EXPIRED
-from webapp.query import CURSOR_PATTERN, TASKS, ListQuery
-from webapp.scan import UPSTREAM_LIMIT, ScanCursor, issue, scan_tasks
+from webapp.query import TASKS, ListQuery, cursor_from_link
 
 from .conftest import task_json, task_page
 
@@ -30,10 +31,11 @@ def query(**args) -> ListQuery:
 def full_list(client, sort: str, q: str) -> list:
     """The execution's whole task list as Blaxel pages it, unfiltered; walked once per order."""
     if (sort, q) not in _full_lists:
-        upstream = replace(query(sort=sort, q=q), limit=UPSTREAM_LIMIT)
+        search = query(sort=sort, q=q).search
         tasks, cursor = [], ""
         while True:
-            page = client.list_tasks(*BIG, replace(upstream, cursor=cursor))
+            request = PageRequest(sort, search, UPSTREAM_LIMIT, cursor)
+            page = client.list_tasks(*BIG, request, CallScope.starting_now(30))
             tasks += page.items
             if not page.has_more:
                 break
@@ -46,13 +48,17 @@ def filtered_walk(client, first: ListQuery, budget: int) -> tuple[list, list]:
     """Every page of a filtered view, following next cursors as Load more does."""
     names, pages, current = [], [], first
     for _ in range(1000):
-        page = scan_tasks(client, *BIG, current, budget=budget, secret_key=SECRET)
+        session = Session(client, CallScope.starting_now(60))
+        signer = CursorSigner(SECRET, SALT)
+        page = filtered_tasks(
+            session, *BIG, current, status_filter(current), budget=budget, signer=signer
+        )
         pages.append(page)
         names += [task.name for task in page.items]
         assert len(page.items) <= current.limit
         if not page.has_more:
             return names, pages
-        assert CURSOR_PATTERN.fullmatch(page.next_cursor)  # a cursor the app itself accepts
+        assert cursor_from_link(page.next_cursor) == page.next_cursor  # one the app accepts
         current = current.next_page(page.next_cursor, len(page.items))
     raise AssertionError("the walk never ended")
 
@@ -73,7 +79,7 @@ def test_a_filtered_walk_is_the_full_list_filtered_in_order_none_twice(
     assert names == expected
     assert len(set(names)) == len(names)
     # Every page but the last is full unless the budget paused it.
-    assert all(len(p.items) == limit or p.scan.budget_spent for p in pages[:-1])
+    assert all(len(p.items) == limit or p.scan.paused for p in pages[:-1])
 
 
 def test_a_filter_with_no_match_walks_to_the_end_in_budgeted_steps(app):
@@ -81,7 +87,7 @@ def test_a_filter_with_no_match_walks_to_the_end_in_budgeted_steps(app):
     names, pages = filtered_walk(client, query(status="pending"), budget=10)
     assert names == []
     # 5,000 tasks in pages of 200: 25 upstream calls, so 10 + 10 + 5.
-    assert [(p.scan.scanned, p.scan.budget_spent) for p in pages] == [
+    assert [(p.scan.scanned, p.scan.paused) for p in pages] == [
         (2000, True),
         (4000, True),
         (5000, False),
@@ -240,7 +246,7 @@ def test_a_tampered_cursor_restarts_the_list_with_the_expiry_notice(scripted):
     # Cache off: the test pins every upstream call, and a cache would answer repeats itself.
     client, upstream = scripted(chain(["failed", "failed", "failed"]), WEBAPP_CACHE_TTL="0")
     cursor = first_cursor(client)
-    forged = issue(ScanCursor("UEFHR9", 0, 0), "whatever", "not-the-apps-key")
+    forged = CursorSigner("not-the-apps-key", SALT).sign(["UEFHR9", 0, 0, [0] * 7], "whatever")
     for bad in (cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB"), forged):
         before = len(upstream.listing_requests)
         response = client.get(f"{TASKS_URL}?status=failed&limit=1&cursor={bad}&shown=1")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import msgspec
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from webapp.blaxel import TASK_STATUSES, Condition, Task
 from webapp.config import ConfigError, Settings
 from webapp.errors import QueryError
-from webapp.models import TASK_STATUSES, Condition, Task
 from webapp.query import EXECUTIONS, JOBS, TASKS, ListQuery
 
 from .conftest import EXECUTION, task_json, task_page
@@ -81,7 +82,7 @@ def test_the_filter_is_kept_on_later_pages_and_dropped_from_nothing_else():
 
 
 def test_the_status_filter_is_never_sent_upstream():
-    assert "status" not in parse([("status", "failed")]).upstream_params()
+    assert "status" not in parse([("status", "failed")]).page_request().params()
 
 
 def test_a_status_on_the_jobs_page_is_a_400_page(scripted):
@@ -93,7 +94,12 @@ def test_a_status_on_the_jobs_page_is_a_400_page(scripted):
 
 
 def test_a_plain_form_submission_gets_links_in_the_comma_form(scripted):
-    client, _ = scripted(ok(task_page([task_json(0, "failed")], next_cursor="TkVYVA")))
+    def pages(request):
+        index = len(request.url.params.get("cursor", ""))
+        page = task_page([task_json(index, "cancelled")], "Q" * (index + 1), total=5000)
+        return httpx.Response(200, json=page)
+
+    client, _ = scripted(pages)
     html = client.get(TASKS_URL + "?q=&sort=name:asc&status=failed&status=cancelled").get_data(
         as_text=True
     )
@@ -254,8 +260,8 @@ def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scr
 
 
 def test_without_errors_the_latest_condition_explains_the_task():
-    task = Task.from_json(
-        {**task_json(0), "conditions": [condition("Info", "A"), condition("Warning", "B")]}
+    task = msgspec.convert(
+        {**task_json(0), "conditions": [condition("Info", "A"), condition("Warning", "B")]}, Task
     )
     assert task.key_condition == Condition("T", "True", "Warning", "B", "", "")
 

@@ -9,16 +9,31 @@ import httpx
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from webapp.errors import ErrorKind, UpstreamError
+from webapp.blaxel import BlaxelClient, CallScope, ErrorKind, Page, Task, UpstreamError
+from webapp.blaxel.transport import retry_after_seconds
 from webapp.query import TASKS, ListQuery
-from webapp.upstream import BlaxelClient
 
 from .conftest import TOKEN, task_json, task_page
 
-FIRST_PAGE = ListQuery.parse(MultiDict(), TASKS)
+FIRST_PAGE = ListQuery.parse(MultiDict(), TASKS).page_request()
 
 
-def client_for(handler, **kwargs) -> tuple[BlaxelClient, list[httpx.Request]]:
+class Client:
+    """A BlaxelClient whose every call gets a scope of its own, `timeout` seconds long."""
+
+    def __init__(self, client: BlaxelClient, timeout: float) -> None:
+        self.client, self.timeout = client, timeout
+        self.scopes: list[CallScope] = []
+
+    def list_tasks(self, job_id: str, execution_id: str, page) -> Page[Task]:
+        self.scopes.append(CallScope.starting_now(self.timeout))
+        return self.client.list_tasks(job_id, execution_id, page, self.scopes[-1])
+
+    def __repr__(self) -> str:
+        return repr(self.client)
+
+
+def client_for(handler, timeout: float = 10, **kwargs) -> tuple[Client, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -28,7 +43,7 @@ def client_for(handler, **kwargs) -> tuple[BlaxelClient, list[httpx.Request]]:
     client = BlaxelClient(
         "https://api.blaxel.ai/v0", TOKEN, transport=httpx.MockTransport(record), **kwargs
     )
-    return client, seen
+    return Client(client, timeout), seen
 
 
 def answer(status=200, body=None, **kwargs):
@@ -57,7 +72,7 @@ def test_query_parameters_go_upstream_as_the_api_names_them():
     query = ListQuery.parse(
         MultiDict({"sort": "name:asc", "q": " Ab ", "limit": "7", "cursor": "Zm9v"}), TASKS
     )
-    client.list_tasks("job", "exec", query)
+    client.list_tasks("job", "exec", query.page_request())
     assert dict(seen[0].url.params) == {
         "limit": "7",
         "sort": "name:asc",
@@ -73,7 +88,7 @@ def test_a_client_on_its_own_logs_no_cursor_of_the_urls_it_fetches(caplog, monke
     client, _ = client_for(answer(body=task_page([])))
     query = ListQuery.parse(MultiDict({"cursor": "c2VjcmV0LWN1cnNvcg"}), TASKS)
     with caplog.at_level(logging.INFO, logger="httpx"):
-        client.list_tasks("job", "exec", query)
+        client.list_tasks("job", "exec", query.page_request())
     logged = [record.getMessage() for record in caplog.records if record.name == "httpx"]
     assert any("cursor=[redacted]" in line for line in logged)
     assert not any("c2VjcmV0LWN1cnNvcg" in line for line in logged)
@@ -202,7 +217,7 @@ def test_retry_after_is_kept_from_a_429():
     client, _ = client_for(answer(429, {"error": "rate_limited"}, headers={"Retry-After": "17"}))
     with pytest.raises(UpstreamError) as caught:
         client.list_tasks("job", "exec", FIRST_PAGE)
-    assert caught.value.retry_after == "17"
+    assert caught.value.retry_after == 17
 
 
 def test_a_timeout_is_timed_out():
@@ -245,11 +260,11 @@ def test_the_token_is_not_in_the_clients_repr_or_errors():
 
 def test_a_structured_retryable_error_is_sent_again_and_a_plain_500_is_not(monkeypatch):
     pauses: list[float] = []
-    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    monkeypatch.setattr("webapp.blaxel.transport._sleep", pauses.append)
     busy = {"error": {"code": "BUSY", "message": "later", "retryable": True}}
     answers = iter([httpx.Response(409, json=busy), httpx.Response(200, json=task_page([]))])
     client, seen = client_for(lambda request: next(answers))
-    assert client.list_tasks("job", "exec", FIRST_PAGE).items == []
+    assert client.list_tasks("job", "exec", FIRST_PAGE).items == ()
     assert len(seen) == 2 and len(pauses) == 1
 
     client, seen = client_for(answer(500, {"error": {"code": "INTERNAL", "message": "x"}}))
@@ -260,7 +275,7 @@ def test_a_structured_retryable_error_is_sent_again_and_a_plain_500_is_not(monke
 
 def test_retries_back_off_exponentially_with_jitter_and_stop_after_two(monkeypatch):
     pauses: list[float] = []
-    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    monkeypatch.setattr("webapp.blaxel.transport._sleep", pauses.append)
     client, seen = client_for(answer(503, None), timeout=30)
     with pytest.raises(UpstreamError) as caught:
         client.list_tasks("job", "exec", FIRST_PAGE)
@@ -271,7 +286,7 @@ def test_retries_back_off_exponentially_with_jitter_and_stop_after_two(monkeypat
 
 def test_no_retry_is_started_that_the_deadline_cannot_hold(monkeypatch):
     pauses: list[float] = []
-    monkeypatch.setattr("webapp.upstream._sleep", pauses.append)
+    monkeypatch.setattr("webapp.blaxel.transport._sleep", pauses.append)
     client, seen = client_for(answer(503, None, headers={"Retry-After": "5"}), timeout=2)
     with pytest.raises(UpstreamError):
         client.list_tasks("job", "exec", FIRST_PAGE)
@@ -286,24 +301,25 @@ def test_no_retry_is_started_that_the_deadline_cannot_hold(monkeypatch):
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0),  # a moment already past: no wait
         ("soon", None, None),
         ("-3", None, None),
+        ("999999", 300, 300),  # at most five minutes, whatever is asked
+        ("inf", None, None),
         ("", None, None),
     ],
 )
 def test_retry_after_is_read_in_seconds_or_as_an_http_date(value, low, high):
-    from webapp.upstream import _retry_after_seconds
-
-    seconds = _retry_after_seconds(value)
+    seconds = retry_after_seconds(value)
     if low is None:
         assert seconds is None
     else:
         assert low <= seconds <= high
 
 
-def test_the_observer_hears_each_call_with_its_status_and_attempts(monkeypatch):
-    monkeypatch.setattr("webapp.upstream._sleep", lambda seconds: None)
+def test_the_scope_records_each_call_with_its_status_and_attempts(monkeypatch):
+    monkeypatch.setattr("webapp.blaxel.transport._sleep", lambda seconds: None)
     answers = iter([httpx.Response(502), httpx.Response(200, json=task_page([]))])
     client, _ = client_for(lambda request: next(answers))
-    heard = []
-    client.observer = lambda status, seconds, attempts: heard.append((status, attempts))
     client.list_tasks("job", "exec", FIRST_PAGE)
-    assert heard == [(200, 2)]
+    heard = [
+        (record.endpoint, record.status, record.attempts) for record in client.scopes[0].records
+    ]
+    assert heard == [("ListJobExecutionTasks", 200, 2)]

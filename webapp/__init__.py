@@ -11,14 +11,11 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, delivery, handlers, requestlog
-from .cache import make_cache
+from . import auth, delivery, handlers, requestlog, views
+from .blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
 from .config import Settings
 from .formatting import FILTERS
-from .models import StatusCounts
 from .readiness import Readiness
-from .upstream import BlaxelClient
-from .views import bp
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -34,21 +31,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config.from_mapping(test_config or {})
     clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
-    # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
-    cache_clock = (lambda: clock().timestamp()) if app.config.get("CLOCK") else time.monotonic
 
-    client = app.config.get("BLAXEL_CLIENT")
     tour = None
-    cache = None
-    if client is None:
-        cache = make_cache(
-            settings.cache_url, settings.cache_ttl, settings.cache_final_ttl, cache_clock
-        )
+    client = app.config.get("BLAXEL_CLIENT")
     if client is None and settings.demo:
         from .demo import demo_client, demo_tour
 
         simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
-        client = demo_client(settings.timeout, clock=simulator_clock, cache=cache)
+        client = demo_client(clock=simulator_clock)
         tour = lambda: demo_tour(simulator_clock())  # noqa: E731
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
@@ -56,35 +46,40 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             settings.api_url,
             settings.api_key,
             workspace=settings.workspace,
-            timeout=settings.timeout,
             transport=app.config.get("BLAXEL_TRANSPORT"),
-            cache=cache,
         )
-    app.extensions["blaxel"] = client
+    # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
+    store_clock = (lambda: clock().timestamp()) if app.config.get("CLOCK") else time.monotonic
+    store: Store = (
+        RedisStore(settings.cache_url)
+        if settings.cache_url
+        else LocalStore(max_bytes=settings.cache_max_bytes, clock=store_clock)
+    )
+    # WEBAPP_CACHE_TTL=0 keeps nothing, not even finished executions.
+    final_ttl = settings.cache_final_ttl if settings.cache_ttl > 0 else 0.0
+    cached = CachedClient(client, store, ttl=settings.cache_ttl, final_ttl=final_ttl)
+    app.extensions["blaxel"] = cached
     app.extensions["settings"] = settings
     app.extensions["demo_tour"] = tour
     app.extensions["clock"] = clock
-    if isinstance(client, BlaxelClient):
-        client.observer = requestlog.note_upstream
-    app.extensions["readiness"] = Readiness(client, ttl=float(app.config.get("READINESS_TTL", 5)))
+    app.extensions["readiness"] = Readiness(
+        cached, settings.timeout, ttl=float(app.config.get("READINESS_TTL", 5))
+    )
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(FILTERS)
-    app.jinja_env.globals.update(
-        demo=settings.demo, workspace=settings.workspace, status_counts=StatusCounts.of
-    )
+    app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
 
     @app.context_processor
     def time_helpers() -> dict[str, Any]:
         return {"now": clock()}
 
+    # First, so that its clock starts before anything else a request goes through.
     requestlog.register(app)
     auth.register(app, settings)
     handlers.register(app)
-    app.register_blueprint(bp)
+    views.register(app)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, ROOT / "static")
-    if cache is not None:
-        delivery.share_rendered(app, settings.cache_ttl, cache_clock)
     return app

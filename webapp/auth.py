@@ -25,7 +25,7 @@ from .handlers import error_page
 log = logging.getLogger(__name__)
 
 # Liveness and readiness answer load balancers, which carry no credentials; assets are public.
-OPEN_ENDPOINTS = frozenset({"listings.healthz", "listings.readyz", "static"})
+OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 REALM = "Blaxel jobs"
 MAX_NAME_LENGTH = 128
 # A verified password is remembered this long, so a page's htmx requests skip the slow hash.

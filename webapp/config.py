@@ -42,6 +42,10 @@ class Settings:
     cache_url: str = field(default="", repr=False)
     cache_ttl: float = 5.0
     cache_final_ttl: float = 600.0
+    # Bytes of answers this process's cache may hold (Redis bounds its own with maxmemory).
+    cache_max_bytes: int = 64 * 1024 * 1024
+    # Seconds a streamed export may take in all; each of its calls still has BLAXEL_TIMEOUT.
+    export_seconds: float = 600.0
 
     @property
     def demo(self) -> bool:
@@ -107,10 +111,12 @@ class Settings:
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
+            cache_max_bytes=_megabytes(source, "WEBAPP_CACHE_MAX_MB", 64),
+            export_seconds=_seconds(source, "WEBAPP_EXPORT_SECONDS", 600.0, low=1),
         )
 
 
-def _seconds(source: Mapping[str, Any], name: str, default: float) -> float:
+def _seconds(source: Mapping[str, Any], name: str, default: float, low: float = 0) -> float:
     raw = source.get(name)
     if raw is None or str(raw).strip() == "":
         return default
@@ -118,9 +124,16 @@ def _seconds(source: Mapping[str, Any], name: str, default: float) -> float:
         seconds = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not 0 <= seconds <= 86400:
-        raise ConfigError(f"{name} must be between 0 and 86400 seconds")
+    if not low <= seconds <= 86400:
+        raise ConfigError(f"{name} must be between {low:g} and 86400 seconds")
     return seconds
+
+
+def _megabytes(source: Mapping[str, Any], name: str, default: int) -> int:
+    raw = str(source.get(name) or default).strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65536:
+        raise ConfigError(f"{name} must be a whole number of MiB from 1 to 65536, not {raw!r}")
+    return int(raw) * 1024 * 1024
 
 
 def flag(value: Any) -> bool:

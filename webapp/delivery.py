@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_compress import Compress
 
-from .cache import CallTimings, LocalCache, request_timings
-from .listing import wants_fragment
-
-# Views whose HTML is shared for the cache TTL by everyone asking for the same URL.
-RENDERED_ENDPOINTS = (
-    "listings.jobs",
-    "listings.executions",
-    "listings.tasks",
-    "listings.execution_summary",
-)
-# Headers that are part of what a view answers (the rest are added to every response).
-VIEW_HEADERS = ("Content-Type", "HX-Push-Url", "HX-Retarget", "HX-Reswap", "Location")
+from .requestlog import elapsed_ms
+from .upstream import calls
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -48,48 +35,6 @@ class StaticVersions:
             known = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
             self._known[filename] = known
         return known[1]
-
-
-def share_rendered(
-    app: Flask, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 64
-) -> None:
-    """Identical page and fragment requests within `ttl` seconds get one rendering.
-
-    Relative times ("3 min ago") may be up to `ttl` old, as old as the upstream answers are.
-    """
-    rendered = LocalCache(ttl, ttl, max_entries=max_entries, clock=clock)
-    app.extensions["rendered_cache"] = rendered
-    for endpoint in RENDERED_ENDPOINTS:
-        app.view_functions[endpoint] = _shared(app.view_functions[endpoint], rendered, ttl)
-
-
-def _shared(view: Callable[..., Any], rendered: LocalCache, ttl: float) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def shared_view(**path_args: Any) -> Response:
-        key = repr(
-            (
-                request.full_path,
-                wants_fragment(),
-                request.headers.get("HX-Trigger", ""),
-                request.headers.get("HX-History-Restore-Request", ""),
-            )
-        )
-
-        def render() -> tuple[int, list[tuple[str, str]], bytes]:
-            response = view(**path_args)
-            headers = [(k, v) for k, v in response.headers.items() if k in VIEW_HEADERS]
-            return response.status_code, headers, response.get_data()
-
-        (status, headers, body), hit = rendered.fetch(
-            key, render, lambda answer: ttl if answer[0] == 200 else 0
-        )
-        if hit:
-            timings = request_timings.get()
-            if timings is not None:
-                timings.add(0.0, True)
-        return Response(body, status, headers)
-
-    return shared_view
 
 
 class CompressedBodies:
@@ -132,17 +77,6 @@ def register(app: Flask, static_folder: Path) -> None:
             if found:
                 values["v"] = found
 
-    @app.before_request
-    def start_timing() -> None:
-        g.started = time.perf_counter()
-        g.timings_token = request_timings.set(CallTimings())
-
-    @app.teardown_request
-    def stop_timing(_: BaseException | None) -> None:
-        token = g.pop("timings_token", None)
-        if token is not None:
-            request_timings.reset(token)
-
     @app.after_request
     def economy(response: Response) -> Response:
         if request.endpoint == "static":
@@ -168,15 +102,14 @@ def register(app: Flask, static_folder: Path) -> None:
 
 
 def _server_timing() -> str:
-    started = g.get("started")
-    timings = request_timings.get()
-    if started is None or timings is None:
+    """How the request's time went, for the browser's network panel."""
+    if "started" not in g:
         return ""
-    total = (time.perf_counter() - started) * 1000
-    upstream = timings.upstream * 1000
-    parts = [f"upstream;dur={upstream:.1f}", f"render;dur={max(total - upstream, 0):.1f}"]
-    if timings.misses:
-        parts.append("cache;desc=miss")
-    elif timings.hits:
+    made = calls()
+    upstream = sum(call.seconds for call in made if not call.cache) * 1000
+    parts = [f"upstream;dur={upstream:.1f}", f"render;dur={max(elapsed_ms() - upstream, 0):.1f}"]
+    if any(call.cache == "hit" for call in made) and not any(not call.cache for call in made):
         parts.append("cache;desc=hit")
+    elif made and current_app.extensions["settings"].cache_ttl > 0:
+        parts.append("cache;desc=miss")
     return ", ".join(parts)

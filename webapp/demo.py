@@ -8,9 +8,8 @@ from datetime import datetime
 
 import httpx
 
-from .cache import UpstreamCache
+from .blaxel import BlaxelClient
 from .simulator import DEMO_TOKEN, DEMO_WORKSPACE, create_simulator, live_execution_id
-from .upstream import BlaxelClient
 
 DEMO_BASE_URL = "http://simulator.invalid/v0"
 
@@ -36,18 +35,7 @@ def demo_tour(now: datetime) -> list[TourStop]:
     ]
 
 
-def demo_client(
-    timeout: float,
-    clock: Callable[[], datetime] | None = None,
-    cache: UpstreamCache | None = None,
-) -> BlaxelClient:
+def demo_client(clock: Callable[[], datetime] | None = None) -> BlaxelClient:
     """A client whose requests are answered in-process by the simulator, no socket involved."""
     transport = httpx.WSGITransport(app=create_simulator(clock=clock))
-    return BlaxelClient(
-        DEMO_BASE_URL,
-        DEMO_TOKEN,
-        workspace=DEMO_WORKSPACE,
-        timeout=timeout,
-        transport=transport,
-        cache=cache,
-    )
+    return BlaxelClient(DEMO_BASE_URL, DEMO_TOKEN, workspace=DEMO_WORKSPACE, transport=transport)

@@ -1,20 +1,10 @@
-"""Failures as values: each has a kind that one error handler turns into a page or a fragment."""
+"""What a person is told about each failure: the web side of the errors."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
-
-class ErrorKind(enum.Enum):
-    NOT_FOUND = "not_found"
-    CREDENTIALS_REFUSED = "credentials_refused"
-    RATE_LIMITED = "rate_limited"
-    REJECTED = "rejected"
-    UNAVAILABLE = "unavailable"
-    TIMED_OUT = "timed_out"
-    BAD_RESPONSE = "bad_response"
-
+from .blaxel import ChainStopped, ErrorKind, UpstreamError
 
 # What a person sees for each kind: (HTTP status we answer with, headline, explanation).
 PRESENTATION: dict[ErrorKind, tuple[int, str, str]] = {
@@ -59,36 +49,15 @@ PRESENTATION: dict[ErrorKind, tuple[int, str, str]] = {
 }
 
 
-@dataclass
-class UpstreamError(Exception):
-    """A failed call to the Blaxel API, already classified."""
+def presentation(error: UpstreamError) -> tuple[int, str, str]:
+    return PRESENTATION[error.kind]
 
-    kind: ErrorKind
-    detail: str = ""
-    upstream_status: int | None = None
-    code: str = ""
-    retry_after: str | None = None
-    # Worth sending the same read again (connect failure, 502/503/504, 429, retryable: true).
-    transient: bool = False
 
-    def __str__(self) -> str:
-        return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value
-
-    @property
-    def status(self) -> int:
-        return PRESENTATION[self.kind][0]
-
-    @property
-    def title(self) -> str:
-        return PRESENTATION[self.kind][1]
-
-    @property
-    def explanation(self) -> str:
-        return PRESENTATION[self.kind][2]
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMED_OUT}
+def why_incomplete(error: UpstreamError | ChainStopped) -> str:
+    """One line for the end of an export that stopped early."""
+    if isinstance(error, ChainStopped):
+        return f"the walk stopped: {error.reason}"
+    return f"Blaxel failed mid-way ({PRESENTATION[error.kind][1]})"
 
 
 @dataclass

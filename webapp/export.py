@@ -1,9 +1,11 @@
 """A task view exported whole, streamed while the walk goes: CSV for spreadsheets, JSON for code.
 
-Rows leave as each upstream page arrives, so memory holds one page however long the execution.
-Once the first byte is sent the status code is fixed, so an upstream failure mid-way ends the
-file with a marker instead: a last CSV row saying the export is incomplete, and a JSON array that
-is left unclosed after an error object, so no parser can take a partial export for a whole one.
+Rows leave as each upstream page arrives, while the next one is fetched, so memory holds one
+page and the one in flight however long the execution. Once the first byte is sent the status
+code is fixed, so anything that stops the file early (Blaxel failing, a chain that runs on
+without end, the time allowed, a body we cannot write) ends it with a marker instead: a last CSV
+row saying the export is incomplete, and a JSON array left unclosed after an error object, so no
+parser can take a partial export for a whole one.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import UpstreamError
+from .blaxel import ChainStopped, Page, Task, UpstreamError
+from .errors import why_incomplete
 from .formatting import iso
-from .models import Task
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,10 @@ CSV_COLUMNS = (
     "conditions",
 )
 INCOMPLETE = "# EXPORT INCOMPLETE"
-# A spreadsheet runs a cell starting with these as a formula (or strips them, for tab and CR).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may run a cell starting with these as a formula, their full-width and small forms
+# included; cells starting with white space or a control character are defused too, since some
+# spreadsheets strip those first.
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe62\ufe63")
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -52,12 +56,19 @@ def filename(job_id: str, execution_id: str, fmt: str, now: datetime) -> str:
     return f"{parts[0]}_{parts[1]}_tasks_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
 
 
-def stream(fmt: str, batches: Iterable[list[Task]]) -> Iterator[str]:
+Incomplete = UpstreamError | ChainStopped
+
+
+def stream(fmt: str, pages: Iterable[Page[Task]], keep: Callable[[Task], bool]) -> Iterator[str]:
+    """The file, chunk by chunk: the kept tasks of each page as the page arrives."""
+    batches = ([task for task in page.items if keep(task)] for page in pages)
     return _csv(batches) if fmt == "csv" else _json(batches)
 
 
 def spreadsheet_safe(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    if cell and (cell[0] in FORMULA_STARTS or cell[0].isspace() or not cell[0].isprintable()):
+        return "'" + cell
+    return cell
 
 
 def csv_row(task: Task) -> list[str | int]:
@@ -127,9 +138,9 @@ def _csv(batches: Iterable[list[Task]]) -> Iterator[str]:
             writer.writerows(csv_row(task) for task in batch)
             del batch  # before the next upstream page arrives
             yield _drain(buffer)
-    except UpstreamError as error:
+    except Exception as error:  # noqa: BLE001 - whatever stops it, the file must say so
         _log(error)
-        writer.writerow([INCOMPLETE, f"Blaxel failed mid-way ({error.title}); rows stop here."])
+        writer.writerow([INCOMPLETE, f"{_why(error)}; rows stop here."])
     yield _drain(buffer)
 
 
@@ -143,9 +154,9 @@ def _json(batches: Iterable[list[Task]]) -> Iterator[str]:
                 separator = ",\n"
             del batch  # before the next upstream page arrives
             yield "".join(chunk)
-    except UpstreamError as error:
+    except Exception as error:  # noqa: BLE001 - whatever stops it, the file must say so
         _log(error)
-        marker = {"error": f"export incomplete: Blaxel failed mid-way ({error.title})"}
+        marker = {"error": f"export incomplete: {_why(error)}"}
         yield separator + json.dumps(marker) + "\n"
         return
     yield ("[" if separator == "[\n" else "") + "\n]\n"
@@ -158,10 +169,21 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _log(error: UpstreamError) -> None:
-    log.warning(
-        "export stopped: upstream %s (upstream status %s, code %s)",
-        error.kind.value,
-        error.upstream_status,
-        error.code or "-",
-    )
+def _why(error: Exception) -> str:
+    if isinstance(error, Incomplete):
+        return why_incomplete(error)
+    return "this server failed while writing it"
+
+
+def _log(error: Exception) -> None:
+    if isinstance(error, UpstreamError):
+        log.warning(
+            "export stopped: upstream %s (upstream status %s, code %s)",
+            error.kind.value,
+            error.upstream_status,
+            error.code or "-",
+        )
+    elif isinstance(error, ChainStopped):
+        log.warning("export stopped: %s", error.reason)
+    else:
+        log.error("export stopped by an unexpected error", exc_info=error)

@@ -11,15 +11,10 @@ from markupsafe import Markup, escape
 
 
 def iso(moment: datetime | None) -> str:
-    """2026-11-28T12:07:57Z; isoformat, several times quicker than strftime."""
+    """2026-11-28T12:07:57Z."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
-
-
-def _utc_text(exact: str) -> str:
-    """2026-11-28 12:07:57 UTC, from the iso() text of the same moment."""
-    return f"{exact[:10]} {exact[11:19]} UTC"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def relative(moment: datetime | None, now: datetime) -> str:
@@ -116,10 +111,11 @@ def when(context: Context, moment: datetime | None) -> Markup:
     """A moment as "3 min ago", with the exact UTC time on hover and for machines."""
     if moment is None:
         return NOT_YET
-    exact = iso(moment)
+    utc = moment.astimezone(UTC)
+    exact, shown = utc.strftime("%Y-%m-%dT%H:%M:%SZ"), utc.strftime("%Y-%m-%d %H:%M:%S UTC")
     ago = relative(moment, context["now"])
     # Made here from a datetime: digits, letters and spaces, nothing to escape.
-    return Markup(f'<time datetime="{exact}" title="{_utc_text(exact)}">{ago}</time>')  # noqa: S704
+    return Markup(f'<time datetime="{exact}" title="{shown}">{ago}</time>')  # noqa: S704
 
 
 class Timed(Protocol):

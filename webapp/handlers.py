@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 
-from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask import Flask, Response, current_app, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import QueryError, UpstreamError
-from .listing import wants_fragment
+from .blaxel import UpstreamError
+from .errors import QueryError, presentation
+from .listing import is_fragment
+from .query import EXECUTIONS, JOBS, TASKS
 
 log = logging.getLogger(__name__)
 
@@ -24,35 +27,51 @@ PERMISSIONS_POLICY = (
 )
 HSTS = "max-age=31536000; includeSubDomains"
 
-
-def _error_response(status: int, title: str, explanation: str, detail: str = "") -> Response:
-    # A view may name its own error fragment, and how it is swapped in.
-    own_fragment = g.get("error_fragment") if wants_fragment() else None
-    template = own_fragment or ("_error_row.html" if wants_fragment() else "error.html")
-    body = render_template(
-        template,
-        status=status,
-        title=title,
-        explanation=explanation,
-        detail=detail,
-        columns=g.get("listing_columns", 1),
-        retry_url=request.full_path if request.query_string else request.path,
-    )
-    response = make_response(body, status)
-    if own_fragment and g.get("error_reswap"):
-        response.headers["HX-Reswap"] = g.error_reswap
-    return response
+# How an htmx request shows a failure in place: listings as an error row across their columns,
+# other fragments with a template of their own (and, for the summary poll, no swap at all, so
+# the last good summary stays on screen while a note says why it is not updating).
+ROW_COLUMNS = {
+    "jobs.index": JOBS.columns,
+    "executions.index": EXECUTIONS.columns,
+    "tasks.index": TASKS.columns,
+}
+OWN_FRAGMENTS = {
+    "tasks.summary": ("_summary_note.html", "none"),
+    "tasks.task": ("_condition_list_error.html", ""),
+}
+FALLBACK = (
+    "<!doctype html><title>Error</title><p>Something went wrong on this server, and the page "
+    "explaining it could not be shown either. Try again later.</p>"
+)
 
 
 def error_page(status: int, title: str, explanation: str, detail: str = "") -> Response:
-    """An error page or error row outside the error handlers (e.g. refused access)."""
-    return _error_response(status, title, explanation, detail)
+    """An error page or, for htmx, an error fragment fitting where it will be swapped in."""
+    own, reswap = OWN_FRAGMENTS.get(request.endpoint or "", ("", "")) if is_fragment() else ("", "")
+    template = own or ("_error_row.html" if is_fragment() else "error.html")
+    try:
+        body = render_template(
+            template,
+            status=status,
+            title=title,
+            explanation=explanation,
+            detail=detail,
+            columns=ROW_COLUMNS.get(request.endpoint or "", 1),
+            retry_url=request.full_path if request.query_string else request.path,
+        )
+        response = make_response(body, status)
+    except Exception:  # the error page itself failed: say so plainly, never a traceback
+        log.exception("the error page for %s could not be rendered", request.path)
+        response = make_response(FALLBACK, status)
+    if reswap:
+        response.headers["HX-Reswap"] = reswap
+    return response
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(QueryError)
     def bad_query(error: QueryError) -> Response:
-        return _error_response(
+        return error_page(
             400, "That link has a problem", "Nothing was loaded, because:", str(error)
         )
 
@@ -65,19 +84,20 @@ def register(app: Flask) -> None:
             error.upstream_status,
             error.code or "-",
         )
-        response = _error_response(error.status, error.title, error.explanation, error.detail)
-        if error.retry_after:
-            response.headers["Retry-After"] = error.retry_after
+        status, title, explanation = presentation(error)
+        response = error_page(status, title, explanation, error.detail)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        return _error_response(error.code or 500, error.name, error.description or "")
+        return error_page(error.code or 500, error.name, error.description or "")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unexpected error on %s", request.path)
-        return _error_response(
+        return error_page(
             500,
             "Something went wrong on this server",
             "The error was logged. Try again, and tell whoever runs this app if it persists.",
@@ -85,9 +105,8 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def common_headers(response: Response) -> Response:
-        # Pages and fragments share URLs, so caches must key on the htmx headers.
+        # Pages and fragments share URLs, so caches must key on the htmx header.
         response.vary.add("HX-Request")
-        response.vary.add("HX-History-Restore-Request")
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "private, no-cache")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -1,61 +1,91 @@
-"""The one mechanism behind every listing: parse the URL, fetch a page, render page or rows."""
+"""What a listing's templates receive, and the two helpers every listing view calls."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Response, g, make_response, render_template, request, url_for
+from flask import Response, make_response, render_template, request, url_for
 
-from .errors import CursorRejected, ErrorKind, UpstreamError
-from .models import Page
-from .query import ListingSpec, ListQuery
+from .blaxel import ErrorKind, Execution, Page, UpstreamError
+from .errors import CursorRejected
+from .filtered import FilteredPage, ScanProgress
+from .query import ListQuery, cursor_fits_link
 
 CONTROLS_ID = "listing-controls"
 CURSOR_EXPIRED = "That position in the list expired; showing from the start."
+P = TypeVar("P", Page[Any], FilteredPage)
+
+
+def is_fragment() -> bool:
+    """htmx asks for the rows alone; everything else gets the whole page."""
+    return request.headers.get("HX-Request") == "true"
 
 
 @dataclass(frozen=True)
 class Listing:
-    """One kind of listing page: its query rules and its two templates."""
+    """One page of a listing as shown: its query, its rows, and the links it makes."""
 
-    spec: ListingSpec
-    page_template: str
-    rows_template: str
-    columns: int
-    total_label: str
+    query: ListQuery
+    page: Page[Any] | FilteredPage
+    notice: str = ""
+    endpoint: str = ""
+    path_args: dict[str, str] | None = None
     # An endpoint taking `fmt` ("csv" or "json") that exports the whole listing, if any.
     export_endpoint: str = ""
 
-
-@dataclass(frozen=True)
-class ListingView:
-    """What the templates of a listing receive."""
-
-    query: ListQuery
-    page: Page[Any]
-    notice: str
-    endpoint: str
-    path_args: dict[str, str]
-    export_endpoint: str = ""
+    @classmethod
+    def of_request(
+        cls,
+        query: ListQuery,
+        page: Page[Any] | FilteredPage,
+        notice: str = "",
+        export_endpoint: str = "",
+    ) -> Listing:
+        """The listing the current request shows: its links lead back to the same view."""
+        return cls(
+            query,
+            page,
+            notice,
+            request.endpoint or "",
+            dict(request.view_args or {}),
+            export_endpoint,
+        )
 
     @classmethod
-    def without_rows(cls, query: ListQuery, endpoint: str, **path_args: str) -> ListingView:
+    def links_only(cls, query: ListQuery, endpoint: str, **path_args: str) -> Listing:
         """A view's links without a page of its rows, for fragments that link into a listing."""
-        no_rows = Page([], has_more=False, next_cursor="", total=None)
+        no_rows: Page[Any] = Page(data=())
         return cls(query, no_rows, "", endpoint, path_args)
+
+    @property
+    def scan(self) -> ScanProgress | None:
+        return self.page.scan if isinstance(self.page, FilteredPage) else None
 
     @property
     def loaded(self) -> int:
         return self.query.shown + len(self.page.items)
 
+    @property
+    def columns(self) -> int:
+        return self.query.kind.columns
+
     def url(self, query: ListQuery) -> str:
-        return url_for(self.endpoint, **self.path_args, **query.url_args())
+        return url_for(self.endpoint, **(self.path_args or {}), **query.url_args())
 
     @property
     def first_url(self) -> str:
         return self.url(self.query.first_page())
+
+    @property
+    def has_more(self) -> bool:
+        return self.page.has_more and cursor_fits_link(self.page.next_cursor)
+
+    @property
+    def cursor_too_long(self) -> bool:
+        """Blaxel said there is more, with a cursor no link can carry."""
+        return self.page.has_more and not self.has_more
 
     @property
     def next_url(self) -> str:
@@ -67,7 +97,7 @@ class ListingView:
 
     @property
     def base_url(self) -> str:
-        return url_for(self.endpoint, **self.path_args)
+        return url_for(self.endpoint, **(self.path_args or {}))
 
     def status_url(self, *statuses: str) -> str:
         return self.url(self.query.with_statuses(statuses))
@@ -77,70 +107,53 @@ class ListingView:
         """(label, URL) of each download of this view: same order, search and filter."""
         if not self.export_endpoint:
             return []
-        args = {**self.path_args, **self.query.export_args()}
+        args = {**(self.path_args or {}), **self.query.export_args()}
         return [
             (label, url_for(self.export_endpoint, fmt=fmt, **args))
             for fmt, label in (("csv", "Download CSV"), ("json", "Download JSON"))
         ]
 
 
-def wants_fragment() -> bool:
-    """htmx asks for fragments, except when it restores history and needs a whole page."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
+@dataclass(frozen=True)
+class StatusCounts:
+    """Tasks per status for the status chips: Blaxel's stats, else what the app's walk has read."""
+
+    counts: Mapping[str, int]
+    other: int = 0  # from stats: tasks in none of the counted states
+    scanned: int | None = None  # from a walk: the tasks it has read so far
+
+    @classmethod
+    def of(cls, execution: Execution | None, scan: ScanProgress | None) -> StatusCounts:
+        if execution is not None and execution.stats.total:
+            return cls(execution.stats.task_counts(), other=execution.stats.other)
+        if scan is not None:
+            return cls(scan.counts, scanned=scan.scanned)
+        return cls({})
 
 
-def render_listing(
-    listing: Listing,
-    fetch: Callable[[ListQuery], Page[Any]],
-    page_context: Callable[[], dict[str, Any]] | None = None,
-    fragment_context: Callable[[ListQuery], dict[str, Any]] | None = None,
-    **context: Any,
-) -> Response:
-    """Answer a listing URL; `page_context` adds what only the full page shows,
-    `fragment_context` what rows for that query bring along out of band."""
-    g.listing_columns = listing.columns
-    query = ListQuery.parse(request.args, listing.spec)
-    if page_context and not wants_fragment():
-        context.update(page_context())
-    notice = ""
+def fetch_or_restart(fetch: Callable[[ListQuery], P], query: ListQuery) -> tuple[P, ListQuery, str]:
+    """(page, query, notice): the page the query asks for or, when its cursor was refused,
+    the first page of the same view with a notice saying so."""
     try:
-        page = fetch(query)
+        return fetch(query), query, ""
     except (UpstreamError, CursorRejected) as error:
         # Blaxel answers 400 to a cursor that expired or belongs to another query; the app's
         # own cursors fail the same way after a key change, so both restart the list.
         rejected = isinstance(error, CursorRejected) or error.kind is ErrorKind.REJECTED
         if not (query.cursor and rejected):
             raise
-        query, notice = query.first_page(), CURSOR_EXPIRED
-        page = fetch(query)
+    first = query.first_page()
+    return fetch(first), first, CURSOR_EXPIRED
 
-    view = ListingView(
-        query,
-        page,
-        notice,
-        request.endpoint or "",
-        dict(request.view_args or {}),
-        listing.export_endpoint,
-    )
-    context.update(columns=listing.columns, total_label=listing.total_label)
-    if wants_fragment():
-        if fragment_context:
-            context.update(fragment_context(query))
-        response = make_response(
-            render_template(listing.rows_template, view=view, fragment=True, **context)
-        )
-        if notice:
-            # The rows on screen belong to a dead cursor chain: replace them all.
-            response.headers["HX-Retarget"] = "#rows"
-            response.headers["HX-Reswap"] = "innerHTML"
-        # Only the controls change the view; loading more and refreshing keep its link.
-        if request.headers.get("HX-Trigger") == CONTROLS_ID:
-            response.headers["HX-Push-Url"] = view.url(query)
-    else:
-        response = make_response(
-            render_template(listing.page_template, view=view, fragment=False, **context)
-        )
+
+def rows_response(template: str, listing: Listing, **context: Any) -> Response:
+    """The rows of `listing` for htmx, with the headers that tell it where they go."""
+    response = make_response(render_template(template, listing=listing, fragment=True, **context))
+    if listing.notice:
+        # The rows on screen belong to a dead cursor chain: replace them all.
+        response.headers["HX-Retarget"] = "#rows"
+        response.headers["HX-Reswap"] = "innerHTML"
+    # Only the controls change the view; loading more and refreshing keep its link.
+    if request.headers.get("HX-Trigger") == CONTROLS_ID:
+        response.headers["HX-Push-Url"] = listing.url(listing.query)
     return response

@@ -82,7 +82,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": "webapp.redaction.Redact"}},
+        "filters": {"redact": {"()": "webapp.blaxel.redaction.Redact"}},
         "formatters": {"json": {"()": "webapp.requestlog.JsonFormatter"}},
         "handlers": {
             "stderr": {

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from .blaxel import TASK_STATUSES, PageRequest
 from .errors import QueryError
-from .models import TASK_STATUSES
 
 SORTS = {
     "createdAt:desc": "Newest first",
@@ -18,13 +20,16 @@ SORTS = {
 }
 MAX_QUERY_LENGTH = 200
 MIN_QUERY_LENGTH = 2
-# Blaxel's cursors are base64-encoded JSON; anything else cannot be one.
-CURSOR_PATTERN = re.compile(r"[A-Za-z0-9_\-+/=.~]{1,2048}")
+# A cursor is carried in links as it is when it looks like Blaxel's (base64-encoded JSON) or the
+# app's own, and as "~" + base64url otherwise, so that any cursor Blaxel hands out can be followed.
+PLAIN_CURSOR = re.compile(r"[A-Za-z0-9_\-+/=.]+")
+ENCODED_CURSOR = re.compile(r"~[A-Za-z0-9_-]+")
+# Longer cursors would not fit a request line (gunicorn reads up to 8,190 bytes).
+MAX_CURSOR_LENGTH = 6000
 MAX_SHOWN = 10_000_000
 MAX_ID_LENGTH = 256
-# Characters an id may not hold: "/" and the Unicode categories Cc, Cs, Zl and Zp, spelled out
-# (rows check every task name, and one search beats a category lookup per character).
-NOT_IN_ID = re.compile("[/\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+# Characters an id sent upstream may not hold: the Unicode categories Cc, Cs, Zl and Zp.
+NOT_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 MIN_REFRESH, MAX_REFRESH = 5, 3600
 
 
@@ -33,10 +38,12 @@ class Args(Protocol):
 
 
 @dataclass(frozen=True)
-class ListingSpec:
-    """What one upstream listing accepts and what the page offers."""
+class ListingKind:
+    """One kind of listing: what it lists, its table, and what its URL may say."""
 
     noun: str
+    columns: int
+    total_label: str
     default_limit: int
     max_limit: int
     limit_choices: tuple[int, ...]
@@ -46,10 +53,21 @@ class ListingSpec:
     statuses: tuple[str, ...] = ()
 
 
-TASKS = ListingSpec("tasks", 50, 200, (25, 50, 100, 200), SORTS, statuses=TASK_STATUSES)
-JOBS = ListingSpec("jobs", 50, 200, (25, 50, 100, 200), SORTS)
-EXECUTIONS = ListingSpec(
+TASKS = ListingKind(
+    "tasks",
+    8,
+    "tasks in this execution",
+    50,
+    200,
+    (25, 50, 100, 200),
+    SORTS,
+    statuses=TASK_STATUSES,
+)
+JOBS = ListingKind("jobs", 5, "jobs in the workspace", 50, 200, (25, 50, 100, 200), SORTS)
+EXECUTIONS = ListingKind(
     "executions",
+    6,
+    "executions of this job",
     20,
     100,
     (20, 50, 100),
@@ -59,7 +77,7 @@ EXECUTIONS = ListingSpec(
 
 @dataclass(frozen=True)
 class ListQuery:
-    spec: ListingSpec
+    kind: ListingKind
     sort: str
     q: str
     limit: int
@@ -69,7 +87,7 @@ class ListQuery:
     statuses: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, args: Args, spec: ListingSpec) -> ListQuery:
+    def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
         problems: list[str] = []
 
         def single(name: str) -> str:
@@ -78,11 +96,11 @@ class ListQuery:
                 problems.append(f"“{name}” was given {len(values)} times; give it once.")
             return values[0] if values else ""
 
-        sort = single("sort") or spec.default_sort
-        if sort not in spec.sorts:
-            choices = ", ".join(spec.sorts)
+        sort = single("sort") or kind.default_sort
+        if sort not in kind.sorts:
+            choices = ", ".join(kind.sorts)
             problems.append(f"“sort” must be one of {choices}.")
-            sort = spec.default_sort
+            sort = kind.default_sort
 
         q = single("q")
         if len(q.strip()) > MAX_QUERY_LENGTH:
@@ -91,22 +109,23 @@ class ListQuery:
             problems.append("The search contains control characters; remove them.")
 
         limit = _bounded_int(
-            single("limit"), "limit", spec.default_limit, 1, spec.max_limit, problems
+            single("limit"), "limit", kind.default_limit, 1, kind.max_limit, problems
         )
         shown = _bounded_int(single("shown"), "shown", 0, 0, MAX_SHOWN, problems)
         refresh = _bounded_int(single("refresh"), "refresh", 0, 0, MAX_REFRESH, problems)
         if 0 < refresh < MIN_REFRESH:
             problems.append(f"“refresh” must be at least {MIN_REFRESH} seconds (or 0 for never).")
 
-        cursor = single("cursor")
-        if cursor and not CURSOR_PATTERN.fullmatch(cursor):
+        cursor = cursor_from_link(single("cursor"))
+        if cursor is None:
             problems.append("“cursor” is not a cursor this app handed out.")
+            cursor = ""
 
-        statuses = _statuses(args.getlist("status"), spec, problems)
+        statuses = _statuses(args.getlist("status"), kind, problems)
 
         if problems:
             raise QueryError(problems)
-        return cls(spec, sort, q, limit, cursor, shown, refresh, statuses)
+        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses)
 
     @property
     def search(self) -> str:
@@ -118,29 +137,25 @@ class ListQuery:
     def search_too_short(self) -> bool:
         return bool(self.q.strip()) and not self.search
 
-    def upstream_params(self) -> dict[str, str | int]:
-        params: dict[str, str | int] = {"limit": self.limit, "sort": self.sort}
-        if self.search:
-            params["q"] = self.search
-        if self.cursor:
-            params["cursor"] = self.cursor
-        return params
+    def page_request(self) -> PageRequest:
+        """The page to ask Blaxel for."""
+        return PageRequest(self.sort, self.search, self.limit, self.cursor)
 
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out, so links stay short."""
         args: dict[str, str | int] = {}
-        if self.sort != self.spec.default_sort:
+        if self.sort != self.kind.default_sort:
             args["sort"] = self.sort
         if self.q.strip():
             args["q"] = self.q.strip()
         if self.statuses:
             args["status"] = ",".join(self.statuses)
-        if self.limit != self.spec.default_limit:
+        if self.limit != self.kind.default_limit:
             args["limit"] = self.limit
         if self.refresh:
             args["refresh"] = self.refresh
         if self.cursor:
-            args["cursor"] = self.cursor
+            args["cursor"] = cursor_in_link(self.cursor)
             if self.shown:
                 args["shown"] = self.shown
         return args
@@ -152,7 +167,7 @@ class ListQuery:
 
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
-        return replace(self.first_page(), statuses=_canonical(statuses, self.spec))
+        return replace(self.first_page(), statuses=_canonical(statuses, self.kind))
 
     def first_page(self) -> ListQuery:
         return replace(self, cursor="", shown=0)
@@ -162,7 +177,35 @@ class ListQuery:
 
     @property
     def limit_choices(self) -> list[int]:
-        return sorted(set(self.spec.limit_choices) | {self.limit})
+        return sorted(set(self.kind.limit_choices) | {self.limit})
+
+
+def cursor_in_link(cursor: str) -> str:
+    if PLAIN_CURSOR.fullmatch(cursor):
+        return cursor
+    return "~" + base64.urlsafe_b64encode(cursor.encode()).rstrip(b"=").decode()
+
+
+def cursor_from_link(text: str) -> str | None:
+    """The cursor a link carries ("" for none), or None if no link of ours carries that."""
+    if not text:
+        return ""
+    if len(text) > MAX_CURSOR_LENGTH * 4 // 3 + 1:
+        return None
+    if PLAIN_CURSOR.fullmatch(text):
+        return text if len(text) <= MAX_CURSOR_LENGTH else None
+    if not ENCODED_CURSOR.fullmatch(text):
+        return None
+    try:
+        cursor = base64.urlsafe_b64decode(text[1:] + "=" * (-len(text[1:]) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return cursor if cursor_fits_link(cursor) else None
+
+
+def cursor_fits_link(cursor: str) -> bool:
+    """Whether a cursor from Blaxel can be carried by a link: printable ASCII, not too long."""
+    return 0 < len(cursor) <= MAX_CURSOR_LENGTH and cursor.isascii() and cursor.isprintable()
 
 
 def _bounded_int(
@@ -180,26 +223,26 @@ def _bounded_int(
     return value
 
 
-def _statuses(raw: list[str], spec: ListingSpec, problems: list[str]) -> tuple[str, ...]:
+def _statuses(raw: list[str], kind: ListingKind, problems: list[str]) -> tuple[str, ...]:
     """Repeated `status` (a plain form) and `status=a,b` (a link) alike; canonical order."""
     picked = {part.strip().lower() for value in raw for part in value.split(",") if part.strip()}
     if not picked:
         return ()
-    if not spec.statuses:
-        problems.append(f"The {spec.noun} cannot be filtered by status; remove “status”.")
+    if not kind.statuses:
+        problems.append(f"The {kind.noun} cannot be filtered by status; remove “status”.")
         return ()
-    unknown = sorted(picked.difference(spec.statuses))
+    unknown = sorted(picked.difference(kind.statuses))
     if unknown:
         shown = ", ".join(f"“{value[:40]}”" for value in unknown[:5])
-        problems.append(f"“status” must be among {', '.join(spec.statuses)}; not {shown}.")
+        problems.append(f"“status” must be among {', '.join(kind.statuses)}; not {shown}.")
         return ()
-    return _canonical(tuple(picked), spec)
+    return _canonical(tuple(picked), kind)
 
 
-def _canonical(statuses: tuple[str, ...], spec: ListingSpec) -> tuple[str, ...]:
+def _canonical(statuses: tuple[str, ...], kind: ListingKind) -> tuple[str, ...]:
     # Every status at once filters nothing: the same view as none, and no walk.
-    chosen = tuple(status for status in spec.statuses if status in statuses)
-    return () if len(chosen) == len(spec.statuses) else chosen
+    chosen = tuple(status for status in kind.statuses if status in statuses)
+    return () if len(chosen) == len(kind.statuses) else chosen
 
 
 def is_valid_id(value: str) -> bool:

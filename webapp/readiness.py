@@ -1,4 +1,8 @@
-"""/readyz: can the token reach the Blaxel API? Asked at most every few seconds, answered bare."""
+"""/readyz: can the token reach the Blaxel API? Asked at most every few seconds, answered bare.
+
+One probe at a time: while it is in flight, everyone else gets the last answer at once instead
+of queueing behind it (a probe may take the whole BLAXEL_TIMEOUT).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,42 @@ import threading
 import time
 from collections.abc import Callable
 
-from werkzeug.datastructures import MultiDict
-
-from .errors import UpstreamError
-from .query import JOBS, ListQuery
-from .upstream import BlaxelClient
+from .blaxel import CachedClient, CallScope, PageRequest, UpstreamError
 
 # The cheapest call that proves the token works: one job.
-PROBE = ListQuery.parse(MultiDict({"limit": "1"}), JOBS)
+PROBE = PageRequest(limit=1)
 
 
 class Readiness:
-    """Caches the last probe for `ttl` seconds, so load balancers cannot hammer the API."""
-
     def __init__(
-        self, client: BlaxelClient, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+        self,
+        client: CachedClient,
+        timeout: float,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.timeout = timeout
         self.ttl = ttl
         self.clock = clock
-        self._lock = threading.Lock()
+        self._probing = threading.Lock()
         self._checked_at: float | None = None
         self._ready = False
 
     def ready(self) -> bool:
-        with self._lock:
-            now = self.clock()
-            if self._checked_at is None or now - self._checked_at >= self.ttl:
-                try:
-                    # Not shared: a cached answer would say nothing about Blaxel now.
-                    self.client.list_jobs(PROBE, shared=False)
-                    self._ready = True
-                except UpstreamError:
-                    self._ready = False
+        due = self._checked_at is None or self.clock() - self._checked_at >= self.ttl
+        if due and self._probing.acquire(blocking=False):
+            try:
+                self._ready = self._probe()
                 self._checked_at = self.clock()
-            return self._ready
+            finally:
+                self._probing.release()
+        return self._ready
+
+    def _probe(self) -> bool:
+        try:
+            # Not shared: a cached answer would say nothing about Blaxel now.
+            self.client.list_jobs(PROBE, CallScope.starting_now(self.timeout), shared=False)
+        except UpstreamError:
+            return False
+        return True

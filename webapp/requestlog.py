@@ -9,9 +9,10 @@ import time
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, request
 
-from .redaction import install_redaction, redact
+from .blaxel.redaction import install_redaction, redact
+from .upstream import calls
 
 log = logging.getLogger("webapp.request")
 
@@ -34,17 +35,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def note_upstream(status: int | None, seconds: float, attempts: int) -> None:
-    """BlaxelClient's observer: remembers each upstream call of the current request."""
-    if has_request_context():
-        g.setdefault("upstream_calls", []).append((status, seconds, attempts))
-
-
 def request_id() -> str:
     return g.get("request_id", "")
 
 
+def elapsed_ms() -> float:
+    """Milliseconds since the request began (the first thing every request does)."""
+    return round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)
+
+
 def register(app: Flask) -> None:
+    """Registered before any other hook, so the clock starts before authentication."""
     install_redaction()
 
     @app.before_request
@@ -58,7 +59,8 @@ def register(app: Flask) -> None:
         if "request_id" not in g:  # a failure before `start` ran
             g.request_id = uuid.uuid4().hex
         response.headers["X-Request-ID"] = g.request_id
-        calls = g.get("upstream_calls", [])
+        made = calls()
+        upstream = [call for call in made if not call.cache]
         fields = {
             "request_id": g.request_id,
             "method": request.method,
@@ -66,12 +68,11 @@ def register(app: Flask) -> None:
             "path": request.path,  # never the query string: it carries cursors
             "fragment": request.headers.get("HX-Request") == "true",
             "status": response.status_code,
-            "upstream_status": [status for status, _, _ in calls],
-            "upstream_attempts": sum(attempts for _, _, attempts in calls),
-            "upstream_ms": round(sum(seconds for _, seconds, _ in calls) * 1000, 1),
-            "duration_ms": round((time.perf_counter() - g.get("started", 0.0)) * 1000, 1)
-            if "started" in g
-            else None,
+            "upstream_status": [call.status for call in upstream],
+            "upstream_attempts": sum(call.attempts for call in upstream),
+            "upstream_ms": round(sum(call.seconds for call in upstream) * 1000, 1),
+            "cache": [call.cache for call in made if call.cache],
+            "duration_ms": elapsed_ms() if "started" in g else None,
             "user": g.get("identity") or None,
         }
         log.info(

@@ -1,0 +1,45 @@
+"""The Blaxel control-plane API, as a closed box: HTTP and Blaxel, nothing of Flask or the UI.
+
+client.BlaxelClient (one method per endpoint) → cache.CachedClient (same methods, shared answers
+and the 429 hold) → session.Session (what one page or export calls, within one deadline).
+"""
+
+from .cache import CachedClient, LocalStore, RedisStore, Store
+from .client import BlaxelClient, CallRecord, CallScope, PageRequest
+from .errors import ChainStopped, ErrorKind, UpstreamError
+from .models import (
+    EXECUTION_STATUSES,
+    FINAL_TASK_STATUSES,
+    TASK_STATUSES,
+    Condition,
+    Execution,
+    ExecutionStats,
+    Job,
+    Page,
+    Task,
+)
+from .session import Session
+
+__all__ = [
+    "EXECUTION_STATUSES",
+    "FINAL_TASK_STATUSES",
+    "TASK_STATUSES",
+    "BlaxelClient",
+    "CachedClient",
+    "CallRecord",
+    "CallScope",
+    "ChainStopped",
+    "Condition",
+    "ErrorKind",
+    "Execution",
+    "ExecutionStats",
+    "Job",
+    "LocalStore",
+    "Page",
+    "PageRequest",
+    "RedisStore",
+    "Session",
+    "Store",
+    "Task",
+    "UpstreamError",
+]

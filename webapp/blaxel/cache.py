@@ -1,0 +1,487 @@
+"""The client's methods, shared: one upstream call serves everyone asking the same thing.
+
+`CachedClient` wraps a `BlaxelClient` with the same methods and holds the policy: how long an
+answer is kept (finished executions keep theirs longer, searched views do not), the hold that a
+429 puts on every call made with the same credentials, and what is too large to keep. The two
+stores hold encoded answers in bytes: `LocalStore` in this process within a byte budget,
+`RedisStore` shared by every worker and host. Both coalesce: while one request calls upstream,
+identical requests wait for its answer instead of making their own call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+from .client import BlaxelClient, CallRecord, CallScope, PageRequest, decode, execution_path
+from .errors import ErrorKind, UpstreamError
+from .models import Execution, Job, Page, Task
+from .transport import DEFAULT_RETRY_AFTER_SECONDS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Bump when the shape of what is stored changes, so old entries are never read.
+NAMESPACE = "blaxel-webapp:2:"
+# Answers larger than this are not kept: a few of them would crowd out everything else.
+MAX_ENTRY_BYTES = 1024 * 1024
+DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
+
+_encoder = msgspec.json.Encoder()
+
+
+def request_key(*parts: Any) -> str:
+    """A fixed-length key for a request; parts must be JSON-serialisable."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def token_digest(token: str) -> str:
+    """Stands for the token in keys, so no cache ever holds the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+Lifetime = Callable[[bytes], float]
+
+
+class Store(ABC):
+    """get-or-load of byte strings with coalescing, plus small facts remembered for a while."""
+
+    @abstractmethod
+    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+        """(value, hit): a stored value, another request's answer, or `load()`'s own, kept for
+        `lifetime(value)` seconds (0: not kept)."""
+
+    @abstractmethod
+    def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
+        """Remember a small fact for `seconds`."""
+
+    @abstractmethod
+    def recall(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """(fact, seconds left) if still remembered."""
+
+    def close(self) -> None:  # noqa: B027 - only the Redis store holds anything to release
+        pass
+
+
+class CachedClient:
+    """A BlaxelClient's methods through a Store."""
+
+    def __init__(
+        self,
+        client: BlaxelClient,
+        store: Store,
+        *,
+        ttl: float,
+        final_ttl: float,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.ttl = ttl
+        self.final_ttl = final_ttl
+        self.max_entry_bytes = max_entry_bytes
+        # Who is asking whom: every key starts with it (the token only as a digest).
+        self._scope = request_key(*client.credentials, token_digest(client.token))
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+
+    def list_jobs(self, page: PageRequest, scope: CallScope, *, shared: bool = True) -> Page[Job]:
+        load = lambda: self.client.list_jobs(page, scope)  # noqa: E731
+        return self._through("ListJobs", ("jobs", page), load, Page[Job], scope, shared=shared)
+
+    def list_executions(self, job_id: str, page: PageRequest, scope: CallScope) -> Page[Execution]:
+        load = lambda: self.client.list_executions(job_id, page, scope)  # noqa: E731
+        key = ("executions", job_id, page)
+        return self._through("ListJobExecutions", key, load, Page[Execution], scope)
+
+    def get_execution(self, job_id: str, execution_id: str, scope: CallScope) -> Execution:
+        load = lambda: self.client.get_execution(job_id, execution_id, scope)  # noqa: E731
+        key = ("execution", job_id, execution_id)
+        finished = self._finished(job_id, execution_id)
+
+        def lifetime(body: bytes) -> float:
+            if finished or decode(body, Execution).is_finished:
+                return self.final_ttl
+            return self.ttl
+
+        execution = self._through("GetJobExecution", key, load, Execution, scope, lifetime)
+        if execution.is_finished and not finished:
+            self.store.mark(self._finished_key(job_id, execution_id), self.final_ttl, {})
+        return execution
+
+    def list_tasks(
+        self,
+        job_id: str,
+        execution_id: str,
+        page: PageRequest,
+        scope: CallScope,
+        *,
+        shared: bool = True,
+    ) -> Page[Task]:
+        """`shared=False`: past the cache (walks of a whole execution), under the 429 hold."""
+        load = lambda: self.client.list_tasks(job_id, execution_id, page, scope)  # noqa: E731
+        # A finished execution's pages no longer change; searched ones are not kept long, since
+        # every distinct search would otherwise stay for the final TTL.
+        final = not page.q and self._finished(job_id, execution_id)
+        ttl = self.final_ttl if final else self.ttl
+        key = ("tasks", job_id, execution_id, page)
+        return self._through(
+            "ListJobExecutionTasks", key, load, Page[Task], scope, lambda _: ttl, shared=shared
+        )
+
+    def _finished_key(self, job_id: str, execution_id: str) -> str:
+        return "finished:" + request_key(self._scope, execution_path(job_id, execution_id))
+
+    def _finished(self, job_id: str, execution_id: str) -> bool:
+        """Whether GetJobExecution was seen to say final: such answers no longer change."""
+        return self.store.recall(self._finished_key(job_id, execution_id)) is not None
+
+    def _through(
+        self,
+        endpoint: str,
+        key_parts: tuple[Any, ...],
+        load: Callable[[], T],
+        kind: type[T],
+        scope: CallScope,
+        lifetime: Lifetime | None = None,
+        *,
+        shared: bool = True,
+    ) -> T:
+        self._check_hold(endpoint, scope)
+        try:
+            if not shared:
+                return load()
+            return self._fetch(endpoint, key_parts, load, kind, scope, lifetime)
+        except UpstreamError as error:
+            if error.kind is ErrorKind.RATE_LIMITED:
+                self._hold(error)
+            raise
+
+    def _fetch(
+        self,
+        endpoint: str,
+        key_parts: tuple[Any, ...],
+        load: Callable[[], T],
+        kind: type[T],
+        scope: CallScope,
+        lifetime: Lifetime | None,
+    ) -> T:
+        loaded: list[T] = []
+
+        def load_bytes() -> bytes:
+            value = load()
+            loaded.append(value)
+            return _encoder.encode(value)
+
+        def kept_for(body: bytes) -> float:
+            if len(body) > self.max_entry_bytes:
+                return 0.0
+            return lifetime(body) if lifetime else self.ttl
+
+        key = request_key(self._scope, _key_json(key_parts))
+        started = time.monotonic()
+        body, hit = self.store.fetch(key, load_bytes, kept_for)
+        if loaded:
+            return loaded[0]
+        scope.note(CallRecord(endpoint, 200, time.monotonic() - started, 0, "hit"))
+        return decode(body, kind)
+
+    def _hold(self, error: UpstreamError) -> None:
+        """After a 429, every call with these credentials waits out the Retry-After."""
+        seconds = error.retry_after or DEFAULT_RETRY_AFTER_SECONDS
+        fields = {"detail": error.detail, "upstream_status": error.upstream_status}
+        self.store.mark("hold:" + self._scope, seconds, {**fields, "code": error.code})
+
+    def _check_hold(self, endpoint: str, scope: CallScope) -> None:
+        held = self.store.recall("hold:" + self._scope)
+        if held is None:
+            return
+        fields, remaining = held
+        scope.note(CallRecord(endpoint, 429, 0.0, 0, "held"))
+        raise UpstreamError(
+            ErrorKind.RATE_LIMITED,
+            detail=fields.get("detail", ""),
+            upstream_status=fields.get("upstream_status"),
+            code=fields.get("code", ""),
+            retry_after=float(max(1, math.ceil(remaining))),
+        )
+
+
+def _key_json(parts: tuple[Any, ...]) -> list[Any]:
+    return [asdict(part) if isinstance(part, PageRequest) else part for part in parts]
+
+
+class _Call:
+    """One upstream call in flight that identical requests wait on."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: bytes = b""
+        self.error: BaseException | None = None
+
+
+class LocalStore(Store):
+    """Entries in this process: least recently used first out, within a byte budget."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = DEFAULT_BUDGET_BYTES,
+        max_facts: int = 4096,
+        wait_limit: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_facts = max_facts
+        self.wait_limit = wait_limit
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._calls: dict[str, _Call] = {}
+        self._facts: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+
+    @property
+    def size(self) -> int:
+        """Bytes of answers held now."""
+        return self._bytes
+
+    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > self._clock():
+                self._entries.move_to_end(key)
+                return entry[1], True
+            call = self._calls.get(key)
+            leading = call is None
+            if call is None:
+                call = self._calls[key] = _Call()
+        if not leading:
+            if not call.done.wait(self.wait_limit):
+                return load(), False
+            if call.error is not None:
+                raise _copy(call.error)
+            return call.value, True
+        try:
+            call.value = load()
+        except BaseException as error:
+            call.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._calls[key]
+                seconds = 0.0 if call.error else lifetime(call.value)
+                if seconds > 0 and len(call.value) <= self.max_bytes:
+                    self._keep(key, self._clock() + seconds, call.value)
+            call.done.set()
+        return call.value, False
+
+    def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._facts[key] = (self._clock() + seconds, value)
+            self._facts.move_to_end(key)
+            while len(self._facts) > self.max_facts:
+                self._facts.popitem(last=False)
+
+    def recall(self, key: str) -> tuple[dict[str, Any], float] | None:
+        with self._lock:
+            found = self._facts.get(key)
+        if found is None:
+            return None
+        left = found[0] - self._clock()
+        return (found[1], left) if left > 0 else None
+
+    def _keep(self, key: str, expires: float, value: bytes) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[1])
+        self._entries[key] = (expires, value)
+        self._bytes += len(value)
+        now = self._clock()
+        for stale in [k for k, (until, _) in self._entries.items() if until <= now]:
+            self._bytes -= len(self._entries.pop(stale)[1])
+        while self._bytes > self.max_bytes:
+            self._bytes -= len(self._entries.popitem(last=False)[1][1])
+
+
+def _copy(error: BaseException) -> BaseException:
+    # A copy each: one exception object raised in several threads tangles tracebacks.
+    if isinstance(error, UpstreamError):
+        return UpstreamError(**error.fields())
+    return error
+
+
+# Deletes the lock only if it is still ours (it may have expired and been taken by another).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class RedisStore(Store):
+    """Entries in Redis, shared by every process; coalescing through a short `SET NX PX` lock.
+
+    If Redis fails, calls go straight upstream (the page is served; the log says so once per
+    outage) and Redis is tried again a second later. Redis bounds its own memory: run it with
+    `maxmemory` and `maxmemory-policy volatile-lru` (every key here expires).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lock_seconds: float = 30.0,
+        poll_seconds: float = 0.005,
+        retry_seconds: float = 1.0,
+    ) -> None:
+        import redis
+
+        self._errors = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._release = self._redis.register_script(_RELEASE)
+        parts = urlsplit(url)
+        # Host and port only: a Redis URL may carry a password.
+        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+        self.lock_seconds = lock_seconds
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
+        self._state_lock = threading.Lock()
+        self._down = False
+        self._retry_at = 0.0
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+        if self._skipping():
+            return load(), False
+        data, lock = NAMESPACE + "data:" + key, NAMESPACE + "lock:" + key
+        try:
+            found = self._redis.get(data)
+            self._up()
+            if found is not None:
+                return found, True
+            deadline = time.monotonic() + self.lock_seconds
+            while True:
+                claim = secrets.token_hex(8)
+                if self._redis.set(lock, claim, nx=True, px=int(self.lock_seconds * 1000)):
+                    break
+                outcome = self._follow(data, lock, deadline)
+                if outcome is not None:
+                    return outcome, True
+                if time.monotonic() > deadline:
+                    return load(), False
+        except self._errors as error:
+            self._went_down(error)
+            return load(), False
+        return self._lead(data, lock, claim, load, lifetime), False
+
+    def _follow(self, data: str, lock: str, deadline: float) -> bytes | None:
+        """Wait for the lock holder's answer; None when the lock went without one."""
+        holder = self._redis.get(lock)
+        pause = self.poll_seconds
+        while time.monotonic() < deadline:
+            found, current = self._redis.mget(data, lock)
+            if found is not None:
+                return found
+            if current != holder or current is None:
+                failed = self._redis.get(NAMESPACE + "failed:" + (holder or b"").decode())
+                if failed is not None:
+                    raise _error_from_json(json.loads(failed))
+                return None
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+        return None
+
+    def _lead(
+        self, data: str, lock: str, claim: str, load: Callable[[], bytes], lifetime: Lifetime
+    ) -> bytes:
+        try:
+            value = load()
+        except UpstreamError as error:
+            # Not cached: only the requests already waiting on this call see its error.
+            failed = json.dumps(_error_json(error))
+            self._quietly(lambda: self._redis.set(NAMESPACE + "failed:" + claim, failed, px=5000))
+            self._quietly(lambda: self._release(keys=[lock], args=[claim]))
+            raise
+        except BaseException:
+            self._quietly(lambda: self._release(keys=[lock], args=[claim]))
+            raise
+        seconds = lifetime(value)
+        if seconds > 0:
+            self._quietly(lambda: self._redis.set(data, value, px=max(1, int(seconds * 1000))))
+        self._quietly(lambda: self._release(keys=[lock], args=[claim]))
+        return value
+
+    def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
+        encoded = json.dumps(value)
+        self._quietly(
+            lambda: self._redis.set(NAMESPACE + key, encoded, px=max(1, int(seconds * 1000)))
+        )
+
+    def recall(self, key: str) -> tuple[dict[str, Any], float] | None:
+        def read() -> tuple[Any, Any]:
+            with self._redis.pipeline(transaction=False) as pipe:
+                return tuple(pipe.get(NAMESPACE + key).pttl(NAMESPACE + key).execute())
+
+        found = self._quietly(read)
+        if not found or found[0] is None:
+            return None
+        return json.loads(found[0]), max(found[1], 1) / 1000
+
+    def _quietly(self, action: Callable[[], Any]) -> Any:
+        if self._skipping():
+            return None
+        try:
+            result = action()
+        except self._errors as error:
+            self._went_down(error)
+            return None
+        self._up()
+        return result
+
+    def _skipping(self) -> bool:
+        return self._down and time.monotonic() < self._retry_at
+
+    def _went_down(self, error: BaseException) -> None:
+        with self._state_lock:
+            self._retry_at = time.monotonic() + self.retry_seconds
+            if self._down:
+                return
+            self._down = True
+        log.warning(
+            "shared cache at %s unreachable (%s): calling Blaxel directly until it is back",
+            self.where,
+            type(error).__name__,
+        )
+
+    def _up(self) -> None:
+        if not self._down:
+            return
+        with self._state_lock:
+            was_down, self._down = self._down, False
+        if was_down:
+            log.warning("shared cache at %s is back", self.where)
+
+
+def _error_json(error: UpstreamError) -> dict[str, Any]:
+    return {**error.fields(), "kind": error.kind.value}
+
+
+def _error_from_json(raw: dict[str, Any]) -> UpstreamError:
+    return UpstreamError(**{**raw, "kind": ErrorKind(raw["kind"])})

@@ -1,0 +1,193 @@
+"""The Blaxel control-plane client: one method per endpoint, typed answers, nothing of Flask.
+
+Every method takes a `CallScope`: the deadline shared by all the calls made for one purpose (a
+page, an export) and the record of what each call cost, which the web app turns into its request
+log and Server-Timing header.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from .errors import ErrorKind, UpstreamError
+from .models import Execution, Job, Page, Task
+from .redaction import install_redaction, redact
+from .transport import ACCEPT_ENCODING, Attempts, get_json_bytes, network_transport
+
+API_VERSION = "2026-04-28"
+USER_AGENT = "blaxel-tasks-webapp/0.1"
+SORTS = ("createdAt:desc", "createdAt:asc", "name:asc", "name:desc")
+T = TypeVar("T")
+
+DECODERS: dict[Any, msgspec.json.Decoder] = {
+    kind: msgspec.json.Decoder(kind) for kind in (Page[Job], Page[Execution], Page[Task], Execution)
+}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a listing: order, search (sent as given), size and where to start."""
+
+    sort: str = "createdAt:desc"
+    q: str = ""
+    limit: int = 50
+    cursor: str = ""
+
+    def params(self) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"limit": self.limit, "sort": self.sort}
+        if self.q:
+            params["q"] = self.q
+        if self.cursor:
+            params["cursor"] = self.cursor
+        return params
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as the web app reports it: which endpoint, outcome, time, tries, cache."""
+
+    endpoint: str
+    status: int | None
+    seconds: float
+    attempts: int
+    cache: str = ""  # "hit", "miss", "held" (a 429 hold answered), "" (not cached)
+
+
+@dataclass
+class CallScope:
+    """What the calls made for one purpose share: a deadline (monotonic seconds), the longest
+    any one call may take, and the record of every call made."""
+
+    deadline: float
+    call_timeout: float
+    records: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def starting_now(cls, seconds: float, call_timeout: float | None = None) -> CallScope:
+        return cls(time.monotonic() + seconds, seconds if call_timeout is None else call_timeout)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def call_deadline(self) -> float:
+        return min(self.deadline, time.monotonic() + self.call_timeout)
+
+    def note(self, record: CallRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+
+def segment(value: str) -> str:
+    """An id as one path segment: "/", "?", "#" and "%" escaped; ids that are dot segments are
+    refused, since a server may resolve them into another route."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} cannot be a path segment")
+    return quote(value, safe="")
+
+
+def execution_path(job_id: str, execution_id: str) -> str:
+    return f"jobs/{segment(job_id)}/executions/{segment(execution_id)}"
+
+
+class BlaxelClient:
+    """One long-lived connection pool to the Blaxel API, shared by every request."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        workspace: str = "",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Blaxel-Version": API_VERSION,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": USER_AGENT,
+        }
+        if workspace:
+            headers["X-Blaxel-Workspace"] = workspace
+        # httpx logs every URL it fetches, cursors included, whoever drives this client.
+        install_redaction()
+        self.base_url = base_url.rstrip("/") + "/"
+        self.workspace = workspace
+        self._token = token
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            limits=limits,
+            transport=transport or network_transport(limits),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"BlaxelClient({self.base_url!r})"
+
+    @property
+    def credentials(self) -> tuple[str, str, str]:
+        """Who asks whom, for cache keys: base URL, workspace, version; never the token itself."""
+        return (self.base_url, self.workspace, API_VERSION)
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def close(self) -> None:
+        self._http.close()
+
+    def list_jobs(self, page: PageRequest, scope: CallScope) -> Page[Job]:
+        return self._get("ListJobs", "jobs", page.params(), scope, Page[Job])
+
+    def list_executions(self, job_id: str, page: PageRequest, scope: CallScope) -> Page[Execution]:
+        path = f"jobs/{segment(job_id)}/executions"
+        return self._get("ListJobExecutions", path, page.params(), scope, Page[Execution])
+
+    def get_execution(self, job_id: str, execution_id: str, scope: CallScope) -> Execution:
+        path = execution_path(job_id, execution_id)
+        return self._get("GetJobExecution", path, {}, scope, Execution)
+
+    def list_tasks(
+        self, job_id: str, execution_id: str, page: PageRequest, scope: CallScope
+    ) -> Page[Task]:
+        path = execution_path(job_id, execution_id) + "/tasks"
+        return self._get("ListJobExecutionTasks", path, page.params(), scope, Page[Task])
+
+    def _get(
+        self,
+        endpoint: str,
+        path: str,
+        params: Mapping[str, str | int],
+        scope: CallScope,
+        kind: type[T],
+    ) -> T:
+        def record(attempts: Attempts) -> None:
+            scope.note(CallRecord(endpoint, attempts.status, attempts.seconds, attempts.attempts))
+
+        body = get_json_bytes(self._http, path, params, scope.call_deadline(), self._redact, record)
+        return decode(body, kind)
+
+    def _redact(self, text: str) -> str:
+        """Upstream text as shown to people: never the token, even if the API echoes it."""
+        return redact(text.replace(self._token, "[redacted]") if self._token else text)
+
+
+def decode(body: bytes, kind: type[T]) -> T:
+    """`body` as `kind`, or the BAD_RESPONSE error that any nonsense becomes."""
+    try:
+        return DECODERS[kind].decode(body)
+    except msgspec.ValidationError as exc:
+        raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)[:200], 200) from None
+    except (msgspec.DecodeError, ValueError, RecursionError):  # UnicodeDecodeError included
+        raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None

@@ -1,0 +1,343 @@
+"""Blaxel's JSON, declared once: msgspec decodes each answer straight into these structs.
+
+Missing and null fields are tolerated (the API omits what it does not know); a value of the wrong
+type fails the whole answer. Times stay text as sent and are read when asked for: one that does
+not parse, or lies outside the years a person could mean, reads as unknown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+TASK_STATUSES = (
+    "unspecified",
+    "pending",
+    "reconciling",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+FINAL_TASK_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+EXECUTION_STATUSES = (
+    "queued",
+    "pending",
+    "running",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "succeeded",
+    "timeout",
+)
+UNFINISHED_EXECUTION_STATUSES = frozenset({"queued", "pending", "running", "cancelling"})
+ERROR_SEVERITIES = frozenset({"error", "critical", "fatal"})
+# Moments outside these years are nonsense from upstream, not dates a run could have.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def moment(text: str | None) -> datetime | None:
+    """An upstream timestamp as an aware UTC datetime; None when absent or unusable."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if EARLIEST <= parsed <= LATEST else None
+
+
+class _Wire(msgspec.Struct, rename="camel", frozen=True):
+    """A JSON object of the API: camelCase keys, unknown keys ignored."""
+
+
+class _Leaf(_Wire, gc=False):
+    """An object holding no containers: the garbage collector need not track it."""
+
+
+class Condition(_Leaf):
+    type: str = ""
+    state: str = ""
+    severity: str = ""
+    reason: str = ""
+    message: str = ""
+    execution_reason: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity.lower() in ERROR_SEVERITIES
+
+
+class TaskMetadata(_Leaf):
+    name: str | None = None
+    created_at: str | None = None
+    scheduled_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    updated_at: str | None = None
+
+
+class TaskSpec(_Leaf):
+    max_retries: int | None = None
+    timeout: str | None = None
+
+
+NO_TASK_METADATA, NO_TASK_SPEC = TaskMetadata(), TaskSpec()
+
+
+class Task(_Wire, dict=True):
+    """A task of an execution; `dict=True` lets the parsed times be computed once each."""
+
+    metadata: TaskMetadata | None = None
+    spec: TaskSpec | None = None
+    reported_status: str | None = msgspec.field(default=None, name="status")
+    reported_conditions: tuple[Condition | None, ...] | None = msgspec.field(
+        default=None, name="conditions"
+    )
+
+    @property
+    def name(self) -> str:
+        return (self.metadata or NO_TASK_METADATA).name or ""
+
+    @property
+    def status(self) -> str:
+        return self.reported_status or "unspecified"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_TASK_STATUSES
+
+    @cached_property
+    def conditions(self) -> tuple[Condition, ...]:
+        return tuple(c for c in self.reported_conditions or () if c is not None)
+
+    @cached_property
+    def created_at(self) -> datetime | None:
+        return moment((self.metadata or NO_TASK_METADATA).created_at)
+
+    @cached_property
+    def scheduled_at(self) -> datetime | None:
+        return moment((self.metadata or NO_TASK_METADATA).scheduled_at)
+
+    @cached_property
+    def started_at(self) -> datetime | None:
+        return moment((self.metadata or NO_TASK_METADATA).started_at)
+
+    @cached_property
+    def completed_at(self) -> datetime | None:
+        return moment((self.metadata or NO_TASK_METADATA).completed_at)
+
+    @cached_property
+    def updated_at(self) -> datetime | None:
+        return moment((self.metadata or NO_TASK_METADATA).updated_at)
+
+    @property
+    def max_retries(self) -> int | None:
+        return (self.spec or NO_TASK_SPEC).max_retries
+
+    @property
+    def timeout(self) -> str:
+        return (self.spec or NO_TASK_SPEC).timeout or ""
+
+    @cached_property
+    def key_condition(self) -> Condition | None:
+        """The condition that explains the task best: the latest error, else the latest one."""
+        for condition in reversed(self.conditions):
+            if condition.is_error:
+                return condition
+        return self.conditions[-1] if self.conditions else None
+
+
+class ExecutionStats(_Leaf):
+    total: int = 0
+    success: int = 0
+    failure: int = 0
+    running: int = 0
+    cancelled: int = 0
+    retried: int = 0
+
+    @property
+    def other(self) -> int:
+        """Tasks not yet in any counted state (pending, queued)."""
+        return max(self.total - self.success - self.failure - self.running - self.cancelled, 0)
+
+    def percent(self, count: int) -> float:
+        return round(100 * count / self.total, 2) if self.total > 0 else 0.0
+
+    def task_counts(self) -> dict[str, int]:
+        """Tasks per task status, for the statuses these stats count one by one."""
+        return {
+            "succeeded": self.success,
+            "failed": self.failure,
+            "running": self.running,
+            "cancelled": self.cancelled,
+        }
+
+
+class ExecutionMetadata(_Leaf):
+    id: str | None = None
+    job: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    updated_at: str | None = None
+
+
+class ExecutionSpec(_Leaf):
+    parallelism: int | None = None
+    timeout: int | None = None  # seconds
+    tasks: int | None = None
+
+
+NO_EXECUTION_METADATA, NO_EXECUTION_SPEC, NO_STATS = (
+    ExecutionMetadata(),
+    ExecutionSpec(),
+    ExecutionStats(),
+)
+
+
+class Execution(_Wire, dict=True):
+    metadata: ExecutionMetadata | None = None
+    spec: ExecutionSpec | None = None
+    reported_stats: ExecutionStats | None = msgspec.field(default=None, name="stats")
+    reported_status: str | None = msgspec.field(default=None, name="status")
+
+    @property
+    def id(self) -> str:
+        return (self.metadata or NO_EXECUTION_METADATA).id or ""
+
+    @property
+    def job(self) -> str:
+        return (self.metadata or NO_EXECUTION_METADATA).job or ""
+
+    @property
+    def status(self) -> str:
+        return self.reported_status or "pending"
+
+    @property
+    def stats(self) -> ExecutionStats:
+        return self.reported_stats or NO_STATS
+
+    @cached_property
+    def created_at(self) -> datetime | None:
+        return moment((self.metadata or NO_EXECUTION_METADATA).created_at)
+
+    @cached_property
+    def started_at(self) -> datetime | None:
+        return moment((self.metadata or NO_EXECUTION_METADATA).started_at)
+
+    @cached_property
+    def completed_at(self) -> datetime | None:
+        return moment((self.metadata or NO_EXECUTION_METADATA).completed_at)
+
+    @property
+    def parallelism(self) -> int | None:
+        return (self.spec or NO_EXECUTION_SPEC).parallelism
+
+    @property
+    def timeout_seconds(self) -> int | None:
+        return (self.spec or NO_EXECUTION_SPEC).timeout
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in UNFINISHED_EXECUTION_STATUSES
+
+
+class JobMetadata(_Wire):
+    name: str | None = None
+    display_name: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    labels: dict[str, str | None] | None = None
+
+
+class JobRuntime(_Leaf):
+    max_retries: int | None = None
+    timeout: int | None = None
+
+
+class JobSpec(_Wire):
+    region: str | None = None
+    runtime: JobRuntime | None = None
+
+
+NO_JOB_METADATA, NO_JOB_SPEC, NO_RUNTIME = JobMetadata(), JobSpec(), JobRuntime()
+
+
+class Job(_Wire, dict=True):
+    metadata: JobMetadata | None = None
+    spec: JobSpec | None = None
+    reported_status: str | None = msgspec.field(default=None, name="status")
+
+    @property
+    def name(self) -> str:
+        return (self.metadata or NO_JOB_METADATA).name or ""
+
+    @property
+    def display_name(self) -> str:
+        return (self.metadata or NO_JOB_METADATA).display_name or ""
+
+    @property
+    def status(self) -> str:
+        return self.reported_status or ""
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        found = (self.metadata or NO_JOB_METADATA).labels or {}
+        return {key: value for key, value in found.items() if value is not None}
+
+    @property
+    def region(self) -> str:
+        return (self.spec or NO_JOB_SPEC).region or ""
+
+    @cached_property
+    def created_at(self) -> datetime | None:
+        return moment((self.metadata or NO_JOB_METADATA).created_at)
+
+    @cached_property
+    def updated_at(self) -> datetime | None:
+        return moment((self.metadata or NO_JOB_METADATA).updated_at)
+
+    @property
+    def max_retries(self) -> int | None:
+        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).max_retries
+
+    @property
+    def timeout_seconds(self) -> int | None:
+        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).timeout
+
+
+class PageMeta(_Leaf):
+    has_more: bool | None = None
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class Page(_Wire, Generic[T], dict=True):
+    """One cursor page of a listing, as the API sent it."""
+
+    data: tuple[T, ...]
+    meta: PageMeta | None = None
+
+    @property
+    def items(self) -> tuple[T, ...]:
+        return self.data
+
+    @property
+    def has_more(self) -> bool:
+        meta = self.meta or PageMeta()
+        return meta.has_more is True and bool(meta.next_cursor)
+
+    @property
+    def next_cursor(self) -> str:
+        return (self.meta.next_cursor or "") if self.meta and self.has_more else ""
+
+    @property
+    def total(self) -> int | None:
+        return self.meta.total if self.meta else None

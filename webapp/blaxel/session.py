@@ -1,0 +1,57 @@
+"""The API as one purpose sees it (a page, an export): every call shares one CallScope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .cache import CachedClient
+from .client import CallScope, PageRequest
+from .lookup import find_task
+from .models import Execution, Job, Page, Task
+from .walk import walk
+
+
+class Session:
+    """CachedClient's methods with the scope filled in, plus walks and the task lookup."""
+
+    def __init__(self, api: CachedClient, scope: CallScope) -> None:
+        self.api = api
+        self.scope = scope
+
+    def list_jobs(self, page: PageRequest, *, shared: bool = True) -> Page[Job]:
+        return self.api.list_jobs(page, self.scope, shared=shared)
+
+    def list_executions(self, job_id: str, page: PageRequest) -> Page[Execution]:
+        return self.api.list_executions(job_id, page, self.scope)
+
+    def get_execution(self, job_id: str, execution_id: str) -> Execution:
+        return self.api.get_execution(job_id, execution_id, self.scope)
+
+    def list_tasks(
+        self, job_id: str, execution_id: str, page: PageRequest, *, shared: bool = True
+    ) -> Page[Task]:
+        return self.api.list_tasks(job_id, execution_id, page, self.scope, shared=shared)
+
+    def walk_tasks(
+        self,
+        job_id: str,
+        execution_id: str,
+        page: PageRequest,
+        *,
+        shared: bool = False,
+        ahead: bool = False,
+    ) -> Iterator[Page[Task]]:
+        """The task chain from `page.cursor`, page by page (see walk.walk for its bounds)."""
+
+        def fetch(cursor: str) -> Page[Task]:
+            request = PageRequest(page.sort, page.q, page.limit, cursor)
+            return self.list_tasks(job_id, execution_id, request, shared=shared)
+
+        return walk(fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead)
+
+    def find_task(self, job_id: str, execution_id: str, name: str, *, max_pages: int):
+        return find_task(
+            lambda request: self.list_tasks(job_id, execution_id, request),
+            name,
+            max_pages=max_pages,
+        )

@@ -1,0 +1,155 @@
+"""An execution: its live summary, its tasks (filtered, exported) and each task's own page."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
+
+from .. import export
+from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
+from ..cursors import CursorSigner
+from ..errors import QueryError
+from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, status_filter
+from ..listing import (
+    CONTROLS_ID,
+    Listing,
+    StatusCounts,
+    fetch_or_restart,
+    is_fragment,
+    rows_response,
+)
+from ..query import TASKS, ListQuery
+from ..upstream import blaxel, export_session
+
+bp = Blueprint("tasks", __name__)
+BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
+
+
+@bp.get(BASE)
+def execution(job_id: str, execution_id: str) -> Response:
+    return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
+
+
+@bp.get(BASE + "/tasks")
+def index(job_id: str, execution_id: str) -> Response | str:
+    query = ListQuery.parse(request.args, TASKS)
+    api = blaxel()
+    if is_fragment():
+        page, query, notice = fetch_or_restart(
+            lambda q: task_page(api, job_id, execution_id, q), query
+        )
+        listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
+        refill = counts_to_refill(api, job_id, execution_id, listing)
+        return rows_response(
+            "_task_rows.html", listing, job_id=job_id, execution_id=execution_id, refill=refill
+        )
+    # The execution first: once it is known to be finished, its task pages are kept longer.
+    execution = api.get_execution(job_id, execution_id)
+    page, query, notice = fetch_or_restart(lambda q: task_page(api, job_id, execution_id, q), query)
+    listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
+    return render_template(
+        "tasks.html",
+        listing=listing,
+        execution=execution,
+        job_id=job_id,
+        execution_id=execution_id,
+        tally=StatusCounts.of(execution, listing.scan),
+        chips=None,
+        refill=None,
+    )
+
+
+def task_page(
+    api: Session, job_id: str, execution_id: str, query: ListQuery
+) -> Page[Task] | FilteredPage:
+    """Blaxel's own page, or, for a status filter it cannot apply, the app's bounded walk."""
+    if not query.statuses:
+        return api.list_tasks(job_id, execution_id, query.page_request())
+    return filtered_tasks(
+        api,
+        job_id,
+        execution_id,
+        query,
+        status_filter(query),
+        budget=current_app.extensions["settings"].scan_budget,
+        signer=CursorSigner(current_app.config["SECRET_KEY"], SALT),
+    )
+
+
+def counts_to_refill(
+    api: Session, job_id: str, execution_id: str, listing: Listing
+) -> StatusCounts | None:
+    """Rows answering the controls, or going on with a status walk, refill the chips' counts:
+    their links follow the new search and sort, and a walk's counts grow as it reads on."""
+    if request.headers.get("HX-Trigger") != CONTROLS_ID and not listing.query.statuses:
+        return None
+    try:
+        execution: Execution | None = api.get_execution(job_id, execution_id)
+    except UpstreamError:
+        return None  # the rows still come; the counts stay as they were
+    return StatusCounts.of(execution, listing.scan)
+
+
+@bp.get(BASE + "/tasks.<any(csv, json):fmt>")
+def download(job_id: str, execution_id: str, fmt: str) -> Response:
+    """The task view's rows over the whole execution, streamed; a page's worth at a time."""
+    query = ListQuery.parse(request.args, TASKS)
+    session = export_session()
+    start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT)
+    pages = session.walk_tasks(job_id, execution_id, start, ahead=True)
+    # The first upstream call happens now, so its failure is still an ordinary error page.
+    first = next(pages)
+    name = export.filename(job_id, execution_id, fmt, current_app.extensions["clock"]())
+    keep = status_filter(query) if query.statuses else (lambda task: True)
+    return Response(
+        stream_with_context(export.stream(fmt, itertools.chain([first], pages), keep)),
+        content_type=export.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get(BASE + "/tasks/<id:task_name>")
+def task(job_id: str, execution_id: str, task_name: str) -> str:
+    """One task with every condition: a page of its own, or the list a row's disclosure loads."""
+    budget = current_app.extensions["settings"].scan_budget
+    found = blaxel().find_task(job_id, execution_id, task_name, max_pages=budget)
+    if found is None:
+        raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
+    template = "_condition_list.html" if is_fragment() else "task.html"
+    return render_template(template, task=found, job_id=job_id, execution_id=execution_id)
+
+
+@bp.get(BASE + "/summary")
+def summary(job_id: str, execution_id: str) -> Response | str:
+    """The live summary fragment that an unfinished execution's page polls."""
+    if not is_fragment():
+        return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
+    execution = blaxel().get_execution(job_id, execution_id)
+    chips = None
+    if execution.stats.total:
+        # The poll sends the controls form: the chips' count links keep its search and sort.
+        try:
+            query = ListQuery.parse(request.args, TASKS)
+        except QueryError:
+            query = ListQuery.parse(MultiDict(), TASKS)
+        chips = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    return render_template(
+        "_execution_summary.html",
+        execution=execution,
+        job_id=job_id,
+        execution_id=execution_id,
+        chips=chips,
+        tally=StatusCounts.of(execution, None),
+    )

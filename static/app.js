@@ -1,3 +1,6 @@
+// Styles that only make sense with scripts (live badges, polling notes) key on this class.
+document.documentElement.classList.replace("no-js", "js");
+
 // Keyboard shortcut: "/" focuses the search box, as on most listing sites.
 document.addEventListener("keydown", (event) => {
   if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;

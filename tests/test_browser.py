@@ -128,6 +128,27 @@ def test_without_javascript_pages_and_search_work_through_links_and_forms(browse
     context.close()
 
 
+def test_without_javascript_nothing_promises_live_updates_and_refresh_is_a_link(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks?q=task-1")
+    expect(page.locator(".summary .live")).to_be_hidden()
+    expect(page.locator(".summary")).to_contain_text("still running: reload to update")
+    page.get_by_role("link", name="Refresh").click()
+    expect(page.get_by_label("Search tasks")).to_have_value("task-1")
+    assert all("task-1" in name for name in row_names(page))
+    page.goto(base_url + INVOICES + "?refresh=30")
+    refresh = page.locator('noscript meta[http-equiv="refresh"]')
+    assert refresh.count() == 1 and refresh.get_attribute("content") == "30"
+    context.close()
+
+
+def test_with_javascript_the_running_summary_says_live(page, base_url):
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    expect(page.locator(".summary .live")).to_be_visible()
+    expect(page.locator(".summary .no-js-only")).to_be_hidden()
+
+
 class HostileUpstream(httpx.BaseTransport):
     """The simulator, with markup and bidi controls slipped into every condition message."""
 

@@ -386,6 +386,10 @@ class RedisStore(Store):
                     return outcome, True
                 if time.monotonic() > deadline:
                     return load(), False
+                # The lock went: its holder may have stored an answer just before letting go.
+                found = self._redis.get(data)
+                if found is not None:
+                    return found, True
         except self._errors as error:
             self._went_down(error)
             return load(), False

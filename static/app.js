@@ -38,3 +38,151 @@ document.addEventListener("htmx:oobBeforeSwap", (event) => {
     event.detail.shouldSwap = false;
   }
 });
+
+// Copy buttons: a task's link or name, through the Clipboard API. Without JavaScript the
+// buttons are hidden and the link itself is there to copy.
+document.addEventListener("click", async (event) => {
+  const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
+  if (!button) return;
+  const link = button.closest("th, td, li")?.querySelector("a.task-link");
+  const text = {
+    link: () => link && new URL(link.getAttribute("href"), location.href).href,
+    name: () => link && link.textContent,
+    page: () => location.href,
+    title: () => document.querySelector(".task-name")?.textContent,
+  }[button.dataset.copy]?.();
+  if (!text) return;
+  try {
+    await navigator.clipboard.writeText(text);
+    flash(button, "Copied");
+  } catch {
+    flash(button, "Copy failed");
+  }
+});
+
+function flash(button, message) {
+  const label = button.getAttribute("aria-label");
+  button.dataset.state = message;
+  button.setAttribute("aria-label", message);
+  setTimeout(() => {
+    delete button.dataset.state;
+    button.setAttribute("aria-label", label);
+  }, 1500);
+}
+
+// "Load more": keyboard focus moves to the first new row, so reading goes on from there.
+let rowsBeforeMore = null;
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.detail.elt.classList?.contains("load-more")) {
+    rowsBeforeMore = document.querySelectorAll("#rows tr.task").length;
+  }
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (rowsBeforeMore === null) return;
+  const rows = document.querySelectorAll("#rows tr.task");
+  if (rows.length <= rowsBeforeMore) return;
+  const first = rows[rowsBeforeMore];
+  rowsBeforeMore = null;
+  first?.querySelector("a.task-link, th a")?.focus();
+});
+
+// Times: relative ("3 min ago") or absolute in the viewer's own time zone, one click away and
+// remembered. The exact UTC time stays in each <time>'s datetime and tooltip.
+const absoluteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+function showTimes(root) {
+  const absolute = localStorage.getItem("times") === "absolute";
+  for (const time of root.querySelectorAll("time[datetime]")) {
+    if (time.dataset.relative === undefined) time.dataset.relative = time.textContent;
+    time.textContent = absolute ? absoluteFormat.format(new Date(time.dateTime)) : time.dataset.relative;
+  }
+  for (const toggle of document.querySelectorAll("[data-times-toggle]")) {
+    toggle.setAttribute("aria-pressed", String(absolute));
+    toggle.textContent = absolute ? "Times: local" : "Times: relative";
+  }
+}
+document.addEventListener("click", (event) => {
+  if (!(event.target instanceof Element) || !event.target.closest("[data-times-toggle]")) return;
+  localStorage.setItem("times", localStorage.getItem("times") === "absolute" ? "relative" : "absolute");
+  showTimes(document);
+});
+document.addEventListener("htmx:load", (event) => showTimes(event.detail.elt));
+document.addEventListener("DOMContentLoaded", () => showTimes(document));
+
+// Rows that never contradict the summary: while an execution runs, each poll of its summary
+// says what its counts are; when they changed, the rows on screen are fetched again (as many
+// as are loaded, up to one page of 200), keeping the person's place. Beyond 200 loaded rows,
+// or with following turned off, an "update" control says the rows changed instead.
+let rowsStats = null;
+const MAX_FOLLOWED_ROWS = 200;
+document.addEventListener("DOMContentLoaded", () => {
+  rowsStats = document.getElementById("execution-summary")?.dataset.stats ?? null;
+  const follow = document.getElementById("follow-rows");
+  if (follow) follow.checked = localStorage.getItem("follow-rows") !== "off";
+  tickUpdated();
+});
+document.addEventListener("change", (event) => {
+  if (event.target.id !== "follow-rows") return;
+  localStorage.setItem("follow-rows", event.target.checked ? "on" : "off");
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  const summary = event.detail.target;
+  if (summary.id !== "execution-summary") return;
+  const fresh = document.getElementById("execution-summary");
+  if (!fresh || fresh.dataset.stats === rowsStats) return;
+  const status = document.getElementById("listing-status");
+  const loaded = Number(status?.dataset.loaded ?? 0);
+  const follow = document.getElementById("follow-rows");
+  const stale = document.getElementById("rows-stale");
+  if (!follow?.checked || loaded > MAX_FOLLOWED_ROWS) {
+    stale?.removeAttribute("hidden");
+    return;
+  }
+  rowsStats = fresh.dataset.stats;
+  reloadRows(Math.max(loaded, Number(status?.dataset.pageSize ?? 50)));
+});
+
+function reloadRows(limit) {
+  const focused = document.activeElement?.closest?.("#rows tr.task");
+  const name = focused?.querySelector("a.task-link")?.textContent;
+  const which = document.activeElement?.matches?.("summary, button[data-copy]")
+    ? document.activeElement.tagName + (document.activeElement.dataset.copy ?? "")
+    : "A";
+  const form = document.getElementById("listing-controls");
+  const query = new URLSearchParams(new FormData(form));
+  query.set("limit", String(Math.min(limit, MAX_FOLLOWED_ROWS)));
+  htmx
+    .ajax("GET", `${form.getAttribute("action")}?${query}`, { target: "#rows", swap: "innerHTML" })
+    .then(() => {
+      document.getElementById("rows-stale")?.setAttribute("hidden", "");
+      markUpdated();
+      if (!name) return;
+      for (const row of document.querySelectorAll("#rows tr.task")) {
+        if (row.querySelector("a.task-link")?.textContent !== name) continue;
+        const target = [...row.querySelectorAll("a.task-link, summary, button[data-copy]")].find(
+          (element) => element.tagName + (element.dataset.copy ?? "") === which,
+        );
+        (target ?? row.querySelector("a.task-link"))?.focus({ preventScroll: true });
+      }
+    });
+}
+
+document.addEventListener("click", (event) => {
+  if (!(event.target instanceof Element) || !event.target.closest("#rows-stale button")) return;
+  rowsStats = document.getElementById("execution-summary")?.dataset.stats ?? rowsStats;
+  reloadRows(Number(document.getElementById("listing-status")?.dataset.pageSize ?? 50));
+});
+
+// "updated 5 s ago" beside the rows of a running execution.
+function markUpdated() {
+  const updated = document.getElementById("rows-updated");
+  if (updated) updated.dataset.at = String(Date.now());
+  tickUpdated();
+}
+function tickUpdated() {
+  const updated = document.getElementById("rows-updated");
+  if (!updated) return;
+  updated.dataset.at ??= String(Date.now());
+  const seconds = Math.round((Date.now() - Number(updated.dataset.at)) / 1000);
+  updated.textContent = seconds < 5 ? "updated just now" : `updated ${seconds} s ago`;
+}
+setInterval(tickUpdated, 5000);

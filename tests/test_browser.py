@@ -26,7 +26,7 @@ def base_url():
 
 
 def row_names(page: Page) -> list[str]:
-    return page.locator("#rows tr.task th.name").all_inner_texts()
+    return page.locator("#rows tr.task a.task-link").all_inner_texts()
 
 
 def test_task_list_opens_with_a_page_of_rows_and_counts(page, base_url):

@@ -93,7 +93,7 @@ def test_long_hostile_values_wrap_inert_with_their_full_text_available(watched):
     )
     with serve(app) as url:
         page.goto(url + "/jobs/nightly/executions/exec-1/tasks")
-        name = page.locator("#rows tr.task th.name").first
+        name = page.locator("#rows tr.task a.task-link").first
         assert name.inner_text() == LONG_NAME  # the whole name is there to copy
         assert name.get_attribute("title") == LONG_NAME  # and to read, as a tooltip
         assert name.bounding_box()["width"] < 600  # and wraps instead of widening the table

@@ -12,7 +12,8 @@ HTMX = {"HX-Request": "true"}
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 NEXT_LINK = re.compile(r'class="load-more" href="([^"]+)"')
 ROW_NAME = re.compile(
-    r'<tr class="task status-[a-z]+">\s*<th scope="row" class="name">([^<]+)</th>'
+    r'<tr class="task status-[a-z]+">\s*<th scope="row" class="name">\s*'
+    r'<a class="task-link" href="[^"]*"[^>]*>([^<]+)</a>'
 )
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
 import pytest
 
-from webapp.formatting import badge, duration, iso, relative, span
+from webapp.blaxel import Task
+from webapp.formatting import badge, iso, relative, run_time, span, wait_time
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -44,9 +46,30 @@ def test_relative_times_read_like_people_say_them(delta, text):
     assert relative(NOW - delta, NOW) == text
 
 
+def task(status: str, **metadata: str) -> Task:
+    return msgspec.convert({"metadata": metadata, "status": status}, Task)
+
+
 def test_a_running_task_lasts_until_now_and_an_unstarted_one_has_no_duration():
-    assert duration(NOW - timedelta(minutes=3), None, NOW) == "3 min"
-    assert duration(None, None, NOW) == ""
+    assert run_time(task("running", startedAt="2026-11-28T11:57:00Z"), NOW) == 180
+    assert run_time(task("pending"), NOW) is None
+
+
+def test_a_final_task_ends_at_its_completion_else_its_last_update_never_now():
+    done = task("succeeded", startedAt="2026-11-28T11:00:00Z", completedAt="2026-11-28T11:02:00Z")
+    assert run_time(done, NOW) == 120
+    quiet = task("cancelled", startedAt="2026-11-28T11:00:00Z", updatedAt="2026-11-28T11:05:00Z")
+    assert run_time(quiet, NOW) == 300
+    unknown = task("succeeded", startedAt="2026-11-28T11:00:00Z")
+    assert run_time(unknown, NOW) is None
+
+
+def test_the_queue_wait_runs_from_creation_to_start_and_grows_only_while_waiting():
+    started = task("running", createdAt="2026-11-28T11:00:00Z", startedAt="2026-11-28T11:00:30Z")
+    assert wait_time(started, NOW) == 30
+    waiting = task("pending", createdAt="2026-11-28T11:59:00Z")
+    assert wait_time(waiting, NOW) == 60
+    assert wait_time(task("cancelled", createdAt="2026-11-28T11:00:00Z"), NOW) is None
 
 
 def test_a_moment_reads_relative_with_its_exact_utc_time_for_machines_and_on_hover():

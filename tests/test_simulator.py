@@ -414,21 +414,21 @@ def test_a_cursor_expires_after_24_hours(client, clock):
 # Jobs: status filter and anchor=end
 
 
-def test_jobs_status_filter_is_case_insensitive_and_total_ignores_it(client):
+def test_jobs_task_filter_is_case_insensitive_and_total_ignores_it(client):
     body = get(client, "/v0/jobs", status="failed, Deactivated").json
     assert {job["status"] for job in body["data"]} == {"FAILED", "DEACTIVATED"}
     assert len(body["data"]) == 3
     assert body["meta"]["total"] == 24
 
 
-def test_jobs_status_filter_rejects_unknown_values(client):
+def test_jobs_task_filter_rejects_unknown_values(client):
     error = assert_structured_error(
         get(client, "/v0/jobs", status="DEPLOYED,broken"), 400, "BAD_REQUEST"
     )
     assert "status" in error["message"] and "BROKEN" in error["message"]
 
 
-def test_jobs_status_filter_is_bound_into_the_cursor(client):
+def test_jobs_task_filter_is_bound_into_the_cursor(client):
     cursor = next_cursor(client, "/v0/jobs", status="DEPLOYED")
     assert get(client, "/v0/jobs", status="deployed", cursor=cursor).status_code == 200
     assert get(client, "/v0/jobs", cursor=cursor).status_code == 400

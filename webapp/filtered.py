@@ -1,4 +1,5 @@
-"""A page of tasks filtered by what Blaxel cannot filter (task status): the app's own walk.
+"""A page of tasks filtered by what Blaxel cannot filter (status, retries, failure cause): the
+app's own walk.
 
 Blaxel lists tasks only in cursor pages of at most 200, each call scanning the execution's whole
 event log, so a filtered page is bought with a bounded number of upstream calls, within the
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .blaxel import (
-    TASK_STATUSES,
     ChainStopped,
     ErrorKind,
     PageRequest,
@@ -22,9 +22,13 @@ from .blaxel import (
     Task,
     UpstreamError,
 )
+from .causes import attempts, cause_of
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
-from .query import MAX_SHOWN, ListQuery
+from .query import MAX_SHOWN, TASKS, ListQuery
+
+# What a walk counts its tasks by, for the status chips when the execution has no stats.
+TALLIED = TASKS.choices
 
 UPSTREAM_LIMIT = 200
 SALT = "task-scan-cursor"  # what the app signs its walk cursors with
@@ -52,6 +56,8 @@ class FilteredPage:
     next_cursor: str
     total: int | None
     scan: ScanProgress
+    # Where each task stands upstream: (cursor of its page of UPSTREAM_LIMIT, row in that page).
+    positions: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class Resume:
     upstream: str = ""
     position: int = 0
     scanned: int = 0  # tasks read before that row, since the walk's first page
-    tally: tuple[int, ...] = (0,) * len(TASK_STATUSES)  # those tasks per status
+    tally: tuple[int, ...] = (0,) * len(TALLIED)  # those tasks per status (and retried)
 
 
 def filtered_tasks(
@@ -75,11 +81,14 @@ def filtered_tasks(
     signer: CursorSigner,
 ) -> FilteredPage:
     """Up to `query.limit` tasks for which `matches` holds, for at most `budget` upstream calls."""
-    binding = view_binding(job_id, execution_id, query.sort, query.search, list(query.statuses))
+    binding = view_binding(
+        job_id, execution_id, query.sort, query.search, list(query.statuses), query.cause
+    )
     at = _resume(query.cursor, binding, signer) if query.cursor else Resume()
     found: list[Task] = []
+    positions: list[tuple[str, int]] = []
     scanned, total = at.scanned, None
-    tally = dict(zip(TASK_STATUSES, at.tally, strict=True))
+    tally = dict(zip(TALLIED, at.tally, strict=True))
 
     def result(resume: Resume | None, paused: bool = False) -> FilteredPage:
         next_cursor = ""
@@ -87,7 +96,7 @@ def filtered_tasks(
             fields = [resume.upstream, resume.position, resume.scanned, list(tally.values())]
             next_cursor = signer.sign(fields, binding)
         progress = ScanProgress(scanned, paused, dict(tally))
-        return FilteredPage(found, resume is not None, next_cursor, total, progress)
+        return FilteredPage(found, resume is not None, next_cursor, total, progress, positions)
 
     start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT, at.upstream)
     pages = session.walk_tasks(job_id, execution_id, start, shared=True)
@@ -113,9 +122,12 @@ def filtered_tasks(
             scanned += 1
             if task.status in tally:
                 tally[task.status] += 1
+            if attempts(task).retried:
+                tally["retried"] += 1
             if not matches(task):
                 continue
             found.append(task)
+            positions.append((cursor, index))
             if len(found) == query.limit:
                 # Resume on the next row, which may be the first of the next upstream page.
                 if index + 1 < len(page.items):
@@ -135,13 +147,24 @@ def _resume(token: str, binding: str, signer: CursorSigner) -> Resume:
         case [str(upstream), int(position), int(scanned), list(tally)] if (
             0 <= position < UPSTREAM_LIMIT
             and 0 <= scanned <= MAX_SHOWN
-            and len(tally) == len(TASK_STATUSES)
+            and len(tally) == len(TALLIED)
             and all(isinstance(count, int) and 0 <= count <= scanned for count in tally)
         ):
             return Resume(upstream, position, scanned, tuple(tally))
     raise CursorRejected("issued for another view")
 
 
-def status_filter(query: ListQuery) -> Callable[[Task], bool]:
+def task_filter(query: ListQuery) -> Callable[[Task], bool]:
+    """Whether a task belongs in the view: one of its statuses (or retried), and its cause."""
     wanted = frozenset(query.statuses)
-    return lambda task: task.status in wanted
+    retried = "retried" in wanted
+
+    def matches(task: Task) -> bool:
+        if wanted and not (task.status in wanted or (retried and attempts(task).retried)):
+            return False
+        if query.cause:
+            cause = cause_of(task)
+            return cause is not None and cause.id == query.cause
+        return True
+
+    return matches

@@ -9,6 +9,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from .causes import attempts
+
 
 def iso(moment: datetime | None) -> str:
     """2026-11-28T12:07:57Z."""
@@ -48,13 +50,6 @@ def span(seconds: float | None) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
     return f"{secs} s"
-
-
-def duration(start: datetime | None, end: datetime | None, now: datetime) -> str:
-    """From start to end, or to now while still going; empty before it starts."""
-    if start is None:
-        return ""
-    return span(((end or now) - start).total_seconds())
 
 
 def seconds_text(seconds: int | None) -> str:
@@ -119,14 +114,42 @@ def when(context: Context, moment: datetime | None) -> Markup:
 
 
 class Timed(Protocol):
+    created_at: datetime | None
     started_at: datetime | None
     completed_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def is_final(self) -> bool: ...
+
+
+def run_time(item: Timed, now: datetime) -> float | None:
+    """Seconds a task or execution ran: to its completion; once final without one, to its last
+    update; while it runs, to now. None when nothing says."""
+    if item.started_at is None:
+        return None
+    end = item.completed_at or (item.updated_at if item.is_final else now)
+    return (end - item.started_at).total_seconds() if end is not None else None
+
+
+def wait_time(item: Timed, now: datetime) -> float | None:
+    """Seconds from creation to the start: the queue wait (still growing while it waits)."""
+    if item.created_at is None:
+        return None
+    end = item.started_at or (None if item.is_final else now)
+    return (end - item.created_at).total_seconds() if end is not None else None
 
 
 @pass_context
 def took(context: Context, item: Timed) -> str:
-    """How long a task or execution ran, or has been running."""
-    return duration(item.started_at, item.completed_at, context["now"])
+    """How long a task or execution ran, or has been running; "" when unknown."""
+    return span(run_time(item, context["now"]))
+
+
+@pass_context
+def waited(context: Context, item: Timed) -> str:
+    """How long a task or execution waited before it started; "" when unknown."""
+    return span(wait_time(item, context["now"]))
 
 
 # Filters rather than macros or globals: rows render by the hundred, and Jinja calls a filter
@@ -137,4 +160,6 @@ FILTERS = {
     "badge": badge,
     "when": when,
     "took": took,
+    "waited": waited,
+    "attempts": attempts,
 }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, TypeVar
 
 from flask import Response, make_response, render_template, request, url_for
 
-from .blaxel import ErrorKind, Execution, Page, UpstreamError
+from .blaxel import ErrorKind, Execution, Page, Task, UpstreamError
 from .errors import CursorRejected
-from .filtered import FilteredPage, ScanProgress
+from .filtered import UPSTREAM_LIMIT, FilteredPage, ScanProgress
 from .query import ListQuery, cursor_fits_link
+from .stepping import Position
 
 CONTROLS_ID = "listing-controls"
 CURSOR_EXPIRED = "That position in the list expired; showing from the start."
@@ -59,6 +62,11 @@ class Listing:
         no_rows: Page[Any] = Page(data=())
         return cls(query, no_rows, "", endpoint, path_args)
 
+    @cached_property
+    def task_defaults(self) -> TaskDefaults:
+        """What most tasks on this page are configured with, said once above the rows."""
+        return TaskDefaults.of(item.spec for item in self.page.items if isinstance(item, Task))
+
     @property
     def scan(self) -> ScanProgress | None:
         return self.page.scan if isinstance(self.page, FilteredPage) else None
@@ -102,16 +110,46 @@ class Listing:
     def status_url(self, *statuses: str) -> str:
         return self.url(self.query.with_statuses(statuses))
 
+    def cause_url(self, cause: str = "") -> str:
+        return self.url(self.query.with_cause(cause))
+
+    def position(self, row: int) -> Position:
+        """Where the task of row `row` stands upstream, for its link (see stepping)."""
+        if isinstance(self.page, FilteredPage):
+            cursor, index = self.page.positions[row]
+            return Position(cursor, index, UPSTREAM_LIMIT)
+        return Position(self.query.cursor, row, self.query.limit)
+
+    def task_url(self, task_name: str, row: int) -> str:
+        """The task's own page, from which the view's other tasks are a step away."""
+        args = {**(self.path_args or {}), **self.query.view_args()}
+        return url_for("tasks.task", task_name=task_name, at=self.position(row).link(), **args)
+
     @property
     def exports(self) -> list[tuple[str, str]]:
         """(label, URL) of each download of this view: same order, search and filter."""
         if not self.export_endpoint:
             return []
-        args = {**(self.path_args or {}), **self.query.export_args()}
+        args = {**(self.path_args or {}), **self.query.view_args()}
         return [
             (label, url_for(self.export_endpoint, fmt=fmt, **args))
             for fmt, label in (("csv", "Download CSV"), ("json", "Download JSON"))
         ]
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """The retries and timeout most tasks share (rows say theirs only where they differ)."""
+
+    max_retries: int | None = None
+    timeout: str = ""
+
+    @classmethod
+    def of(cls, specs: Iterable[Any]) -> TaskDefaults:
+        common = Counter(
+            (spec.max_retries, spec.timeout or "") for spec in specs if spec is not None
+        ).most_common(1)
+        return cls(*common[0][0]) if common else cls()
 
 
 @dataclass(frozen=True)
@@ -125,7 +163,8 @@ class StatusCounts:
     @classmethod
     def of(cls, execution: Execution | None, scan: ScanProgress | None) -> StatusCounts:
         if execution is not None and execution.stats.total:
-            return cls(execution.stats.task_counts(), other=execution.stats.other)
+            counts = {**execution.stats.task_counts(), "retried": execution.stats.retried}
+            return cls(counts, other=execution.stats.other)
         if scan is not None:
             return cls(scan.counts, scanned=scan.scanned)
         return cls({})

@@ -31,6 +31,7 @@ MAX_ID_LENGTH = 256
 # Characters an id sent upstream may not hold: the Unicode categories Cc, Cs, Zl and Zp.
 NOT_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 MIN_REFRESH, MAX_REFRESH = 5, 3600
+CAUSE_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class Args(Protocol):
@@ -51,6 +52,15 @@ class ListingKind:
     default_sort: str = "createdAt:desc"
     # The statuses the page can filter by (the app walks upstream for them); empty: no filter.
     statuses: tuple[str, ...] = ()
+    # Choices beside them that are not statuses of their own ("retried": more than one attempt).
+    kinds_of: tuple[str, ...] = ()
+    # Whether `cause` (a failure group of the execution) may narrow the listing.
+    by_cause: bool = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """What the status filter offers: the statuses, then the other choices."""
+        return self.statuses + self.kinds_of
 
 
 TASKS = ListingKind(
@@ -62,6 +72,8 @@ TASKS = ListingKind(
     (25, 50, 100, 200),
     SORTS,
     statuses=TASK_STATUSES,
+    kinds_of=("retried",),
+    by_cause=True,
 )
 JOBS = ListingKind("jobs", 5, "jobs in the workspace", 50, 200, (25, 50, 100, 200), SORTS)
 EXECUTIONS = ListingKind(
@@ -85,6 +97,7 @@ class ListQuery:
     shown: int = 0
     refresh: int = 0
     statuses: tuple[str, ...] = ()
+    cause: str = ""  # a failure group's id (causes.Cause.id)
 
     @classmethod
     def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
@@ -122,10 +135,20 @@ class ListQuery:
             cursor = ""
 
         statuses = _statuses(args.getlist("status"), kind, problems)
+        cause = single("cause").strip().lower()
+        if cause and not kind.by_cause:
+            problems.append(f"The {kind.noun} cannot be filtered by cause; remove “cause”.")
+        elif cause and not CAUSE_ID.fullmatch(cause):
+            problems.append("“cause” is not a failure group this app links to.")
 
         if problems:
             raise QueryError(problems)
-        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses)
+        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the app, not Blaxel, decides which rows belong (status or cause)."""
+        return bool(self.statuses or self.cause)
 
     @property
     def search(self) -> str:
@@ -150,6 +173,8 @@ class ListQuery:
             args["q"] = self.q.strip()
         if self.statuses:
             args["status"] = ",".join(self.statuses)
+        if self.cause:
+            args["cause"] = self.cause
         if self.limit != self.kind.default_limit:
             args["limit"] = self.limit
         if self.refresh:
@@ -160,14 +185,21 @@ class ListQuery:
                 args["shown"] = self.shown
         return args
 
-    def export_args(self) -> dict[str, str | int]:
-        """What an export of this view keeps: what is shown, not how far or how often."""
+    def view_args(self) -> dict[str, str | int]:
+        """What an export or a task's link keeps of this view: what is shown and in which
+        order, not how far or how often."""
         args = self.first_page().url_args()
-        return {key: value for key, value in args.items() if key in {"sort", "q", "status"}}
+        return {
+            key: value for key, value in args.items() if key in {"sort", "q", "status", "cause"}
+        }
 
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
         return replace(self.first_page(), statuses=_canonical(statuses, self.kind))
+
+    def with_cause(self, cause: str) -> ListQuery:
+        """This view narrowed to one failure group instead, from the first page."""
+        return replace(self.first_page(), cause=cause)
 
     def first_page(self) -> ListQuery:
         return replace(self, cursor="", shown=0)
@@ -181,7 +213,7 @@ class ListQuery:
 
 
 def cursor_in_link(cursor: str) -> str:
-    if PLAIN_CURSOR.fullmatch(cursor):
+    if not cursor or PLAIN_CURSOR.fullmatch(cursor):
         return cursor
     return "~" + base64.urlsafe_b64encode(cursor.encode()).rstrip(b"=").decode()
 
@@ -228,21 +260,22 @@ def _statuses(raw: list[str], kind: ListingKind, problems: list[str]) -> tuple[s
     picked = {part.strip().lower() for value in raw for part in value.split(",") if part.strip()}
     if not picked:
         return ()
-    if not kind.statuses:
+    if not kind.choices:
         problems.append(f"The {kind.noun} cannot be filtered by status; remove “status”.")
         return ()
-    unknown = sorted(picked.difference(kind.statuses))
+    unknown = sorted(picked.difference(kind.choices))
     if unknown:
         shown = ", ".join(f"“{value[:40]}”" for value in unknown[:5])
-        problems.append(f"“status” must be among {', '.join(kind.statuses)}; not {shown}.")
+        problems.append(f"“status” must be among {', '.join(kind.choices)}; not {shown}.")
         return ()
     return _canonical(tuple(picked), kind)
 
 
 def _canonical(statuses: tuple[str, ...], kind: ListingKind) -> tuple[str, ...]:
     # Every status at once filters nothing: the same view as none, and no walk.
-    chosen = tuple(status for status in kind.statuses if status in statuses)
-    return () if len(chosen) == len(kind.statuses) else chosen
+    if set(kind.statuses) <= set(statuses):
+        return ()
+    return tuple(choice for choice in kind.choices if choice in statuses)
 
 
 def is_valid_id(value: str) -> bool:

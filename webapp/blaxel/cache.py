@@ -144,6 +144,18 @@ class CachedClient:
             "ListJobExecutionTasks", key, load, Page[Task], scope, lambda _: ttl, shared=shared
         )
 
+    def remember(self, name: str, parts: tuple[Any, ...], value: dict[str, Any], seconds: float):
+        """Keep a small value the app made from these credentials' answers, shared like them."""
+        if seconds > 0:
+            self.store.mark(self._note_key(name, parts), seconds, value)
+
+    def recall(self, name: str, parts: tuple[Any, ...]) -> dict[str, Any] | None:
+        found = self.store.recall(self._note_key(name, parts))
+        return found[0] if found is not None else None
+
+    def _note_key(self, name: str, parts: tuple[Any, ...]) -> str:
+        return f"note:{name}:" + request_key(self._scope, list(parts))
+
     def _finished_key(self, job_id: str, execution_id: str) -> str:
         return "finished:" + request_key(self._scope, execution_path(job_id, execution_id))
 

@@ -244,9 +244,17 @@ class Execution(_Wire, dict=True):
     def timeout_seconds(self) -> int | None:
         return (self.spec or NO_EXECUTION_SPEC).timeout
 
+    @cached_property
+    def updated_at(self) -> datetime | None:
+        return moment((self.metadata or NO_EXECUTION_METADATA).updated_at)
+
     @property
     def is_finished(self) -> bool:
         return self.status not in UNFINISHED_EXECUTION_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return self.is_finished
 
 
 class JobMetadata(_Wire):

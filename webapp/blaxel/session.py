@@ -49,6 +49,12 @@ class Session:
 
         return walk(fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead)
 
+    def remember(self, name: str, parts: tuple, value: dict, seconds: float) -> None:
+        self.api.remember(name, parts, value, seconds)
+
+    def recall(self, name: str, parts: tuple) -> dict | None:
+        return self.api.recall(name, parts)
+
     def find_task(self, job_id: str, execution_id: str, name: str, *, max_pages: int):
         return find_task(
             lambda request: self.list_tasks(job_id, execution_id, request),

@@ -1,4 +1,5 @@
-"""An execution: its live summary, its tasks (filtered, exported) and each task's own page."""
+"""An execution: its live summary, its failure groups, its tasks (filtered, exported) and each
+task's own page."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from werkzeug.exceptions import NotFound
 
 from .. import export
 from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
+from ..causes import Cause, cause_of
+from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
-from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, status_filter
+from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, task_filter
 from ..listing import (
     CONTROLS_ID,
     Listing,
@@ -31,10 +34,16 @@ from ..listing import (
     rows_response,
 )
 from ..query import TASKS, ListQuery
+from ..stepping import Position, steps
+from ..triage import Triage, triage
 from ..upstream import blaxel, export_session
 
 bp = Blueprint("tasks", __name__)
 BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
+
+
+def settings() -> Settings:
+    return current_app.extensions["settings"]
 
 
 @bp.get(BASE)
@@ -51,9 +60,13 @@ def index(job_id: str, execution_id: str) -> Response | str:
             lambda q: task_page(api, job_id, execution_id, q), query
         )
         listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
-        refill = counts_to_refill(api, job_id, execution_id, listing)
         return rows_response(
-            "_task_rows.html", listing, job_id=job_id, execution_id=execution_id, refill=refill
+            "_task_rows.html",
+            listing,
+            job_id=job_id,
+            execution_id=execution_id,
+            refill=counts_to_refill(api, job_id, execution_id, listing),
+            cause=shown_cause(api, job_id, execution_id, query, page),
         )
     # The execution first: once it is known to be finished, its task pages are kept longer.
     execution = api.get_execution(job_id, execution_id)
@@ -66,6 +79,7 @@ def index(job_id: str, execution_id: str) -> Response | str:
         job_id=job_id,
         execution_id=execution_id,
         tally=StatusCounts.of(execution, listing.scan),
+        cause=shown_cause(api, job_id, execution_id, query, page),
         chips=None,
         refill=None,
     )
@@ -74,18 +88,30 @@ def index(job_id: str, execution_id: str) -> Response | str:
 def task_page(
     api: Session, job_id: str, execution_id: str, query: ListQuery
 ) -> Page[Task] | FilteredPage:
-    """Blaxel's own page, or, for a status filter it cannot apply, the app's bounded walk."""
-    if not query.statuses:
+    """Blaxel's own page, or, for a filter it cannot apply, the app's bounded walk."""
+    if not query.filtered:
         return api.list_tasks(job_id, execution_id, query.page_request())
     return filtered_tasks(
         api,
         job_id,
         execution_id,
         query,
-        status_filter(query),
-        budget=current_app.extensions["settings"].scan_budget,
+        task_filter(query),
+        budget=settings().scan_budget,
         signer=CursorSigner(current_app.config["SECRET_KEY"], SALT),
     )
+
+
+def shown_cause(
+    api: Session, job_id: str, execution_id: str, query: ListQuery, page: Page[Task] | FilteredPage
+) -> Cause | None:
+    """The failure group a `cause=` view shows, in words: from the shared groups, else from
+    a task of the group."""
+    if not query.cause:
+        return None
+    saved = api.recall("triage", (job_id, execution_id))
+    known = Triage.from_json(saved).cause(query.cause) if saved is not None else None
+    return known or next((cause_of(task) for task in page.items), None)
 
 
 def counts_to_refill(
@@ -93,13 +119,27 @@ def counts_to_refill(
 ) -> StatusCounts | None:
     """Rows answering the controls, or going on with a status walk, refill the chips' counts:
     their links follow the new search and sort, and a walk's counts grow as it reads on."""
-    if request.headers.get("HX-Trigger") != CONTROLS_ID and not listing.query.statuses:
+    if request.headers.get("HX-Trigger") != CONTROLS_ID and not listing.query.filtered:
         return None
     try:
         execution: Execution | None = api.get_execution(job_id, execution_id)
     except UpstreamError:
         return None  # the rows still come; the counts stay as they were
     return StatusCounts.of(execution, listing.scan)
+
+
+@bp.get(BASE + "/triage")
+def failure_groups(job_id: str, execution_id: str) -> str:
+    """The execution's failed and retried tasks grouped by cause: the panel above the rows, or,
+    without JavaScript, a page of its own."""
+    api = blaxel()
+    execution = api.get_execution(job_id, execution_id)
+    lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
+    groups = triage(api, job_id, execution, budget=settings().scan_budget, lifetime=lifetime)
+    query = ListQuery.parse(MultiDict(), TASKS)
+    links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    template = "_triage.html" if is_fragment() else "triage.html"
+    return render_template(template, triage=groups, execution=execution, job_id=job_id, links=links)
 
 
 @bp.get(BASE + "/tasks.<any(csv, json):fmt>")
@@ -112,9 +152,10 @@ def download(job_id: str, execution_id: str, fmt: str) -> Response:
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(pages)
     name = export.filename(job_id, execution_id, fmt, current_app.extensions["clock"]())
-    keep = status_filter(query) if query.statuses else (lambda task: True)
     return Response(
-        stream_with_context(export.stream(fmt, itertools.chain([first], pages), keep)),
+        stream_with_context(
+            export.stream(fmt, itertools.chain([first], pages), task_filter(query))
+        ),
         content_type=export.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -122,13 +163,38 @@ def download(job_id: str, execution_id: str, fmt: str) -> Response:
 
 @bp.get(BASE + "/tasks/<id:task_name>")
 def task(job_id: str, execution_id: str, task_name: str) -> str:
-    """One task with every condition: a page of its own, or the list a row's disclosure loads."""
-    budget = current_app.extensions["settings"].scan_budget
-    found = blaxel().find_task(job_id, execution_id, task_name, max_pages=budget)
+    """One task with every condition: a page of its own (with the view's tasks before and after
+    it, when its link said where it stands), or the list a row's disclosure loads."""
+    api = blaxel()
+    budget = settings().scan_budget
+    if is_fragment():
+        return render_template(
+            "_condition_list.html", task=find(api, job_id, execution_id, task_name)
+        )
+    query = ListQuery.parse(request.args, TASKS)
+    at = Position.parse(request.args.get("at", ""))
+    back = Position.parse(request.args.get("back", ""))
+    around = None
+    if at is not None:
+        keep = task_filter(query)
+        around = steps(api, job_id, execution_id, query, keep, task_name, at, back, budget=budget)
+    found = around.task if around is not None else find(api, job_id, execution_id, task_name)
+    listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    return render_template(
+        "task.html",
+        task=found,
+        steps=around,
+        listing=listing,
+        job_id=job_id,
+        execution_id=execution_id,
+    )
+
+
+def find(api: Session, job_id: str, execution_id: str, task_name: str) -> Task:
+    found = api.find_task(job_id, execution_id, task_name, max_pages=settings().scan_budget)
     if found is None:
         raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
-    template = "_condition_list.html" if is_fragment() else "task.html"
-    return render_template(template, task=found, job_id=job_id, execution_id=execution_id)
+    return found
 
 
 @bp.get(BASE + "/summary")

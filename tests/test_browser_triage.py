@@ -1,0 +1,252 @@
+"""Triage in headless Chromium: failure groups, one click to any task, stepping through a view,
+keeping the person's place."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from webapp import create_app
+from webapp.blaxel import Task
+from webapp.causes import cause_of
+from webapp.simulator import data
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .test_browser import row_names
+
+pytestmark = pytest.mark.browser
+
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
+GROUPS = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/triage"
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
+        yield url
+
+
+def simulator_groups() -> Counter:
+    """The 5,000 tasks' causes counted straight from the simulator's data, not the app's."""
+    anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+    tasks = data.tasks(anchor, "nightly-embeddings", "exec-5k-embeddings", anchor)
+    causes = (cause_of(msgspec.convert(task, Task)) for task in tasks)
+    return Counter((cause.outcome, cause.pattern) for cause in causes if cause is not None)
+
+
+def shown_groups(panel) -> Counter:
+    counted = Counter()
+    for link in panel.locator(".group-link").all():
+        count = int(link.locator(".group-count").inner_text().replace(",", ""))
+        outcome = link.get_attribute("href")  # the link carries the cause; the text the words
+        pattern = link.locator(".pattern").inner_text()
+        kind = link.locator(".outcome").inner_text().strip().lower()
+        counted[(kind, pattern)] = count
+        assert "cause=" in outcome
+    return counted
+
+
+OUTCOME_WORDS = {"failed": "failed", "recovered": "succeeded after retries", "retried": "retried"}
+
+
+def test_failure_groups_of_the_big_execution_match_a_count_of_the_simulators_tasks(page, base_url):
+    page.goto(base_url + BIG)
+    panel = page.locator("#triage")
+    expect(panel.get_by_role("heading", name="Why tasks failed")).to_be_visible()
+    # Grouping walks the whole execution over several requests, then stops asking.
+    expect(panel).to_have_attribute("aria-busy", "false", timeout=20_000)
+    panel.locator(".more-groups summary").click() if panel.locator(".more-groups").count() else None
+    expected = {
+        (OUTCOME_WORDS[outcome], pattern): count
+        for (outcome, pattern), count in simulator_groups().items()
+    }
+    assert shown_groups(panel) == expected
+    failed = sum(count for (kind, _), count in expected.items() if kind == "failed")
+    assert failed == 125  # the execution's own failure count
+    patterns = [pattern for (kind, pattern) in expected if kind == "failed"]
+    assert any("OOMKilled" in p for p in patterns) and any("KeyError" in p for p in patterns)
+    assert any("HTTP 503" in p for p in patterns)
+
+
+def test_a_group_link_lists_exactly_that_groups_tasks_across_load_more(page, base_url):
+    page.goto(base_url + GROUPS)  # the groups as a page of their own
+    expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    group = page.locator(".group.outcome-failed").first
+    count = int(group.locator(".group-count").inner_text())
+    pattern = group.locator(".pattern").inner_text()
+    group.locator(".group-link").click()
+    expect(page).to_have_url(re.compile(r"/tasks\?cause=[0-9a-f]{12}$"))
+    expect(page.locator(".cause-hint")).to_contain_text(pattern)
+    for _ in range(10):
+        more = page.get_by_role("link", name="Load more tasks")
+        if not more.count():
+            break
+        before = page.locator("#rows tr.task").count()
+        more.click()
+        expect(page.locator("#rows tr.task")).not_to_have_count(before)
+    names = row_names(page)
+    assert len(names) == count == len(set(names))
+    assert set(page.locator("#rows tr.task").evaluate_all("rs => rs.map(r => r.className)")) == {
+        "task status-failed"
+    }
+
+
+@pytest.fixture(scope="module")
+def browser_with_back_cache(browser):
+    """Chromium as people run it: with the back/forward cache that Playwright turns off."""
+    cached = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield cached
+    cached.close()
+
+
+def test_a_task_name_opens_its_page_and_back_restores_the_rows_and_place(
+    browser_with_back_cache, base_url
+):
+    page = browser_with_back_cache.new_page()
+    page.goto(base_url + BIG + "?sort=name:asc")
+    page.get_by_role("link", name="Load more tasks").click()
+    expect(page.locator("#rows tr.task")).to_have_count(100)
+    row = page.locator("#rows tr.task").nth(80)
+    row.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    name = row.locator("a.task-link").inner_text()
+    row.locator("a.task-link").click()
+    expect(page.locator(".task-name")).to_have_text(name)
+    page.go_back(wait_until="commit")  # a page from the back/forward cache fires no "load"
+    expect(page.locator("#rows tr.task")).to_have_count(100)
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 50
+    page.close()
+
+
+def test_stepping_through_the_failed_tasks_one_by_one(page, base_url):
+    page.goto(base_url + BIG + "?status=failed&sort=name:asc&limit=25")
+    names = row_names(page)
+    page.get_by_role("link", name=names[0], exact=True).click()
+    expect(page.get_by_role("link", name="Back to the failed tasks")).to_be_visible()
+    stepped = [page.locator(".task-name").inner_text()]
+    for _ in range(4):
+        page.locator(".steps .next").click()
+        stepped.append(page.locator(".task-name").inner_text())
+        expect(page.locator(".badge")).to_have_text(re.compile("failed"))
+    assert stepped == names[:5]
+    page.locator(".steps .previous").click()
+    expect(page.locator(".task-name")).to_have_text(names[3])
+    page.get_by_role("link", name="Back to the failed tasks").click()
+    assert row_names(page)[:5] == names[:5]
+
+
+def test_a_failed_tasks_page_leads_with_its_final_error_and_attempts(page, base_url):
+    page.goto(base_url + BIG + "?status=failed")
+    page.locator("#rows a.task-link").first.click()
+    error = page.locator(".final-error .message")
+    expect(error).to_contain_text("after 3 retries")
+    expect(page.locator(".summary")).to_contain_text("4 of 4 · none left")
+    timeline = page.locator(".condition-list > li")
+    expect(timeline.first).to_contain_text("BackoffLimitExceeded")  # most recent first
+
+
+def test_after_load_more_focus_moves_to_the_first_new_row(page, base_url):
+    page.goto(base_url + BIG)
+    page.get_by_role("link", name="Load more tasks").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#rows tr.task")).to_have_count(100)
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == row_names(page)[50]
+
+
+def test_the_header_row_stays_in_view_while_the_rows_scroll(page, base_url):
+    page.goto(base_url + BIG + "?limit=200")
+    page.locator("#rows tr.task").nth(150).scroll_into_view_if_needed()
+    header = page.locator("thead th").first.bounding_box()
+    assert 0 <= header["y"] < 5
+
+
+def test_copy_buttons_copy_a_tasks_link_and_name(browser, base_url):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = context.new_page()
+    page.goto(base_url + BIG)
+    row = page.locator("#rows tr.task").first
+    row.hover()
+    row.get_by_role("button", name=re.compile("Copy the link")).click()
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link == base_url + row.locator("a.task-link").get_attribute("href")
+    row.get_by_role("button", name=re.compile("Copy the name")).click()
+    assert (
+        page.evaluate("navigator.clipboard.readText()") == row.locator("a.task-link").inner_text()
+    )
+    context.close()
+
+
+def test_absolute_local_times_are_one_click_away_and_remembered(browser, base_url):
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    page = context.new_page()
+    page.goto(base_url + BIG)
+    created = page.locator("#rows tr.task").first.locator("time").first
+    expect(created).to_have_text(re.compile("ago"))
+    page.get_by_role("button", name="Times: relative").click()
+    expect(created).not_to_have_text(re.compile("ago"))
+    utc = datetime.fromisoformat(created.get_attribute("datetime").replace("Z", "+00:00"))
+    assert f"{(utc.hour + 9) % 24:02d}:{utc.minute:02d}" in created.inner_text()  # Tokyo time
+    page.reload()
+    expect(page.locator("#rows tr.task").first.locator("time").first).not_to_have_text(
+        re.compile("ago")
+    )
+    context.close()
+
+
+def test_without_javascript_the_groups_are_a_plain_list_of_links(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + BIG)
+    page.get_by_role("link", name="Group the failed and retried tasks by cause").click()
+    for _ in range(10):
+        more = page.get_by_role("link", name="Group more")
+        if not more.is_visible():
+            break
+        more.click()
+    expect(page.locator(".group-link").first).to_be_visible()
+    page.locator(".group.outcome-failed .group-link").first.click()
+    assert all(
+        status == "task status-failed"
+        for status in page.locator("#rows tr.task").evaluate_all("rs => rs.map(r => r.className)")
+    )
+    expect(page.locator("#rows a.task-link").first).to_be_visible()  # the link, to copy
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", [BIG + "?status=failed", GROUPS, BIG + "/task-4983?status=failed"])
+def test_triage_pages_have_no_serious_accessibility_violations(browser, base_url, scheme, path):
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + path)
+    page.wait_for_timeout(500)
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    context.close()
+    assert serious == []
+
+
+def test_triage_holds_up_on_a_360_px_phone(browser, base_url):
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    page.goto(base_url + BIG + "?status=failed")
+    expect(page.locator("#triage .group-link").first).to_be_visible(timeout=20_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360
+    context.close()

@@ -1,0 +1,137 @@
+"""Failure groups: one shared walk per execution, a bounded step per request; cause links."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .conftest import EXECUTION, task_json, task_page
+
+URL = "/jobs/nightly/executions/exec-1"
+HTMX = {"HX-Request": "true"}
+
+
+def failed(index: int, message: str) -> dict:
+    task = task_json(index, "failed")
+    task["conditions"] = [
+        {
+            "type": "Failed",
+            "reason": "BackoffLimitExceeded",
+            "severity": "Error",
+            "message": message,
+        }
+    ]
+    return task
+
+
+def chain(pages: list[list[dict]]):
+    """Pages of tasks behind cursors "UEFHR1", "UEFHR2", …; counts the task-list calls."""
+    total = sum(len(page) for page in pages)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("cursor", "UEFHR0")[5:])
+        more = f"UEFHR{index + 1}" if index + 1 < len(pages) else ""
+        return httpx.Response(200, json=task_page(pages[index], more, total=total))
+
+    return handler
+
+
+PAGES = [
+    [failed(0, "exit code 1: KeyError: 'a'"), task_json(1)],
+    [failed(2, "exit code 1: KeyError: 'b'"), failed(3, "connect to 10.0.0.1:5432 failed")],
+    [failed(4, "connect to 10.0.0.9:5432 failed"), failed(5, "exit code 1: KeyError: 'c'")],
+]
+
+
+def groups(html: str) -> list[tuple[int, str]]:
+    found = re.findall(
+        r'class="group-count">([\d,]+)</span> <span class="outcome">[^<]+</span> '
+        r'<code class="pattern">([^<]+)</code>',
+        html,
+    )
+    return [(int(count), pattern) for count, pattern in found]
+
+
+def test_each_request_walks_at_most_the_budget_and_the_next_goes_on_from_there(scripted):
+    client, upstream = scripted(chain(PAGES), WEBAPP_SCAN_BUDGET="2")
+    first = client.get(URL + "/triage", headers=HTMX).get_data(as_text=True)
+    assert "Grouped 4 of 6 tasks" in first and 'hx-trigger="load delay:250ms"' in first
+    assert len(upstream.listing_requests) == 2
+    second = client.get(URL + "/triage", headers=HTMX).get_data(as_text=True)
+    assert "Grouped" not in second and 'aria-busy="false"' in second
+    assert groups(second) == [
+        (3, "exit code 1: KeyError: ‹value›"),
+        (2, "connect to ‹host› failed"),
+    ]
+    # Three pages in all, each read once: the second request went on from the third.
+    assert [r.url.params.get("cursor") for r in upstream.listing_requests] == [
+        None,
+        "UEFHR1",
+        "UEFHR2",
+    ]
+
+
+def test_a_finished_executions_groups_are_shared_and_not_walked_again(scripted, clock):
+    client, upstream = scripted(chain(PAGES), WEBAPP_CACHE_TTL="5")
+    client.get(URL + "/triage", headers=HTMX)
+    calls = len(upstream.listing_requests)
+    clock.advance(300)  # past the short TTL, within the final one (the execution failed)
+    html = client.get(URL + "/triage", headers=HTMX).get_data(as_text=True)
+    assert len(upstream.listing_requests) == calls and len(groups(html)) == 2
+
+
+def test_a_running_executions_groups_are_made_again_after_the_ttl(scripted, clock):
+    running = {**EXECUTION, "status": "running"}
+    client, upstream = scripted(
+        chain(PAGES), execution=lambda request: httpx.Response(200, json=running)
+    )
+    client.get(URL + "/triage", headers=HTMX)
+    calls = len(upstream.listing_requests)
+    client.get(URL + "/triage", headers=HTMX)
+    assert len(upstream.listing_requests) == calls  # within the TTL: shared
+    clock.advance(6)
+    client.get(URL + "/triage", headers=HTMX)
+    assert len(upstream.listing_requests) == 2 * calls
+
+
+def test_a_group_link_filters_the_list_to_exactly_that_cause(scripted):
+    client, _ = scripted(chain(PAGES))
+    html = client.get(URL + "/triage").get_data(as_text=True)
+    link = re.search(r'class="group-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert re.fullmatch(URL + r"/tasks\?cause=[0-9a-f]{12}", link)
+    listed = client.get(link).get_data(as_text=True)
+    names = re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', listed)
+    assert names == ["task-0", "task-2", "task-5"]
+    assert "KeyError: ‹value›" in listed  # the list says which cause it shows
+    exported = client.get(link.replace("/tasks?", "/tasks.csv?")).get_data(as_text=True)
+    assert [line.split(",")[0] for line in exported.splitlines()[1:]] == names
+
+
+def test_an_unknown_cause_is_refused_and_one_of_no_task_lists_nothing(scripted):
+    client, _ = scripted(chain(PAGES))
+    assert client.get(URL + "/tasks?cause=nonsense").status_code == 400
+    html = client.get(URL + "/tasks?cause=0123456789ab").get_data(as_text=True)
+    assert "a cause none of the tasks read so far has" in html
+
+
+def test_retried_lists_the_tasks_that_needed_more_than_one_attempt(scripted):
+    retried = task_json(7)
+    retried["conditions"] = [
+        {"type": "Retrying", "reason": "AttemptFailed", "message": "Attempt 1 failed: HTTP 503"},
+        {"type": "Succeeded", "reason": "Completed", "message": "done"},
+    ]
+    client, _ = scripted(chain([[task_json(6), retried, failed(8, "boom")]]))
+    html = client.get(URL + "/tasks?status=retried").get_data(as_text=True)
+    assert re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', html) == ["task-7"]
+    assert "2 of 4" in html  # its attempts, of those allowed
+    assert 'id="count-link-retried"' in html and ">3<" in html  # stats.retried
+
+
+def test_a_final_tasks_duration_is_not_counted_to_now(scripted, clock):
+    quiet = task_json(9, "succeeded", completedAt="", updatedAt="2026-11-28T08:10:05Z")
+    client, _ = scripted(chain([[quiet]]))
+    before = client.get(URL + "/tasks").get_data(as_text=True)
+    clock.advance(86400 * 3)
+    after = client.get(URL + "/tasks").get_data(as_text=True)
+    assert "10 min" in before and "10 min" in after and "3 d" not in after

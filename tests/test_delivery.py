@@ -86,17 +86,23 @@ def test_static_urls_carry_a_content_hash_and_those_urls_are_immutable(client):
 def test_server_timing_reports_upstream_render_and_cache_outcome(client):
     first = client.get(TASKS, headers=FRAGMENT).headers["Server-Timing"]
     second = client.get(TASKS, headers=FRAGMENT).headers["Server-Timing"]
-    pattern = r"upstream;dur=[\d.]+, render;dur=[\d.]+, cache;desc=(hit|miss)"
+    pattern = r"upstream;dur=[\d.]+, render;dur=[\d.]+, cache;desc=(hit|miss), call-1;dur=.*"
     assert re.fullmatch(pattern, first).group(1) == "miss"
     assert re.fullmatch(pattern, second).group(1) == "hit"
+    # Each call is named, with where its answer came from.
+    assert first.endswith('desc="ListJobExecutionTasks upstream"')
+    assert second.endswith('desc="ListJobExecutionTasks hit"')
 
 
 def test_server_timing_without_a_cache_has_no_cache_entry(scripted):
+    # Without a cache there is no hit or miss to tell; the call itself is still named.
     client, _ = scripted(
         lambda request: httpx.Response(200, json=task_page([])), WEBAPP_CACHE_TTL="0"
     )
     timing = client.get(TASKS, headers=FRAGMENT).headers["Server-Timing"]
-    assert re.fullmatch(r"upstream;dur=[\d.]+, render;dur=[\d.]+", timing)
+    assert re.fullmatch(
+        r'upstream;dur=[\d.]+, render;dur=[\d.]+, call-1;dur=[\d.]+;desc="[^"]+"', timing
+    )
 
 
 def test_a_shared_page_is_compressed_once_per_algorithm(client):

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask_compress import Compress
 
+from .blaxel.client import waited
 from .requestlog import elapsed_ms
 from .upstream import calls
 
@@ -102,14 +103,18 @@ def register(app: Flask, static_folder: Path) -> None:
 
 
 def _server_timing() -> str:
-    """How the request's time went, for the browser's network panel."""
+    """How the request's time went, for the browser's network panel: the time spent waiting on
+    Blaxel (calls side by side counted once), the rest, the cache's part, and each call."""
     if "started" not in g:
         return ""
     made = calls()
-    upstream = sum(call.seconds for call in made if not call.cache) * 1000
+    upstream = waited(made) * 1000
     parts = [f"upstream;dur={upstream:.1f}", f"render;dur={max(elapsed_ms() - upstream, 0):.1f}"]
     if any(call.cache == "hit" for call in made) and not any(not call.cache for call in made):
         parts.append("cache;desc=hit")
     elif made and current_app.extensions["settings"].cache_ttl > 0:
         parts.append("cache;desc=miss")
+    for number, call in enumerate(made, 1):
+        where = call.cache or "upstream"
+        parts.append(f'call-{number};dur={call.seconds * 1000:.1f};desc="{call.endpoint} {where}"')
     return ", ".join(parts)

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from .blaxel.client import waited
 from .blaxel.redaction import install_redaction, redact
 from .upstream import calls
 
@@ -70,7 +71,16 @@ def register(app: Flask) -> None:
             "status": response.status_code,
             "upstream_status": [call.status for call in upstream],
             "upstream_attempts": sum(call.attempts for call in upstream),
-            "upstream_ms": round(sum(call.seconds for call in upstream) * 1000, 1),
+            # Calls made side by side count once: the time the request spent waiting on Blaxel.
+            "upstream_ms": round(waited(made) * 1000, 1),
+            "upstream_calls": [
+                {
+                    "endpoint": call.endpoint,
+                    "ms": round(call.seconds * 1000, 1),
+                    "cache": call.cache,
+                }
+                for call in made
+            ],
             "cache": [call.cache for call in made if call.cache],
             "duration_ms": elapsed_ms() if "started" in g else None,
             "user": g.get("identity") or None,

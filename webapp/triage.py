@@ -101,7 +101,8 @@ def triage(
     if state.complete:
         return state
     start = PageRequest(limit=PAGE_SIZE, cursor=state.cursor)
-    pages = session.walk_tasks(job_id, execution.id, start, shared=True)
+    # The next page is fetched while this one is grouped, up to the budget and no further.
+    pages = session.walk_tasks(job_id, execution.id, start, shared=True, ahead=True, pages=budget)
     try:
         for _ in range(budget):
             page = next(pages)

@@ -20,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -89,6 +90,8 @@ class CachedClient:
         max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         self.client = client
+        # Where a request's independent calls run side by side (Session.together).
+        self.pool = ThreadPoolExecutor(32, thread_name_prefix="blaxel-call")
         self.store = store
         self.ttl = ttl
         self.final_ttl = final_ttl
@@ -97,6 +100,7 @@ class CachedClient:
         self._scope = request_key(*client.credentials, token_digest(client.token))
 
     def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
         self.store.close()
 
@@ -135,13 +139,17 @@ class CachedClient:
     ) -> Page[Task]:
         """`shared=False`: past the cache (walks of a whole execution), under the 429 hold."""
         load = lambda: self.client.list_tasks(job_id, execution_id, page, scope)  # noqa: E731
-        # A finished execution's pages no longer change; searched ones are not kept long, since
-        # every distinct search would otherwise stay for the final TTL.
-        final = not page.q and self._finished(job_id, execution_id)
-        ttl = self.final_ttl if final else self.ttl
+
+        def lifetime(_: bytes) -> float:
+            # Asked once the answer is in, so that a GetJobExecution made side by side counts:
+            # a finished execution's pages no longer change. Searched ones are not kept long,
+            # since every distinct search would otherwise stay for the final TTL.
+            final = not page.q and self._finished(job_id, execution_id)
+            return self.final_ttl if final else self.ttl
+
         key = ("tasks", job_id, execution_id, page)
         return self._through(
-            "ListJobExecutionTasks", key, load, Page[Task], scope, lambda _: ttl, shared=shared
+            "ListJobExecutionTasks", key, load, Page[Task], scope, lifetime, shared=shared
         )
 
     def remember(self, name: str, parts: tuple[Any, ...], value: dict[str, Any], seconds: float):
@@ -210,7 +218,7 @@ class CachedClient:
         body, hit = self.store.fetch(key, load_bytes, kept_for)
         if loaded:
             return loaded[0]
-        scope.note(CallRecord(endpoint, 200, time.monotonic() - started, 0, "hit"))
+        scope.note(CallRecord(endpoint, 200, time.monotonic() - started, 0, "hit", started))
         return decode(body, kind)
 
     def _hold(self, error: UpstreamError) -> None:
@@ -224,7 +232,7 @@ class CachedClient:
         if held is None:
             return
         fields, remaining = held
-        scope.note(CallRecord(endpoint, 429, 0.0, 0, "held"))
+        scope.note(CallRecord(endpoint, 429, 0.0, 0, "held", time.monotonic()))
         raise UpstreamError(
             ErrorKind.RATE_LIMITED,
             detail=fields.get("detail", ""),
@@ -295,9 +303,10 @@ class LocalStore(Store):
             call.error = error
             raise
         finally:
+            # Asked outside the lock: a lifetime may look at facts this store remembers.
+            seconds = 0.0 if call.error else lifetime(call.value)
             with self._lock:
                 del self._calls[key]
-                seconds = 0.0 if call.error else lifetime(call.value)
                 if seconds > 0 and len(call.value) <= self.max_bytes:
                     self._keep(key, self._clock() + seconds, call.value)
             call.done.set()

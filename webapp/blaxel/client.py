@@ -52,13 +52,30 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One call as the web app reports it: which endpoint, outcome, time, tries, cache."""
+    """One call as the web app reports it: which endpoint, outcome, when and how long, tries,
+    cache."""
 
     endpoint: str
     status: int | None
     seconds: float
     attempts: int
-    cache: str = ""  # "hit", "miss", "held" (a 429 hold answered), "" (not cached)
+    cache: str = ""  # "hit", "held" (a 429 hold answered), "" (an upstream call)
+    started: float = 0.0  # time.monotonic() when it began
+
+    @property
+    def ended(self) -> float:
+        return self.started + self.seconds
+
+
+def waited(records: list[CallRecord]) -> float:
+    """Seconds during which at least one upstream call was under way: calls made side by side
+    count once."""
+    total, reach = 0.0, float("-inf")
+    for call in sorted((r for r in records if not r.cache), key=lambda r: r.started):
+        if call.ended > reach:
+            total += call.ended - max(call.started, reach)
+            reach = call.ended
+    return total
 
 
 @dataclass
@@ -173,7 +190,12 @@ class BlaxelClient:
         kind: type[T],
     ) -> T:
         def record(attempts: Attempts) -> None:
-            scope.note(CallRecord(endpoint, attempts.status, attempts.seconds, attempts.attempts))
+            started = time.monotonic() - attempts.seconds
+            scope.note(
+                CallRecord(
+                    endpoint, attempts.status, attempts.seconds, attempts.attempts, "", started
+                )
+            )
 
         body = get_json_bytes(self._http, path, params, scope.call_deadline(), self._redact, record)
         return decode(body, kind)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
 
 from .cache import CachedClient
 from .client import CallScope, PageRequest
@@ -40,6 +42,7 @@ class Session:
         *,
         shared: bool = False,
         ahead: bool = False,
+        pages: int | None = None,
     ) -> Iterator[Page[Task]]:
         """The task chain from `page.cursor`, page by page (see walk.walk for its bounds)."""
 
@@ -47,13 +50,35 @@ class Session:
             request = PageRequest(page.sort, page.q, page.limit, cursor)
             return self.list_tasks(job_id, execution_id, request, shared=shared)
 
-        return walk(fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead)
+        return walk(
+            fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead, pages=pages
+        )
 
     def remember(self, name: str, parts: tuple, value: dict, seconds: float) -> None:
         self.api.remember(name, parts, value, seconds)
 
     def recall(self, name: str, parts: tuple) -> dict | None:
         return self.api.recall(name, parts)
+
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Independent calls made side by side, within this session's one deadline; their
+        answers in order. A failure is raised as if the calls had been made one after the
+        other: the first failing call's, once all have ended."""
+        others: list[Future[Any]] = [self.api.pool.submit(call) for call in calls[1:]]
+        outcomes: list[Any] = []
+        failure: BaseException | None = None
+        try:
+            outcomes.append(calls[0]())
+        except Exception as error:  # noqa: BLE001 - raised below, after the others end
+            failure = error
+        for future in others:
+            try:
+                outcomes.append(future.result())
+            except Exception as error:  # noqa: BLE001 - the first failure wins
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return outcomes
 
     def find_task(self, job_id: str, execution_id: str, name: str, *, max_pages: int):
         return find_task(

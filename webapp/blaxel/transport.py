@@ -200,6 +200,8 @@ def _exchange(
 def _read_body(answer: httpx.Response, deadline: float) -> bytes:
     if answer.is_stream_consumed:
         # An answer made in memory (a test's transport): httpx has read and decoded it already.
+        if time.monotonic() > deadline:
+            raise UpstreamError(ErrorKind.TIMED_OUT, "answer too slow")
         if len(answer.content) > MAX_BODY_BYTES:
             raise UpstreamError(ErrorKind.BAD_RESPONSE, "answer too large", 200)
         return answer.content

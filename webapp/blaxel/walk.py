@@ -31,13 +31,15 @@ def walk(
     page_size: int,
     start: str = "",
     ahead: bool = False,
+    pages: int | None = None,
 ) -> Iterator[Page[T]]:
     """Each page of the chain from the cursor `start` ("" for the first page), in order.
 
     Ends at the chain's end; raises ChainStopped, after the last page it can vouch for, when the
     chain repeats a cursor, runs past what meta.total announced, sends empty pages that promise
     more, or passes MAX_PAGES or the scope's deadline. With `ahead`, the next page is fetched
-    while the caller works on the current one: one page in hand, one in flight.
+    while the caller works on the current one: one page in hand, one in flight. A caller that
+    will read at most `pages` pages says so, and no page is fetched ahead beyond them.
     """
     pool = ThreadPoolExecutor(1, thread_name_prefix="blaxel-walk") if ahead else None
     bounds = _Bounds(start, page_size, scope)
@@ -47,7 +49,8 @@ def walk(
             following = page.next_cursor if page.has_more else ""
             stop = bounds.after(page, following)
             upcoming: Future[Page[T]] | None = None
-            if following and not stop and pool is not None:
+            wanted = pages is None or bounds.pages < pages
+            if following and not stop and pool is not None and wanted:
                 upcoming = pool.submit(fetch, following)
             yield page
             if not following:

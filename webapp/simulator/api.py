@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from webapp.simulator import cursor, data
+from webapp.simulator.latency import Latency
 
 DEMO_WORKSPACE = "demo"
 EARLIEST_VERSION = date(2026, 4, 16)
@@ -91,6 +92,7 @@ class Simulator:
     clock: Callable[[], datetime]
     secret: bytes
     anchor: datetime
+    latency: Latency | None = None  # None: answer at once
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,12 @@ class ListQuery:
     bound_to: str  # the fingerprint of the query its cursors are valid for
 
 
-def create_app(clock: Callable[[], datetime], secret: bytes) -> Flask:
+def create_app(
+    clock: Callable[[], datetime], secret: bytes, latency: Latency | None = None
+) -> Flask:
     app = Flask(__name__, static_folder=None)
     anchor = clock().astimezone(UTC).replace(second=0, microsecond=0)
-    app.extensions["simulator"] = Simulator(clock, secret, anchor)
+    app.extensions["simulator"] = Simulator(clock, secret, anchor, latency)
     app.register_blueprint(v0)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(VersionError, _version_error)
@@ -122,6 +126,15 @@ def _authenticate() -> None:
         raise ApiError(401, "AUTHENTICATION_REQUIRED", message)
     g.workspace = request.headers.get("X-Blaxel-Workspace") or _arg("workspace") or DEMO_WORKSPACE
     g.paginated = _version() >= PAGINATED_VERSION
+    if request.endpoint != "v0.list_tasks":  # which takes its own, by the events it reads
+        _take_time()
+
+
+def _take_time(events_scanned: int = 0) -> None:
+    """Answer as late as the latency model says, if there is one."""
+    latency = _simulator().latency
+    if latency is not None:
+        latency.wait(events_scanned)
 
 
 @v0.get("/jobs")
@@ -170,6 +183,8 @@ def list_tasks(job: str, execution_id: str) -> Response:
     found = data.tasks(simulator.anchor, job, execution_id, simulator.clock())
     if found is None:
         raise _not_found(job, execution_id)
+    # Every call reads the execution's whole event history, whatever the page asked for.
+    _take_time(sum(len(task["conditions"]) for task in found))
     matches = [task for task in found if query.q in task["metadata"]["name"].lower()]
     return _page(_ordered(matches, query.sort), query, total=len(found))
 

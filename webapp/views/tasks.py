@@ -4,6 +4,7 @@ task's own page."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -55,9 +56,13 @@ def execution(job_id: str, execution_id: str) -> Response:
 def index(job_id: str, execution_id: str) -> Response | str:
     query = ListQuery.parse(request.args, TASKS)
     api = blaxel()
+    rows = task_pages(api, job_id, execution_id)
     if is_fragment():
-        page, query, notice = fetch_or_restart(
-            lambda q: task_page(api, job_id, execution_id, q), query
+        # The chips' counts come along when the controls changed or a walk goes on.
+        refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
+        (page, query, notice), execution = api.together(
+            lambda: fetch_or_restart(rows, query),
+            lambda: counted_execution(api, job_id, execution_id) if refill else None,
         )
         listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
         return rows_response(
@@ -65,12 +70,12 @@ def index(job_id: str, execution_id: str) -> Response | str:
             listing,
             job_id=job_id,
             execution_id=execution_id,
-            refill=counts_to_refill(api, job_id, execution_id, listing),
+            refill=StatusCounts.of(execution, listing.scan) if execution else None,
             cause=shown_cause(api, job_id, execution_id, query, page),
         )
-    # The execution first: once it is known to be finished, its task pages are kept longer.
-    execution = api.get_execution(job_id, execution_id)
-    page, query, notice = fetch_or_restart(lambda q: task_page(api, job_id, execution_id, q), query)
+    execution, (page, query, notice) = api.together(
+        lambda: api.get_execution(job_id, execution_id), lambda: fetch_or_restart(rows, query)
+    )
     listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
     return render_template(
         "tasks.html",
@@ -85,21 +90,31 @@ def index(job_id: str, execution_id: str) -> Response | str:
     )
 
 
-def task_page(
-    api: Session, job_id: str, execution_id: str, query: ListQuery
-) -> Page[Task] | FilteredPage:
-    """Blaxel's own page, or, for a filter it cannot apply, the app's bounded walk."""
-    if not query.filtered:
-        return api.list_tasks(job_id, execution_id, query.page_request())
-    return filtered_tasks(
-        api,
-        job_id,
-        execution_id,
-        query,
-        task_filter(query),
-        budget=settings().scan_budget,
-        signer=CursorSigner(current_app.config["SECRET_KEY"], SALT),
-    )
+def task_pages(
+    api: Session, job_id: str, execution_id: str
+) -> Callable[[ListQuery], Page[Task] | FilteredPage]:
+    """How a view's page is fetched: Blaxel's own page, or, for a filter it cannot apply, the
+    app's bounded walk. Made here, where the app's settings are at hand, so that the fetch can
+    run beside other calls."""
+    budget = settings().scan_budget
+    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
+
+    def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
+        if not query.filtered:
+            return api.list_tasks(job_id, execution_id, query.page_request())
+        return filtered_tasks(
+            api, job_id, execution_id, query, task_filter(query), budget=budget, signer=signer
+        )
+
+    return fetch
+
+
+def counted_execution(api: Session, job_id: str, execution_id: str) -> Execution | None:
+    """The execution for the chips' counts; without it the rows still come, counts unchanged."""
+    try:
+        return api.get_execution(job_id, execution_id)
+    except UpstreamError:
+        return None
 
 
 def shown_cause(
@@ -112,20 +127,6 @@ def shown_cause(
     saved = api.recall("triage", (job_id, execution_id))
     known = Triage.from_json(saved).cause(query.cause) if saved is not None else None
     return known or next((cause_of(task) for task in page.items), None)
-
-
-def counts_to_refill(
-    api: Session, job_id: str, execution_id: str, listing: Listing
-) -> StatusCounts | None:
-    """Rows answering the controls, or going on with a status walk, refill the chips' counts:
-    their links follow the new search and sort, and a walk's counts grow as it reads on."""
-    if request.headers.get("HX-Trigger") != CONTROLS_ID and not listing.query.filtered:
-        return None
-    try:
-        execution: Execution | None = api.get_execution(job_id, execution_id)
-    except UpstreamError:
-        return None  # the rows still come; the counts stay as they were
-    return StatusCounts.of(execution, listing.scan)
 
 
 @bp.get(BASE + "/triage")

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from bench.serving import free_port
+
 # What the server does with one accepted connection, after reading the request head.
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
@@ -100,8 +102,4 @@ def trickle_forever(connection: socket.socket, stopping: threading.Event) -> Non
 @contextmanager
 def refused_url() -> Iterator[str]:
     """A loopback URL whose port refuses connections."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    yield f"http://127.0.0.1:{port}/v0"
+    yield f"http://127.0.0.1:{free_port()}/v0"

@@ -33,7 +33,8 @@ CHROMIUM_ARGS = [
 def serve(app: Flask) -> Iterator[str]:
     """Serve a WSGI app on a free loopback port for the duration of the block."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll, so that shutting down takes milliseconds rather than half a second.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -111,8 +111,13 @@ def assert_only_valid_requests_went_upstream(upstream: ScriptedUpstream) -> None
         for raw in segments[1:2] + segments[3:4]:
             assert SEGMENT.fullmatch(raw), raw  # fully percent-encoded: no "/", "?", "#"
             value = unquote(raw.decode())
-            assert quote(value, safe="") == raw.decode()
-            assert value not in (".", "..") and 0 < len(value) <= MAX_ID_LENGTH
+            # Encoded as quote() does; an id of dots only (a job the API lists as "..") has its
+            # dots encoded too, so that no id is ever path syntax upstream.
+            if set(value) == {"."}:
+                assert raw.upper() == b"%2E" * len(value), raw
+            else:
+                assert quote(value, safe="") == raw.decode()
+            assert raw not in (b".", b"..") and 0 < len(value) <= MAX_ID_LENGTH
             assert not any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value)
         query = dict(sent.url.params)
         assert set(query) <= {"limit", "sort", "q", "cursor"}
@@ -524,7 +529,7 @@ def test_any_upstream_body_gets_a_page_of_the_app_never_a_500(
     # A task missing from an odd listing is a 404; everything else is shown, or is nonsense.
     allowed = (200, 404, 502) if page == "task" else (200, 502)
     assert_safe_answer(response, allowed=allowed)
-    assert {"Content-Security-Policy", "X-Request-ID"} <= set(response.headers)
+    assert "Content-Security-Policy" in response.headers and "X-Request-ID" in response.headers
 
 
 @pytest.mark.xfail(strict=True, reason="issue 10 item 7: an odd task breaks the export off")
@@ -538,7 +543,7 @@ def test_any_upstream_body_exports_completely_or_marked_incomplete(odd_site, fmt
     response, body = download(client, f"/jobs/nightly/executions/exec-1/tasks.{fmt}")
     if response.status_code != 200:  # refused before the first byte: the ordinary error page
         assert response.status_code == 502
-        assert {"Content-Security-Policy", "X-Request-ID"} <= set(response.headers)
+        assert "Content-Security-Policy" in response.headers and "X-Request-ID" in response.headers
     elif not is_marked_incomplete(fmt, body):
         # Complete: every task of the one page there is (a second would repeat its cursor).
         assert isinstance(tasks, dict) and isinstance(tasks.get("data"), list)

@@ -315,7 +315,7 @@ def test_an_export_of_odd_upstream_data_is_complete_or_marked_incomplete(scripte
     response, body = download(client, f"{TASKS}.{fmt}")
     if response.status_code != 200:  # failed before the first byte: the ordinary error page
         assert response.status_code == 502, body[:300]
-        assert {"Content-Security-Policy", "X-Request-ID"} <= set(response.headers)
+        assert "Content-Security-Policy" in response.headers and "X-Request-ID" in response.headers
         return
     if not is_marked_incomplete(fmt, body):
         assert [name[:5] for name in exported_names(fmt, body)] == ["task-"]

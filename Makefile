@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve load test lint system-packages bench
+.PHONY: run serve load test lint system-packages bench screenshots
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: $(VENV)/.test-installed
 ## Install everything, Chromium included, and run every test.
 test: system-packages $(VENV)/.test-installed lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## Retake the README's screenshots (docs/screenshots/*.png) from the real pages, demo data.
+screenshots: system-packages $(VENV)/.test-installed
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m screenshot
 
 ## Benchmark against the simulated API (takes about two minutes); writes bench/RESULTS.md.
 bench: system-packages $(VENV)/.test-installed

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.serving import free_port, wait_for
+from bench.serving import free_port, running_redis, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -65,33 +64,6 @@ def upstream() -> Iterator[str]:
         [sys.executable, "-m", "bench.upstream", "--port", str(port)], base + "/_bench/calls"
     ):
         yield base
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    port = free_port()
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    child = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -408,8 +380,8 @@ def main() -> None:
                 ttl,
                 options.seconds,
             )
-        with redis_server() as redis_url:
-            with app_server(upstream_url, workers=4, WEBAPP_CACHE_URL=redis_url) as base:
+        with running_redis() as redis_server:
+            with app_server(upstream_url, workers=4, WEBAPP_CACHE_URL=redis_server.url) as base:
                 viewers(
                     report,
                     upstream_url,
@@ -419,7 +391,7 @@ def main() -> None:
                     ttl,
                     options.seconds,
                 )
-            with app_server(upstream_url, workers=4, WEBAPP_CACHE_URL=redis_url) as base:
+            with app_server(upstream_url, workers=4, WEBAPP_CACHE_URL=redis_server.url) as base:
                 viewers(
                     report,
                     upstream_url,

@@ -1,14 +1,23 @@
-"""What every benchmark script needs to run servers on loopback: a free port, a readiness wait."""
+"""Servers on loopback for the benchmark and the tests alike: a free port, a readiness wait and a
+throw-away Redis server (Debian's redis-server)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+import redis
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on (now: connections to it are refused until used)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -25,3 +34,55 @@ def wait_for(url: str, seconds: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing answered at {url}") from None
             time.sleep(0.1)
+
+
+class RedisServer:
+    """One redis-server process without persistence; `stop()` and `start()` simulate an outage."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

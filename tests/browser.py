@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -12,6 +14,9 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
+# Where the README's screenshots go: a folder of this run unless set (`make screenshots` sets it
+# to docs/screenshots), so that a test run never changes tracked files.
+SCREENSHOTS_DIR = "SCREENSHOTS_DIR"
 # Without these, Chromium keeps trying to reach the network this machine does not have.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,7 +33,8 @@ CHROMIUM_ARGS = [
 def serve(app: Flask) -> Iterator[str]:
     """Serve a WSGI app on a free loopback port for the duration of the block."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll, so that shutting down takes milliseconds rather than half a second.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -44,6 +50,21 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "screenshot: takes a README screenshot (`make screenshots` runs only these)"
+    )
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder screenshots are written to: $SCREENSHOTS_DIR, else one this run owns."""
+    chosen = os.environ.get(SCREENSHOTS_DIR)
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

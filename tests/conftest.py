@@ -20,7 +20,7 @@ TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks t
 
 # Every token any test hands the app, and the cursor values the tests page with.
 SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token")
-TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v")
+TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v", "TE9ORw")
 LOGGED_CURSOR = re.compile(r"cursor=(?!\[redacted\])[^&\s\"'\]]+")
 
 

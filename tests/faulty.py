@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from bench.serving import free_port
+
 # What the server does with one accepted connection, after reading the request head.
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
@@ -39,7 +41,10 @@ class FaultyServer:
                 if not head:
                     return
                 server.requests.append(head)
-                server.behaviour(self.request, server.stopping)
+                behaviour = server.behaviour
+                if isinstance(behaviour, ByPath):
+                    behaviour = behaviour.choose(head)
+                behaviour(self.request, server.stopping)
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -53,6 +58,22 @@ class FaultyServer:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class ByPath:
+    """A behaviour per upstream path: the first route whose key ends the request's path."""
+
+    def __init__(self, routes: dict[str, Behaviour], default: Behaviour) -> None:
+        self.routes = routes
+        self.default = default
+
+    def choose(self, head: bytes) -> Behaviour:
+        target = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b""
+        path = target.split(b"?", 1)[0].decode("latin-1")
+        return next(
+            (behaviour for end, behaviour in self.routes.items() if path.endswith(end)),
+            self.default,
+        )
 
 
 def respond(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Behaviour:
@@ -84,6 +105,32 @@ def reset_mid_body(connection: socket.socket, stopping: threading.Event) -> None
     connection.close()
 
 
+def reset_before_reply(connection: socket.socket, stopping: threading.Event) -> None:
+    """The request is read, then the connection is reset: nothing at all was answered."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+
+def slowly(seconds: float, behaviour: Behaviour) -> Behaviour:
+    """`behaviour`, after `seconds` of silence (cut short when the server stops)."""
+
+    def delayed(connection: socket.socket, stopping: threading.Event) -> None:
+        if not stopping.wait(seconds):
+            behaviour(connection, stopping)
+
+    return delayed
+
+
+def trickle_head(connection: socket.socket, stopping: threading.Event) -> None:
+    """A status line, then a header one byte every 0.2 s: the head never ends."""
+    try:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not stopping.wait(0.2):
+            connection.sendall(b"a")
+    except OSError:
+        pass  # the client gave up and closed the connection, as it should
+
+
 def never_answer(connection: socket.socket, stopping: threading.Event) -> None:
     stopping.wait(30)
 
@@ -100,8 +147,4 @@ def trickle_forever(connection: socket.socket, stopping: threading.Event) -> Non
 @contextmanager
 def refused_url() -> Iterator[str]:
     """A loopback URL whose port refuses connections."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    yield f"http://127.0.0.1:{port}/v0"
+    yield f"http://127.0.0.1:{free_port()}/v0"

@@ -1,13 +1,13 @@
 """The dashboard in headless Chromium: jobs → executions → tasks, live summaries, accessibility.
 
-It also takes the README's screenshots from the real pages.
+It also takes the README's screenshots from the real pages (into docs/screenshots only when
+`make screenshots` asks: see the `screenshots` fixture).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +22,6 @@ from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 
@@ -185,6 +184,7 @@ def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
     assert serious == []
 
 
+@pytest.mark.screenshot
 @pytest.mark.parametrize(
     ("name", "path", "width", "scheme"),
     [
@@ -195,12 +195,13 @@ def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
         ("tasks-phone", "/jobs/invoice-ocr/executions/exec-320-invoices/tasks", 360, "light"),
     ],
 )
-def test_readme_screenshots_from_the_real_pages(browser, base_url, name, path, width, scheme):
+def test_readme_screenshots_from_the_real_pages(
+    browser, base_url, screenshots, name, path, width, scheme
+):
     context = browser.new_context(viewport={"width": width, "height": 860}, color_scheme=scheme)
     page = context.new_page()
     page.goto(base_url + path)
     expect(page.locator("#rows tr").first).to_be_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.screenshot(path=str(screenshots / f"{name}.png"))
     context.close()
-    assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+    assert (screenshots / f"{name}.png").stat().st_size > 10_000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -127,13 +126,13 @@ def test_download_csv_saves_a_named_file_of_the_view(page, base_url):
     assert len(rows) == 125 and {row["status"] for row in rows} == {"failed"}
 
 
-def test_readme_screenshot_of_the_failed_tasks_of_the_big_execution(browser, base_url):
+@pytest.mark.screenshot
+def test_readme_screenshot_of_the_failed_tasks_of_the_big_execution(browser, base_url, screenshots):
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     shot = context.new_page()
     shot.goto(base_url + BIG + "?status=failed&limit=100")
     expect(shot.locator(".scan-note")).to_contain_text("Scanned 2,000 of 5,000 tasks")
-    path = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "tasks-failed.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = screenshots / "tasks-failed.png"
     shot.screenshot(path=str(path))
     context.close()
     assert path.stat().st_size > 10_000

@@ -17,6 +17,7 @@ import pytest
 import redis
 from flask import template_rendered
 
+from bench.serving import RedisServer, free_port, running_redis
 from webapp import create_app
 from webapp.blaxel import (
     BlaxelClient,
@@ -34,7 +35,6 @@ from webapp.simulator import create_simulator
 
 from .browser import serve
 from .conftest import EXECUTION, TOKEN, ScriptedUpstream, task_json, task_page
-from .redis_server import RedisServer, free_port, running_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"

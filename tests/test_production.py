@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from urllib.request import urlopen
 
 import pytest
 
+from bench.serving import free_port
 from webapp.production import is_loopback, start_problems, worker_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,12 +100,6 @@ def test_the_start_command_explains_its_refusal_and_exits():
     assert server.returncode != 0
     assert "Not starting" in errors and "WEBAPP_SECRET_KEY is not set" in errors
     assert "Refusing to listen on 0.0.0.0:0" in errors
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_start_command_serves_the_app_on_loopback_with_json_request_logs():

@@ -1,7 +1,6 @@
 """The simulator's requests and responses conform to the official Blaxel control-plane spec."""
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +12,8 @@ from werkzeug.wrappers import Response
 
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
-SPEC = Path(
-    os.environ.get("BLAXEL_SPEC_PATH")
-    or Path(__file__).resolve().parents[1].parent / "shared/blaxel-api/controlplane.yml"
-)
+# The official spec, kept in the repository (origin and commit in tests/blaxel-api/README.md).
+SPEC = Path(__file__).resolve().parent / "blaxel-api" / "controlplane.yml"
 SERVER = "https://api.blaxel.ai"  # the spec's server is https://api.blaxel.ai/v0
 ANCHOR = datetime(2026, 8, 21, 12, 0, 30, tzinfo=UTC)
 PAGINATED = "2026-04-28"
@@ -27,15 +24,14 @@ INVOICES = "/v0/jobs/invoice-ocr/executions/exec-320-invoices"
 FREE_TEXT = {"name", "id", "message", "createdAt", "scheduledAt", "startedAt", "completedAt",
              "updatedAt"}  # fmt: skip
 
-pytestmark = [
-    pytest.mark.skipif(not SPEC.is_file(), reason=f"no Blaxel spec at {SPEC}"),
-    # openapi-core cannot check the spec's OAuth2 scheme; the bearer scheme is checked
-    pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning"),
-]
+# openapi-core cannot check the spec's OAuth2 scheme; the bearer scheme is checked
+pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 
 
 @pytest.fixture(scope="module")
 def spec():
+    # A missing spec fails every conformance test: never a silent skip.
+    assert SPEC.is_file(), f"the Blaxel spec is missing: {SPEC} (see tests/blaxel-api/README.md)"
     return OpenAPI.from_file_path(str(SPEC))
 
 
@@ -214,3 +210,14 @@ def test_error_responses_conform_where_the_spec_declares_them(
     else:
         with pytest.raises(ResponseNotFound):
             spec.validate_response(*check)
+
+
+def test_the_spec_kept_in_the_repository_describes_the_four_endpoints_the_simulator_serves(spec):
+    paths = spec.spec / "paths"
+    for path in (
+        "/jobs",
+        "/jobs/{jobId}/executions",
+        "/jobs/{jobId}/executions/{executionId}",
+        "/jobs/{jobId}/executions/{executionId}/tasks",
+    ):
+        assert path in paths, path

@@ -170,6 +170,22 @@ def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted,
     assert len(upstream.requests) == 2
 
 
+def test_searched_task_pages_of_a_finished_execution_keep_the_short_ttl(scripted, clock):
+    # Every distinct search would otherwise stay for the final TTL: memory for nothing.
+    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")
+    client.get(TASKS + "?q=task")  # the page asks GetJobExecution: "failed"
+    clock.advance(0.25)
+    client.get(TASKS + "?q=task", headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 2
+
+
+def test_the_test_redis_runs_with_a_memory_bound_as_the_readme_asks(redis_server):
+    with redis_server.client() as client:
+        config = client.config_get("maxmemory*")
+    assert int(config["maxmemory"]) == 64 * 1024 * 1024
+    assert config["maxmemory-policy"] == "volatile-lru"
+
+
 def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted, clock):
     running = {**EXECUTION, "status": "running"}
     client, upstream = scripted(

@@ -99,9 +99,6 @@ def execution_with(tasks: Behaviour) -> ByPath:
     return ByPath({"/tasks": tasks}, respond(200, json.dumps(EXECUTION).encode(), JSON))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 item 3: the deadline is not checked while headers arrive"
-)
 def test_headers_that_trickle_byte_by_byte_are_cut_off_at_the_deadline():
     with FaultyServer(trickle_head) as server:
         response, seconds = timed_get(server, app_on(server.url).test_client(), "/", 5 * TIMEOUT)
@@ -109,10 +106,6 @@ def test_headers_that_trickle_byte_by_byte_are_cut_off_at_the_deadline():
     assert seconds < 5 * TIMEOUT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 3: a status walk spends its whole call budget, not a deadline",
-)
 def test_a_status_walk_of_slow_pages_answers_the_rows_found_by_the_deadline_with_load_more():
     # Each page takes most of the deadline: the walk cannot read its budget of 10 pages in time.
     pages = slow_task_pages(0.7 * TIMEOUT, ("failed", "succeeded", "succeeded"))
@@ -126,10 +119,6 @@ def test_a_status_walk_of_slow_pages_answers_the_rows_found_by_the_deadline_with
     assert LOAD_MORE.search(html), "no Load more link to go on from where the walk stopped"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 3: a task lookup spends its whole call budget, not a deadline",
-)
 def test_looking_up_a_missing_task_among_slow_pages_ends_by_the_deadline():
     pages = slow_task_pages(0.7 * TIMEOUT, ("succeeded", "succeeded"))
     with FaultyServer(execution_with(pages)) as server:
@@ -139,9 +128,6 @@ def test_looking_up_a_missing_task_among_slow_pages_ends_by_the_deadline():
     assert response.status_code in (404, 504)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 item 3: /readyz callers queue behind the probe's lock"
-)
 def test_readyz_answers_from_its_last_result_while_a_probe_is_in_flight():
     probe_seconds = 2.5
     with FaultyServer(GOOD) as server:

@@ -152,7 +152,6 @@ def app_answer_in_child(url: str) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: httpx inflates the whole answer first")
 @pytest.mark.parametrize(
     ("encoding", "bomb"),
     [("br", brotli_bomb), ("gzip, gzip", gzip_in_gzip_bomb)],
@@ -181,7 +180,6 @@ def new_cursors_beyond_total(request: httpx.Request) -> httpx.Response:
     return json_response(task_page([task_json(page)], next_cursor=f"TkVYVA{page}", total=3))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 5: an export follows a repeated cursor")
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_an_export_stops_on_a_repeated_cursor_and_says_it_is_incomplete(scripted, fmt):
     client, upstream = scripted(same_cursor_forever)
@@ -191,7 +189,6 @@ def test_an_export_stops_on_a_repeated_cursor_and_says_it_is_incomplete(scripted
     assert len(upstream.listing_requests) <= 10
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 5: an export ignores meta.total")
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_an_export_stops_when_pages_go_on_far_beyond_the_total_and_says_so(scripted, fmt):
     client, _ = scripted(new_cursors_beyond_total)
@@ -277,10 +274,8 @@ def odd_upstream(kind: str, page: str):
 
 
 def page_cases() -> list:
-    xfail = pytest.mark.xfail(strict=True, reason="issue 10 item 7: a 500 page")
-    # The summary fragment shows no text of the execution's: a surrogate there cannot break it.
     return [
-        pytest.param(kind, page, marks=[] if (kind, page) == ("surrogate", "summary") else [xfail])
+        pytest.param(kind, page)
         for kind in ("far-past", "far-future", "surrogate", "deep")
         for page in PAGES
     ]
@@ -299,10 +294,8 @@ def test_upstream_data_that_parses_but_is_odd_gets_a_page_never_a_500(scripted, 
 
 
 def export_cases() -> list:
-    reason = "issue 10 item 7: the export breaks off without its marker, or is a 500"
-    xfail = pytest.mark.xfail(strict=True, reason=reason)
     return [
-        pytest.param(kind, fmt, marks=[xfail])
+        pytest.param(kind, fmt)
         for kind in ("far-past", "far-future", "surrogate", "deep")
         for fmt in ("csv", "json")
     ]
@@ -328,7 +321,6 @@ def far_date() -> str:
     return format_datetime(datetime.now(UTC) + timedelta(days=3650), usegmt=True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: upstream Retry-After passed on as is")
 @pytest.mark.parametrize("asked", ["999999", "far-date", "inf"])
 def test_retry_after_sent_to_browsers_is_the_clamped_number_of_seconds(scripted, asked):
     value = far_date() if asked == "far-date" else asked
@@ -344,7 +336,6 @@ def test_retry_after_sent_to_browsers_is_the_clamped_number_of_seconds(scripted,
             assert 1 <= int(sent) <= 300
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: upstream error messages shown as is")
 @pytest.mark.parametrize("status", [400, 403, 404, 500])
 @pytest.mark.parametrize("shape", ["structured", "short"])
 def test_an_upstream_error_message_echoing_the_token_never_shows_it(scripted, status, shape):
@@ -381,16 +372,8 @@ def next_link(response) -> str:
 
 
 def cursor_cases() -> list:
-    too_long = pytest.mark.xfail(
-        strict=True, reason="issue 10 item 9: a cursor over 2,048 characters is a 400"
-    )
     return [
-        pytest.param(
-            LISTINGS[listing],
-            ODD_CURSORS[cursor],
-            id=f"{listing}-{cursor}",
-            marks=[too_long] if cursor == "over-2048" else [],
-        )
+        pytest.param(LISTINGS[listing], ODD_CURSORS[cursor], id=f"{listing}-{cursor}")
         for listing in LISTINGS
         for cursor in ODD_CURSORS
     ]
@@ -460,7 +443,6 @@ def upstream_path(request: httpx.Request) -> list[str]:
 ODD_NAMES = ["..", "a/b"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: such names make links to other routes")
 @pytest.mark.parametrize("name", ODD_NAMES)
 def test_a_job_named_like_path_syntax_links_to_its_own_executions(scripted, name):
     client, upstream = scripted(upstream_with(jobs=odd_job(name=name)))
@@ -471,7 +453,6 @@ def test_a_job_named_like_path_syntax_links_to_its_own_executions(scripted, name
     assert upstream_path(upstream.requests[-1]) == ["jobs", name, "executions"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: such ids make links to other routes")
 @pytest.mark.parametrize("execution_id", ODD_NAMES)
 def test_an_execution_with_an_id_like_path_syntax_links_to_its_own_tasks(scripted, execution_id):
     client, upstream = scripted(upstream_with(executions=odd_execution(execution_id)))
@@ -483,7 +464,6 @@ def test_an_execution_with_an_id_like_path_syntax_links_to_its_own_tasks(scripte
     assert ["jobs", "nightly", "executions", execution_id, "tasks"] in asked
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: a reset before any reply is not retried")
 def test_a_connection_reset_before_any_reply_is_retried():
     with FaultyServer(sequence(reset_before_reply, GOOD)) as server:
         client = create_app(
@@ -494,7 +474,6 @@ def test_a_connection_reset_before_any_reply_is_retried():
         assert len(server.requests) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 9: these cell starts are not defused")
 @pytest.mark.parametrize(
     "name",
     [" =1+2", "\n=1+2", "\u00a0=1+2", "\uff1d1+2"],

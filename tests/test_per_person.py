@@ -13,7 +13,7 @@ import httpx
 import pytest
 from werkzeug.security import generate_password_hash
 
-from .redis_server import free_port
+from bench.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 URLS = [

@@ -102,6 +102,7 @@ def test_a_client_on_its_own_logs_no_cursor_of_the_urls_it_fetches(caplog, monke
         ("job", "x#frag", b"/v0/jobs/job/executions/x%23frag/tasks"),
         ("j", "..%2F..", b"/v0/jobs/j/executions/..%252F../tasks"),
         ("j", "../../jobs", b"/v0/jobs/j/executions/..%2F..%2Fjobs/tasks"),
+        ("..", ".", b"/v0/jobs/%2E%2E/executions/%2E/tasks"),
     ],
 )
 def test_ids_cannot_change_the_upstream_route(job_id, execution_id, raw_path):

@@ -279,10 +279,9 @@ def _canonical(statuses: tuple[str, ...], kind: ListingKind) -> tuple[str, ...]:
 
 
 def is_valid_id(value: str) -> bool:
-    """Ids go into upstream paths; refuse any that could be mistaken for path syntax."""
-    return not (
-        not value or value in {".", ".."} or len(value) > MAX_ID_LENGTH or NOT_IN_ID.search(value)
-    )
+    """Ids go into upstream paths (percent-encoded, dots of a dots-only id included): refuse
+    the empty, the overlong and control characters."""
+    return not (not value or len(value) > MAX_ID_LENGTH or NOT_IN_ID.search(value))
 
 
 def check_id(value: str, what: str) -> str:

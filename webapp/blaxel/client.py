@@ -104,10 +104,12 @@ class CallScope:
 
 
 def segment(value: str) -> str:
-    """An id as one path segment: "/", "?", "#" and "%" escaped; ids that are dot segments are
-    refused, since a server may resolve them into another route."""
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} cannot be a path segment")
+    """An id as one path segment: "/", "?", "#" and "%" escaped, and the dots of an id made of
+    dots only ("." or "..") too, so that no server can take it for a step up the path."""
+    if not value:
+        raise ValueError("an empty id cannot be a path segment")
+    if value.strip(".") == "":
+        return "%2E" * len(value)
     return quote(value, safe="")
 
 

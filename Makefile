@@ -23,9 +23,9 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/activate
 run: $(VENV)/.app-installed
 	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
 
-## Production: gunicorn with gunicorn.conf.py (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
+## Production: gunicorn on gevent workers, the packaged configuration (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
 serve: $(VENV)/.app-installed
-	$(BIN)/gunicorn -c gunicorn.conf.py
+	$(BIN)/blaxel-jobs serve
 
 ## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
 load: $(VENV)/.app-installed

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 
 from webapp.production import is_loopback, start_problems, worker_timeout
 
-ROOT = Path(__file__).resolve().parent.parent
+from .production_server import ROOT, SERVE, clean_environ, fetch, running
+
 SAFE = {"WEBAPP_SECRET_KEY": "s" * 64}
 
 
@@ -78,53 +73,31 @@ def test_the_worker_timeout_outlasts_two_upstream_calls():
     assert worker_timeout({"BLAXEL_TIMEOUT": "30"}) > 2 * 2 * 30
 
 
-def gunicorn(environ: dict[str, str]) -> subprocess.Popen:
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BLAXEL_", "WEBAPP_"))
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+CHECKOUT_SHIM = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+
+
+@pytest.mark.parametrize("command", [SERVE, CHECKOUT_SHIM], ids=["blaxel-jobs-serve", "shim"])
+def test_the_start_command_explains_its_refusal_and_exits(command):
+    server = subprocess.run(
+        command,
         cwd=ROOT,
-        env={**clean, **environ},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        env=clean_environ(BLAXEL_API_KEY="real", WEBAPP_BIND="0.0.0.0:0"),
+        capture_output=True,
         text=True,
+        timeout=30,
     )
-
-
-def test_the_start_command_explains_its_refusal_and_exits():
-    server = gunicorn({"BLAXEL_API_KEY": "real", "WEBAPP_BIND": "0.0.0.0:0"})
-    _, errors = server.communicate(timeout=30)
     assert server.returncode != 0
-    assert "Not starting" in errors and "WEBAPP_SECRET_KEY is not set" in errors
-    assert "Refusing to listen on 0.0.0.0:0" in errors
+    assert "Not starting" in server.stderr and "WEBAPP_SECRET_KEY is not set" in server.stderr
+    assert "Refusing to listen on 0.0.0.0:0" in server.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_the_start_command_serves_the_app_on_loopback_with_json_request_logs():
-    port = free_port()
-    server = gunicorn({**SAFE, "WEBAPP_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"})
-    try:
-        for _ in range(100):
-            try:
-                # urllib, not httpx: httpx would log this URL (and its cursor) itself.
-                with urlopen(f"http://127.0.0.1:{port}/?cursor=eyJvIjo1MH0", timeout=5) as answer:  # noqa: S310
-                    status, body = answer.status, answer.read().decode()
-                    request_id = answer.headers["X-Request-ID"]
-                break
-            except URLError:
-                time.sleep(0.1)
-        assert status == 200 and "Blaxel jobs" in body
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=30)
-    line = next(line for line in errors.splitlines() if request_id in line)
+@pytest.mark.parametrize("command", [SERVE, CHECKOUT_SHIM], ids=["blaxel-jobs-serve", "shim"])
+def test_the_start_command_serves_the_app_on_loopback_with_json_request_logs(tmp_path, command):
+    log = tmp_path / "server.log"
+    with running(log, command, WEB_CONCURRENCY="1") as base:
+        status, headers, body = fetch(base + "/?cursor=eyJvIjo1MH0")
+    assert status == 200 and "Blaxel jobs" in body
+    errors = log.read_text()
+    line = next(line for line in errors.splitlines() if headers["X-Request-ID"] in line)
     assert '"route": "/"' in line and '"status": 200' in line
     assert "eyJvIjo1MH0" not in errors

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -17,18 +16,18 @@ from .config import Settings
 from .formatting import FILTERS
 from .models import StatusCounts
 from .readiness import Readiness
+from .resources import STATIC, TEMPLATES
 from .upstream import BlaxelClient
 from .views import bp
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     settings = Settings.load(test_config)
     app.config["SECRET_KEY"] = settings.secret_key
@@ -84,7 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     handlers.register(app)
     app.register_blueprint(bp)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
-    delivery.register(app, ROOT / "static")
+    delivery.register(app, STATIC)
     if cache is not None:
         delivery.share_rendered(app, settings.cache_ttl, cache_clock)
     return app

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app, g, request
+from flask.cli import with_appcontext
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -173,19 +174,23 @@ def register(app: Flask, settings: Settings) -> None:
         g.identity = credentials.username or ""
         return None
 
-    @app.cli.command("add-user")
-    @click.argument("name")
-    @click.password_option(help="The user's password (asked for when not given).")
-    def add_user(name: str, password: str) -> None:
-        """Add a user to WEBAPP_USERS_FILE, or change their password."""
-        path = current_app.extensions["settings"].users_file
-        if not path:
-            raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
-        if not valid_name(name):
-            raise click.BadParameter(
-                f"at most {MAX_NAME_LENGTH} printable characters, no ':'", param_hint="NAME"
-            )
-        if len(password) < 8:
-            raise click.BadParameter("use at least 8 characters", param_hint="password")
-        added = write_user(Path(path), name, password)
-        click.echo(f"{'Added' if added else 'Changed the password of'} {name} in {path}")
+    app.cli.add_command(add_user)
+
+
+@click.command("add-user")
+@click.argument("name")
+@click.password_option(help="The user's password (asked for when not given).")
+@with_appcontext
+def add_user(name: str, password: str) -> None:
+    """Add a user to WEBAPP_USERS_FILE, or change their password."""
+    path = current_app.extensions["settings"].users_file
+    if not path:
+        raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
+    if not valid_name(name):
+        raise click.BadParameter(
+            f"at most {MAX_NAME_LENGTH} printable characters, no ':'", param_hint="NAME"
+        )
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="password")
+    added = write_user(Path(path), name, password)
+    click.echo(f"{'Added' if added else 'Changed the password of'} {name} in {path}")

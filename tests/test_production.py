@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from webapp.production import is_loopback, start_problems, worker_timeout
+from webapp.production import is_loopback, shutdown_grace, start_problems
 
 from .production_server import ROOT, SERVE, clean_environ, fetch, running
 
@@ -68,9 +68,9 @@ def test_invalid_settings_are_start_problems():
     ]
 
 
-def test_the_worker_timeout_outlasts_two_upstream_calls():
-    assert worker_timeout({"BLAXEL_TIMEOUT": "10"}) == 50
-    assert worker_timeout({"BLAXEL_TIMEOUT": "30"}) > 2 * 2 * 30
+def test_requests_in_flight_get_time_for_two_upstream_calls_when_a_worker_stops():
+    assert shutdown_grace({"BLAXEL_TIMEOUT": "10"}) == 50
+    assert shutdown_grace({"BLAXEL_TIMEOUT": "30"}) > 2 * 2 * 30
 
 
 CHECKOUT_SHIM = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]

@@ -5,16 +5,25 @@ Settings come from the environment (see the README); this module fits gunicorn t
 import os
 import sys
 
-from webapp.production import DEFAULT_BIND, logging_config, start_problems, worker_timeout
+from webapp.production import (
+    DEFAULT_BIND,
+    LOOP_TIMEOUT,
+    logging_config,
+    shutdown_grace,
+    start_problems,
+)
 
 wsgi_app = "webapp:create_app()"
 bind = [os.environ.get("WEBAPP_BIND") or DEFAULT_BIND]
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-# Requests mostly wait on the Blaxel API: a few processes, many threads each.
-worker_class = "gthread"
-threads = int(os.environ.get("WEBAPP_THREADS") or 8)
-timeout = worker_timeout(os.environ)
-graceful_timeout = timeout
+# Each connection is a greenlet, not a thread: a client that sends or reads slowly holds a few
+# kilobytes while everyone else is served. Waiting on the API, Redis or a client yields.
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WEBAPP_CONNECTIONS") or 1000)
+timeout = LOOP_TIMEOUT
+graceful_timeout = shutdown_grace(os.environ)
+# Also the time a client gets to send a request's headers: a connection that trickles them is
+# closed after it.
 keepalive = 5
 # Our own structured line per request replaces the access log (whose URLs carry cursors).
 accesslog = None

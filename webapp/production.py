@@ -9,6 +9,9 @@ from typing import Any
 from .config import ConfigError, Settings, flag
 
 DEFAULT_BIND = "127.0.0.1:8000"
+# A worker whose event loop has not run for this long (stuck in CPU work, or in a call that
+# blocks outside gevent) is restarted. Requests waiting on the API or on a client do not count.
+LOOP_TIMEOUT = 30
 
 
 def bind_host(bind: str) -> str:
@@ -65,11 +68,12 @@ def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str
     return problems
 
 
-def worker_timeout(environ: Mapping[str, Any]) -> int:
-    """Seconds before gunicorn restarts a silent worker: longer than any request can take.
+def shutdown_grace(environ: Mapping[str, Any]) -> int:
+    """Seconds the requests in flight get to finish when a worker stops or restarts.
 
-    A request makes at most two upstream calls, each ending within about twice BLAXEL_TIMEOUT
-    (the deadline, plus at most one read that started just before it)."""
+    Enough for a page whose upstream calls each end within about twice BLAXEL_TIMEOUT (the
+    deadline, plus at most one read that started just before it); an export or a long walk
+    still running after that is cut off."""
     try:
         timeout = Settings.load({**environ}).timeout
     except ConfigError:

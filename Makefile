@@ -27,9 +27,9 @@ run: $(VENV)/.app-installed
 serve: $(VENV)/.app-installed
 	$(BIN)/blaxel-jobs serve
 
-## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
+## 50 viewers for 60 s against `serve` and the simulator on loopback, while 64 slow clients hold connections (figures in the README).
 load: $(VENV)/.app-installed
-	$(BIN)/python -m bench.load --viewers 50 --seconds 60
+	$(BIN)/python -m bench.load --viewers 50 --seconds 60 --slow 64
 
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:

@@ -14,6 +14,8 @@ DEFAULT_SCAN_BUDGET = 10
 MAX_SCAN_BUDGET = 1000
 AUTH_MODES = ("none", "basic", "proxy")
 DEFAULT_PROXY_HEADER = "X-Forwarded-Email"  # what oauth2-proxy sends
+DEFAULT_SIGNIN_FAILURES = 5
+MAX_SIGNIN_FAILURES = 1000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -42,6 +44,10 @@ class Settings:
     cache_url: str = field(default="", repr=False)
     cache_ttl: float = 5.0
     cache_final_ttl: float = 600.0
+    # Failed sign-ins allowed per client address and per user name within signin_window seconds;
+    # more are refused before the password is hashed.
+    signin_failures: int = DEFAULT_SIGNIN_FAILURES
+    signin_window: float = 300.0
 
     @property
     def demo(self) -> bool:
@@ -107,6 +113,8 @@ class Settings:
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
+            signin_failures=_signin_failures(source),
+            signin_window=_signin_window(source),
         )
 
 
@@ -139,3 +147,20 @@ def _networks(raw: str) -> tuple[Network, ...]:
                 f"WEBAPP_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR range"
             ) from None
     return tuple(networks)
+
+
+def _signin_failures(source: Mapping[str, Any]) -> int:
+    raw = str(source.get("WEBAPP_SIGNIN_FAILURES") or DEFAULT_SIGNIN_FAILURES).strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SIGNIN_FAILURES:
+        raise ConfigError(
+            f"WEBAPP_SIGNIN_FAILURES must be a whole number of failed sign-ins from 1 to "
+            f"{MAX_SIGNIN_FAILURES}, not {raw!r}"
+        )
+    return int(raw)
+
+
+def _signin_window(source: Mapping[str, Any]) -> float:
+    window = _seconds(source, "WEBAPP_SIGNIN_WINDOW", 300.0)
+    if window < 1:
+        raise ConfigError("WEBAPP_SIGNIN_WINDOW must be at least 1 second")
+    return window

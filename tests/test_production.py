@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -101,3 +102,19 @@ def test_the_start_command_serves_the_app_on_loopback_with_json_request_logs(tmp
     line = next(line for line in errors.splitlines() if headers["X-Request-ID"] in line)
     assert '"route": "/"' in line and '"status": 200' in line
     assert "eyJvIjo1MH0" not in errors
+
+
+def test_the_real_server_refuses_a_proxy_identity_header_sent_twice(tmp_path):
+    """gunicorn joins repeated headers with a comma before the app sees them."""
+    request = (
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        b"X-Forwarded-Email: ada@example.com\r\nX-Forwarded-Email: bob@example.com\r\n\r\n"
+    )
+    settings = {"WEBAPP_AUTH": "proxy", "WEBAPP_TRUSTED_PROXIES": "127.0.0.1"}
+    with running(tmp_path / "server.log", WEB_CONCURRENCY="1", **settings) as base:
+        port = int(base.rpartition(":")[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(request)
+            answer = b"".join(iter(lambda: connection.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert b"The sign-in proxy named more than one person" in answer

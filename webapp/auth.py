@@ -160,7 +160,17 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
             "This app only answers requests that come through its sign-in proxy, which "
             "tells it who you are. Use the address your team gave you for it.",
         )
-    identity = request.headers.get(settings.proxy_header, "").strip()
+    values = request.headers.getlist(settings.proxy_header)
+    # Repeated headers arrive joined with commas: which of them the proxy meant is unknowable.
+    if len(values) > 1 or any("," in value for value in values):
+        return error_page(
+            403,
+            "The sign-in proxy named more than one person",
+            f"The request came with several {settings.proxy_header} values, so the app cannot "
+            f"tell who you are. Ask whoever runs this app to check the proxy: it must send "
+            f"exactly one, and replace any the browser sent.",
+        )
+    identity = values[0].strip() if values else ""
     if not identity or len(identity) > 256 or not identity.isprintable():
         return error_page(
             403,

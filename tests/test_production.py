@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import subprocess
 import sys
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from webapp.production import is_loopback, shutdown_grace, start_problems
 
@@ -118,3 +120,19 @@ def test_the_real_server_refuses_a_proxy_identity_header_sent_twice(tmp_path):
             answer = b"".join(iter(lambda: connection.recv(65536), b""))
     assert answer.startswith(b"HTTP/1.1 403 ")
     assert b"The sign-in proxy named more than one person" in answer
+
+
+def test_the_real_server_signs_people_in_and_pauses_a_guesser(tmp_path):
+    """Under gevent the hash runs on the hub's native thread pool: sign-in still works there."""
+    users = tmp_path / "users"
+    users.write_text(f"ada:{generate_password_hash('correct horse')}\n")
+
+    def as_ada(password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"ada:{password}".encode()).decode()}
+
+    settings = {"WEBAPP_AUTH": "basic", "WEBAPP_USERS_FILE": str(users), "WEB_CONCURRENCY": "1"}
+    with running(tmp_path / "server.log", **settings) as base:
+        signed_in = fetch(base + "/", **as_ada("correct horse"))[0]
+        guesses = [fetch(base + "/", **as_ada(f"guess {n}"))[0] for n in range(6)]
+    assert signed_in == 200
+    assert guesses == [401] * 5 + [429]

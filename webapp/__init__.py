@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, delivery, handlers, requestlog
+from . import auth, delivery, handlers, limits, requestlog
 from .cache import make_cache
 from .config import Settings
 from .formatting import FILTERS
@@ -80,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     requestlog.register(app)
     auth.register(app, settings)
+    limits.register(app, settings)
     handlers.register(app)
     app.register_blueprint(bp)
     # Last, so its after_request runs first: ETags and timings see the body before compression.

@@ -15,7 +15,7 @@ MAX_SCAN_BUDGET = 1000
 AUTH_MODES = ("none", "basic", "proxy")
 DEFAULT_PROXY_HEADER = "X-Forwarded-Email"  # what oauth2-proxy sends
 DEFAULT_SIGNIN_FAILURES = 5
-MAX_SIGNIN_FAILURES = 1000
+MAX_COUNT = 1000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -48,6 +48,9 @@ class Settings:
     # more are refused before the password is hashed.
     signin_failures: int = DEFAULT_SIGNIN_FAILURES
     signin_window: float = 300.0
+    # Exports (whole executions walked) running at once per person, and per worker process.
+    exports_per_person: int = 2
+    exports_per_worker: int = 4
 
     @property
     def demo(self) -> bool:
@@ -113,8 +116,10 @@ class Settings:
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
-            signin_failures=_signin_failures(source),
+            signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
             signin_window=_signin_window(source),
+            exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
+            exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
         )
 
 
@@ -149,13 +154,10 @@ def _networks(raw: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _signin_failures(source: Mapping[str, Any]) -> int:
-    raw = str(source.get("WEBAPP_SIGNIN_FAILURES") or DEFAULT_SIGNIN_FAILURES).strip()
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SIGNIN_FAILURES:
-        raise ConfigError(
-            f"WEBAPP_SIGNIN_FAILURES must be a whole number of failed sign-ins from 1 to "
-            f"{MAX_SIGNIN_FAILURES}, not {raw!r}"
-        )
+def _count(source: Mapping[str, Any], name: str, default: int) -> int:
+    raw = str(source.get(name) or default).strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_COUNT:
+        raise ConfigError(f"{name} must be a whole number from 1 to {MAX_COUNT}, not {raw!r}")
     return int(raw)
 
 

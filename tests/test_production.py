@@ -10,7 +10,7 @@ import sys
 import pytest
 from werkzeug.security import generate_password_hash
 
-from webapp.production import is_loopback, shutdown_grace, start_problems
+from webapp.production import TakeTurns, is_loopback, shutdown_grace, start_problems
 
 from .production_server import ROOT, SERVE, clean_environ, fetch, running
 
@@ -136,3 +136,47 @@ def test_the_real_server_signs_people_in_and_pauses_a_guesser(tmp_path):
         guesses = [fetch(base + "/", **as_ada(f"guess {n}"))[0] for n in range(6)]
     assert signed_in == 200
     assert guesses == [401] * 5 + [429]
+
+
+def test_under_gevent_a_streamed_response_lets_other_requests_run_between_its_chunks():
+    """A download whose chunks cost CPU and never wait (a fast socket, the demo's in-process API)
+    no longer holds the worker's event loop from its first chunk to its last."""
+    program = """
+from gevent import monkey
+monkey.patch_all()
+import gevent
+from webapp.production import TakeTurns
+ticks, seen_between = [], []
+def busy_chunks(environ, start_response):
+    start_response("200 OK", [])
+    for _ in range(20):
+        sum(range(200_000))  # CPU, no waiting
+        yield b"x"
+        seen_between.append(len(ticks))
+def other_request():
+    while True:
+        ticks.append(1)
+        gevent.sleep(0)
+ticker = gevent.spawn(other_request)
+download = gevent.spawn(lambda: list(TakeTurns(busy_chunks)({}, lambda *a: None)))
+download.join(30)
+ticker.kill()
+print(seen_between[-2])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 5  # the other request ran while the download was under way
+
+
+def test_closing_a_response_closes_the_apps_even_if_never_iterated():
+    """gunicorn closes every response; the app's close() frees what it held (an export's share)."""
+    closed = []
+
+    class Chunks(list):
+        def close(self):
+            closed.append(True)
+
+    TakeTurns(lambda environ, start_response: Chunks([b"a"]))({}, None).close()
+    assert closed == [True]

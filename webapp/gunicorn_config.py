@@ -13,7 +13,7 @@ from webapp.production import (
     start_problems,
 )
 
-wsgi_app = "webapp:create_app()"
+wsgi_app = "webapp.production:production_app()"
 bind = [os.environ.get("WEBAPP_BIND") or DEFAULT_BIND]
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 # Each connection is a greenlet, not a thread: a client that sends or reads slowly holds a few

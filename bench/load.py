@@ -187,7 +187,7 @@ def main() -> None:
             f"slow connections: {options.slow} wanted, open every 5 s: "
             + " ".join(str(count) for count in held)
             + f"; closed by the server (and reopened) {slow.closed_by_server}, "
-            f"refused {slow.refused}"
+            f"refused {slow.refused}; export answers {dict(slow.export_answers)}"
         )
     print(
         "gunicorn RSS MiB (master + workers), every 5 s: "

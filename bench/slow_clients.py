@@ -4,10 +4,12 @@ that the production server keeps answering others while they are connected."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 EXPORT = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks.csv"
@@ -39,7 +41,9 @@ class SlowClients:
         self.open = 0  # connected right now
         self.closed_by_server = 0
         self.refused = 0
+        self.export_answers: Counter[str] = Counter()  # status codes the readers were sent
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         kinds = itertools.cycle([self._send_headers_slowly, self._read_slowly])
         self._threads = [
             threading.Thread(target=self._keep_open, args=(kind,), daemon=True)
@@ -56,6 +60,10 @@ class SlowClients:
 
     def close(self) -> None:
         self.stopping.set()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):  # it may be closing already
+                    connection.shutdown(socket.SHUT_RDWR)  # wakes a reader waiting in recv()
         for thread in self._threads:
             thread.join(timeout=self.pause + 5)
 
@@ -85,12 +93,16 @@ class SlowClients:
                     self.stopping.wait(self.pause)
                     continue
                 self._count(open=1)
+                with self._lock:
+                    self._connections.add(connection)
                 try:
                     behave(connection)
                 except OSError:
                     pass
                 finally:
                     self._count(open=-1)
+                    with self._lock:
+                        self._connections.discard(connection)
                 if not self.stopping.is_set():
                     self._count(closed_by_server=1)
 
@@ -103,7 +115,11 @@ class SlowClients:
     def _read_slowly(self, connection: socket.socket) -> None:
         request = f"GET {self.path} HTTP/1.1\r\nHost: {self.address[0]}\r\n\r\n"
         connection.sendall(request.encode())
-        while not self.stopping.wait(self.pause):
+        first = connection.recv(self.chunk)
+        status = first.split(b" ", 2)[1:2]  # b"HTTP/1.1 200 OK…" -> [b"200"]
+        with self._lock:
+            self.export_answers[status[0].decode(errors="replace") if status else "closed"] += 1
+        while first and not self.stopping.wait(self.pause):
             if not connection.recv(self.chunk):
                 return
 

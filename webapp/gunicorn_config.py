@@ -19,6 +19,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 # Each connection is a greenlet, not a thread: a client that sends or reads slowly holds a few
 # kilobytes while everyone else is served. Waiting on the API, Redis or a client yields.
 worker_class = "gevent"
+# gevent patches each worker before it loads the app, but this module has made the master import
+# the app's modules already: thread pools, queues and locks belong in create_app(), not at import.
 worker_connections = int(os.environ.get("WEBAPP_CONNECTIONS") or 1000)
 timeout = LOOP_TIMEOUT
 graceful_timeout = shutdown_grace(os.environ)

@@ -48,9 +48,11 @@ def fetch(url: str, timeout: float = 10, **headers: str) -> tuple[int, dict[str,
 def running(
     log: Path, command: list[str] = SERVE, cwd: Path = ROOT, **settings: str
 ) -> Iterator[str]:
-    """Start `command` (by default `blaxel-jobs serve`) on a free loopback port in demo mode
-    unless `settings` say else; yield its base URL once /healthz answers."""
+    """Start `command` (by default `blaxel-jobs serve`) on a free loopback port (WEBAPP_BIND, or
+    `{port}` in the command) in demo mode unless `settings` say else; yield its base URL once
+    /healthz answers."""
     port = free_port()
+    command = [part.format(port=port) for part in command]
     environ = clean_environ(**{**SECRET, "WEBAPP_BIND": f"127.0.0.1:{port}", **settings})
     base = f"http://127.0.0.1:{port}"
     with log.open("w") as errors:

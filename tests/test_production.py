@@ -180,3 +180,11 @@ def test_closing_a_response_closes_the_apps_even_if_never_iterated():
 
     TakeTurns(lambda environ, start_response: Chunks([b"a"]))({}, None).close()
     assert closed == [True]
+
+
+def test_the_demo_command_serves_demo_data_even_with_a_key_set(tmp_path):
+    command = [sys.executable, "-m", "webapp.cli", "demo", "--port", "{port}"]
+    nowhere = {"BLAXEL_API_KEY": "real", "BLAXEL_API_URL": "http://127.0.0.1:9/v0"}
+    with running(tmp_path / "server.log", command, **nowhere) as base:
+        status, _, body = fetch(base + "/")
+    assert status == 200 and "nightly-embeddings" in body

@@ -165,12 +165,12 @@ class UsersFile:
         """Hash the password against the user's: at most HASH_CHECKS at once, each waiting at
         most hash_wait seconds for its turn (else Busy), off gevent's event loop."""
         stored = self.hashes().get(name)
-        if stored is None:
-            # Spend the same time on unknown names, so timing does not tell which names exist.
-            self._dummy = self._dummy or generate_password_hash(secrets.token_hex(8))
         if not self._hash_slots.acquire(timeout=self.hash_wait):
             raise Busy
         try:
+            if stored is None and not self._dummy:
+                self._dummy = off_the_event_loop(generate_password_hash, secrets.token_hex(8))
+            # An unknown name costs the same hash, so timing does not tell which names exist.
             verified = off_the_event_loop(_matches, stored or self._dummy, password)
         finally:
             self._hash_slots.release()

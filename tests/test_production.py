@@ -1,4 +1,5 @@
-"""The production start command: gunicorn with the repo's config, and what it refuses to do."""
+"""The production start command (blaxel-jobs serve: gunicorn on gevent with the packaged config),
+what it refuses to do, and how its workers serve the app."""
 
 from __future__ import annotations
 

@@ -74,6 +74,15 @@ class SlowClients:
             time.sleep(0.05)
         return self.open
 
+    def wait_answered(self, seconds: float = 30) -> int:
+        """How many export requests were answered, once every reader's first one was or
+        `seconds` have passed."""
+        readers = self.count // 2
+        deadline = time.monotonic() + seconds
+        while self.export_answers.total() < readers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.export_answers.total()
+
     def _count(self, **changes: int) -> None:
         with self._lock:
             for name, change in changes.items():

@@ -23,13 +23,13 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/activate
 run: $(VENV)/.app-installed
 	$(BIN)/flask --app webapp run --host $(HOST) --port $(PORT)
 
-## Production: gunicorn with gunicorn.conf.py (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
+## Production: gunicorn on gevent workers, the packaged configuration (needs WEBAPP_SECRET_KEY; binds WEBAPP_BIND, default 127.0.0.1:8000).
 serve: $(VENV)/.app-installed
-	$(BIN)/gunicorn -c gunicorn.conf.py
+	$(BIN)/blaxel-jobs serve
 
-## 50 viewers for 60 s against `serve` and the simulator on loopback (figures in the README).
+## 50 viewers for 60 s against `serve` and the simulator on loopback, while 64 slow clients hold connections (figures in the README).
 load: $(VENV)/.app-installed
-	$(BIN)/python -m bench.load --viewers 50 --seconds 60
+	$(BIN)/python -m bench.load --viewers 50 --seconds 60 --slow 64
 
 ## Debian's Chromium (for the browser tests) and Redis (for the shared cache tests).
 system-packages:

@@ -1,27 +1,3 @@
-"""Production server: `make serve` (gunicorn -c gunicorn.conf.py). Settings come from the
-environment (see the README); this file only fits gunicorn to the app and to two CPU cores."""
+"""`gunicorn -c gunicorn.conf.py` in a checkout: the packaged production configuration."""
 
-import os
-import sys
-
-from webapp.production import DEFAULT_BIND, logging_config, start_problems, worker_timeout
-
-wsgi_app = "webapp:create_app()"
-bind = [os.environ.get("WEBAPP_BIND") or DEFAULT_BIND]
-# Requests mostly wait on the Blaxel API: a few processes, many threads each.
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-worker_class = "gthread"
-threads = int(os.environ.get("WEBAPP_THREADS") or 8)
-timeout = worker_timeout(os.environ)
-graceful_timeout = timeout
-keepalive = 5
-# Our own structured line per request replaces the access log (whose URLs carry cursors).
-accesslog = None
-logconfig_dict = logging_config(os.environ.get("WEBAPP_LOG_LEVEL") or "INFO")
-forwarded_allow_ips = os.environ.get("WEBAPP_TRUSTED_PROXIES") or "127.0.0.1,::1"
-
-
-def on_starting(server):
-    problems = start_problems(os.environ, server.cfg.bind)
-    if problems:
-        sys.exit("Not starting:\n- " + "\n- ".join(problems))
+from webapp.gunicorn_config import *  # noqa: F403

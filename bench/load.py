@@ -1,10 +1,11 @@
-"""Load: N viewers browse, search and page through the production server (gunicorn, the repo's
-gunicorn.conf.py) in front of the Blaxel simulator on loopback, for a fixed time.
+"""Load: N viewers browse, search and page through the production server (`blaxel-jobs serve`)
+in front of the Blaxel simulator on loopback, for a fixed time, optionally while slow clients
+hold connections open.
 
-    python -m bench.load [--viewers 50] [--seconds 60]
+    python -m bench.load [--viewers 50] [--seconds 60] [--slow 64]
 
-Prints requests, errors, latency percentiles and the RSS of the gunicorn processes over time.
-Run on demand; it is not a test."""
+Prints requests, errors, latency percentiles, the slow connections held and the RSS of the
+gunicorn processes over time. Run on demand; it is not a test."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.serving import free_port, wait_for
+from bench.slow_clients import SlowClients
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTIONS = [
@@ -107,6 +109,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--slow",
+        type=int,
+        default=0,
+        help="slow connections held open meanwhile: half send their headers a byte a second, "
+        "half read a 5,000-task CSV export 256 bytes a second",
+    )
     options = parser.parse_args()
 
     simulator_port, app_port = free_port(), free_port()
@@ -124,8 +133,8 @@ def main() -> None:
         "WEBAPP_BIND": f"127.0.0.1:{app_port}",
         "WEBAPP_LOG_LEVEL": "WARNING",
     }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
+        [sys.executable, "-m", "webapp.cli", "serve"],
         cwd=ROOT,
         env=environ,
         stdout=subprocess.DEVNULL,
@@ -135,22 +144,24 @@ def main() -> None:
     try:
         wait_for(f"http://127.0.0.1:{simulator_port}/v0/jobs")
         wait_for(base + "/healthz")
-        tally = Tally()
-        stop = time.monotonic() + options.seconds
-        threads = [
-            threading.Thread(target=viewer, args=(base, stop, tally, seed))
-            for seed in range(options.viewers)
-        ]
-        for thread in threads:
-            thread.start()
-        samples = []
-        started = time.monotonic()
-        while any(thread.is_alive() for thread in threads):
-            samples.append((time.monotonic() - started, process_tree_rss(server.pid)))
-            time.sleep(5)
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
+        with SlowClients("127.0.0.1", app_port, options.slow) as slow:
+            slow.wait_open()
+            tally = Tally()
+            stop = time.monotonic() + options.seconds
+            threads = [
+                threading.Thread(target=viewer, args=(base, stop, tally, seed))
+                for seed in range(options.viewers)
+            ]
+            for thread in threads:
+                thread.start()
+            samples = []
+            started = time.monotonic()
+            while any(thread.is_alive() for thread in threads):
+                samples.append((process_tree_rss(server.pid), slow.open))
+                time.sleep(5)
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
     finally:
         server.terminate()
         simulator.terminate()
@@ -159,7 +170,8 @@ def main() -> None:
 
     latencies = sorted(tally.latencies)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
-    mib = [rss / 2**20 for _, rss in samples]
+    mib = [rss / 2**20 for rss, _ in samples]
+    held = [open_now for _, open_now in samples]
     print(f"viewers {options.viewers}, {elapsed:.0f} s, {os.cpu_count()} CPUs")
     print(
         f"requests {len(latencies)} ({len(latencies) / elapsed:.0f}/s), errors {len(tally.errors)}"
@@ -170,6 +182,13 @@ def main() -> None:
         f"p95 {quantiles[94] * 1000:.0f}, p99 {quantiles[98] * 1000:.0f}, "
         f"max {latencies[-1] * 1000:.0f}"
     )
+    if options.slow:
+        print(
+            f"slow connections: {options.slow} wanted, open every 5 s: "
+            + " ".join(str(count) for count in held)
+            + f"; closed by the server (and reopened) {slow.closed_by_server}, "
+            f"refused {slow.refused}; export answers {dict(slow.export_answers)}"
+        )
     print(
         "gunicorn RSS MiB (master + workers), every 5 s: "
         + " ".join(f"{value:.0f}" for value in mib)

@@ -140,6 +140,24 @@ def test_a_trusted_proxy_without_a_usable_identity_is_refused(scripted, value):
     assert "did not say who you are" in response.text
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Forwarded-Email", "ada@example.com"), ("X-Forwarded-Email", "bob@example.com")],
+        {"X-Forwarded-Email": "ada@example.com, bob@example.com"},
+        {"X-Forwarded-Email": "ada@example.com,bob@example.com"},
+    ],
+    ids=["two-headers", "joined-with-comma-space", "joined-with-comma"],
+)
+def test_a_proxy_identity_naming_more_than_one_person_is_refused(scripted, headers):
+    client, upstream = proxied(scripted)
+    response = client.get(PAGE, headers=headers)
+    assert response.status_code == 403
+    assert "The sign-in proxy named more than one person" in response.text
+    assert "ada@example.com" not in response.text
+    assert upstream.requests == []
+
+
 def test_the_proxy_identity_header_is_configurable(scripted):
     client, _ = proxied(scripted, WEBAPP_PROXY_HEADER="X-Auth-Request-User")
     assert client.get(PAGE, headers={"X-Forwarded-Email": "ada"}).status_code == 403

@@ -6,26 +6,25 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from . import auth, delivery, handlers, requestlog, views
+from . import auth, delivery, handlers, limits, requestlog, views
 from .blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
 from .config import Settings
 from .formatting import FILTERS
 from .readiness import Readiness
+from .resources import STATIC, TEMPLATES
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     settings = Settings.load(test_config)
     app.config["SECRET_KEY"] = settings.secret_key
@@ -78,8 +77,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # First, so that its clock starts before anything else a request goes through.
     requestlog.register(app)
     auth.register(app, settings)
+    limits.register(app, settings)
     handlers.register(app)
     views.register(app)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
-    delivery.register(app, ROOT / "static")
+    delivery.register(app, STATIC)
     return app

@@ -2,115 +2,94 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
-import logging
-import os
-import secrets
-import tempfile
+import math
 import threading
-import time
-import unicodedata
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
 from flask import Flask, current_app, g, request
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask.cli import with_appcontext
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import Settings
 from .handlers import error_page
-
-log = logging.getLogger(__name__)
+from .users import MAX_NAME_LENGTH, Busy, UsersFile, valid_name, write_user
 
 # Liveness and readiness answer load balancers, which carry no credentials; assets are public.
 OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 REALM = "Blaxel jobs"
-MAX_NAME_LENGTH = 128
-# A verified password is remembered this long, so a page's htmx requests skip the slow hash.
-REMEMBER_SECONDS = 300
+# Addresses and names whose failures are remembered at once; the oldest are forgotten first.
+MAX_TRACKED = 10_000
 
 
-def valid_name(name: str) -> bool:
-    return (
-        0 < len(name) <= MAX_NAME_LENGTH
-        and ":" not in name
-        and name == name.strip()
-        and not any(unicodedata.category(ch).startswith(("C", "Z")) and ch != " " for ch in name)
-    )
+class SignInThrottle:
+    """Failed sign-ins per key (a client address, a user name). Once a key has `limit` failures
+    within `window` seconds, attempts under it are refused, before any hashing, until the oldest
+    of those leaves the window. Refused attempts are not counted, so the wait does not grow."""
 
-
-class UsersFile:
-    """`name:werkzeug-password-hash` lines, re-read whenever the file changes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        self._stamp: tuple[int, int] | None = None
-        self._hashes: dict[str, str] = {}
+    def __init__(self, limit: int, window: float, now: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self.now = now
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
-        self._remembered: dict[bytes, tuple[str, float]] = {}
-        self._key = secrets.token_bytes(32)
-        self._dummy = ""
 
-    def hashes(self) -> dict[str, str]:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            if self._stamp is not None or not self._hashes:
-                log.warning("users file %s cannot be read: nobody can sign in", self.path)
-            self._stamp, self._hashes = None, {}
-            return self._hashes
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._stamp:
-            with self._lock:
-                self._hashes = parse_users(self.path.read_text(encoding="utf-8"))
-                self._stamp = stamp
-        return self._hashes
+    def retry_after(self, keys: Iterable[str]) -> int:
+        """Whole seconds until every key may try again; 0 if they may now."""
+        now = self.now()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                failures = self._failures.get(key)
+                if failures is None:
+                    continue
+                while failures and failures[0] <= now - self.window:
+                    failures.popleft()
+                if len(failures) >= self.limit:
+                    wait = max(wait, failures[-self.limit] + self.window - now)
+        return math.ceil(wait)
 
-    def verify(self, name: str, password: str) -> bool:
-        stored = self.hashes().get(name)
-        key = hmac.new(self._key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
-        remembered = self._remembered.get(key)
-        now = time.monotonic()
-        if stored and remembered and remembered[0] == stored and remembered[1] > now:
-            return True
-        if stored is None:
-            # Spend the same time on unknown names, so timing does not tell which names exist.
-            self._dummy = self._dummy or generate_password_hash(secrets.token_hex(8))
-            check_password_hash(self._dummy, password)
-            return False
-        if not check_password_hash(stored, password):
-            return False
-        if len(self._remembered) > 1024:
-            self._remembered.clear()
-        self._remembered[key] = (stored, now + REMEMBER_SECONDS)
-        return True
+    def failed(self, keys: Iterable[str]) -> None:
+        now = self.now()
+        with self._lock:
+            for key in keys:
+                failures = self._failures.setdefault(key, deque(maxlen=self.limit))
+                failures.append(now)
+                self._failures.move_to_end(key)
+            while len(self._failures) > MAX_TRACKED:
+                self._failures.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
-def parse_users(text: str) -> dict[str, str]:
-    users = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, password_hash = line.partition(":")
-        if name and password_hash:
-            users[name] = password_hash
-    return users
+def client_address(settings: Settings) -> str:
+    """Who is guessing: the peer, or the client a trusted proxy names in X-Forwarded-For (its last
+    entry, the one the proxy added). An IPv6 client counts as its /64, which one host holds."""
+    peer = _address(request.remote_addr)
+    forwarded = request.headers.get("X-Forwarded-For", "").rpartition(",")[2]
+    if peer is not None and forwarded and _trusted(peer, settings):
+        peer = _address(forwarded.strip()) or peer
+    if peer is None:
+        return "unknown"
+    if peer.version == 6:
+        return str(ipaddress.ip_network(f"{peer}/64", strict=False))
+    return str(peer)
 
 
-def write_user(path: Path, name: str, password: str) -> bool:
-    """Add or replace one user's hash, atomically; True if the user was new."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    kept = [line for line in lines if line.partition(":")[0].strip() != name]
-    kept.append(f"{name}:{generate_password_hash(password)}")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".users-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write("\n".join(kept) + "\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-    return len(kept) > len(lines)
+def _address(raw: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(raw or "")
+    except ValueError:
+        return None
+
+
+def _trusted(peer: ipaddress.IPv4Address | ipaddress.IPv6Address, settings: Settings) -> bool:
+    return any(peer in network for network in settings.trusted_proxies)
 
 
 def _refuse_basic() -> BaseResponse:
@@ -124,12 +103,56 @@ def _refuse_basic() -> BaseResponse:
     return response
 
 
-def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
+def _refuse_throttled(seconds: int) -> BaseResponse:
+    response = error_page(
+        429,
+        "Too many failed sign-ins",
+        f"Sign-in was refused too many times from here or for this name, so it is paused "
+        f"for {seconds} seconds. Then try again, with care: each failure counts.",
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _refuse_busy() -> BaseResponse:
+    response = error_page(
+        503,
+        "Too many sign-ins at once",
+        "The server is checking other sign-ins right now. Try again in a moment.",
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def _sign_in_basic(
+    users: UsersFile | None, throttle: SignInThrottle, settings: Settings
+) -> str | BaseResponse:
+    credentials = request.authorization
+    if users is None or credentials is None or credentials.type != "basic":
+        return _refuse_basic()
+    name, password = credentials.username or "", credentials.password or ""
+    # A person whose password was just verified is let in before any throttle: guessers on
+    # their name or address cannot slow them.
+    if users.remembered(name, password):
+        return name
+    keys = (f"address {client_address(settings)}", f"name {name}")
+    wait = throttle.retry_after(keys)
+    if wait:
+        return _refuse_throttled(wait)
     try:
-        peer = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        peer = None
-    if peer is None or not any(peer in network for network in settings.trusted_proxies):
+        verified = users.check(name, password)
+    except Busy:
+        return _refuse_busy()
+    if not verified:
+        throttle.failed(keys)
+        return _refuse_basic()
+    throttle.forget(keys[1])
+    return name
+
+
+def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
+    peer = _address(request.remote_addr)
+    if peer is None or not _trusted(peer, settings):
         # The header is ignored: anyone could send it.
         return error_page(
             403,
@@ -137,7 +160,17 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
             "This app only answers requests that come through its sign-in proxy, which "
             "tells it who you are. Use the address your team gave you for it.",
         )
-    identity = request.headers.get(settings.proxy_header, "").strip()
+    values = request.headers.getlist(settings.proxy_header)
+    # Repeated headers arrive joined with commas: which of them the proxy meant is unknowable.
+    if len(values) > 1 or any("," in value for value in values):
+        return error_page(
+            403,
+            "The sign-in proxy named more than one person",
+            f"The request came with several {settings.proxy_header} values, so the app cannot "
+            f"tell who you are. Ask whoever runs this app to check the proxy: it must send "
+            f"exactly one, and replace any the browser sent.",
+        )
+    identity = values[0].strip() if values else ""
     if not identity or len(identity) > 256 or not identity.isprintable():
         return error_page(
             403,
@@ -149,7 +182,15 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
 
 
 def register(app: Flask, settings: Settings) -> None:
-    users = UsersFile(settings.users_file) if settings.users_file else None
+    users = (
+        UsersFile(settings.users_file, float(app.config.get("SIGNIN_HASH_WAIT", 2.0)))
+        if settings.users_file
+        else None
+    )
+    clock = app.extensions["clock"]
+    throttle = SignInThrottle(
+        settings.signin_failures, settings.signin_window, lambda: clock().timestamp()
+    )
 
     @app.before_request
     def check_access() -> BaseResponse | None:
@@ -158,34 +199,30 @@ def register(app: Flask, settings: Settings) -> None:
             return None
         if settings.auth == "proxy":
             identity = _identity_from_proxy(settings)
-            if not isinstance(identity, str):
-                return identity
-            g.identity = identity
-            return None
-        credentials = request.authorization
-        if (
-            users is None
-            or credentials is None
-            or credentials.type != "basic"
-            or not users.verify(credentials.username or "", credentials.password or "")
-        ):
-            return _refuse_basic()
-        g.identity = credentials.username or ""
+        else:
+            identity = _sign_in_basic(users, throttle, settings)
+        if not isinstance(identity, str):
+            return identity
+        g.identity = identity
         return None
 
-    @app.cli.command("add-user")
-    @click.argument("name")
-    @click.password_option(help="The user's password (asked for when not given).")
-    def add_user(name: str, password: str) -> None:
-        """Add a user to WEBAPP_USERS_FILE, or change their password."""
-        path = current_app.extensions["settings"].users_file
-        if not path:
-            raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
-        if not valid_name(name):
-            raise click.BadParameter(
-                f"at most {MAX_NAME_LENGTH} printable characters, no ':'", param_hint="NAME"
-            )
-        if len(password) < 8:
-            raise click.BadParameter("use at least 8 characters", param_hint="password")
-        added = write_user(Path(path), name, password)
-        click.echo(f"{'Added' if added else 'Changed the password of'} {name} in {path}")
+    app.cli.add_command(add_user)
+
+
+@click.command("add-user")
+@click.argument("name")
+@click.password_option(help="The user's password (asked for when not given).")
+@with_appcontext
+def add_user(name: str, password: str) -> None:
+    """Add a user to WEBAPP_USERS_FILE, or change their password."""
+    path = current_app.extensions["settings"].users_file
+    if not path:
+        raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
+    if not valid_name(name):
+        raise click.BadParameter(
+            f"at most {MAX_NAME_LENGTH} printable characters, no ':'", param_hint="NAME"
+        )
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="password")
+    added = write_user(Path(path), name, password)
+    click.echo(f"{'Added' if added else 'Changed the password of'} {name} in {path}")

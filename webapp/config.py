@@ -14,6 +14,8 @@ DEFAULT_SCAN_BUDGET = 10
 MAX_SCAN_BUDGET = 1000
 AUTH_MODES = ("none", "basic", "proxy")
 DEFAULT_PROXY_HEADER = "X-Forwarded-Email"  # what oauth2-proxy sends
+DEFAULT_SIGNIN_FAILURES = 5
+MAX_COUNT = 1000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -46,6 +48,13 @@ class Settings:
     cache_max_bytes: int = 64 * 1024 * 1024
     # Seconds a streamed export may take in all; each of its calls still has BLAXEL_TIMEOUT.
     export_seconds: float = 600.0
+    # Failed sign-ins allowed per client address and per user name within signin_window seconds;
+    # more are refused before the password is hashed.
+    signin_failures: int = DEFAULT_SIGNIN_FAILURES
+    signin_window: float = 300.0
+    # Exports (whole executions walked) running at once per person, and per worker process.
+    exports_per_person: int = 2
+    exports_per_worker: int = 4
 
     @property
     def demo(self) -> bool:
@@ -113,6 +122,10 @@ class Settings:
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
             cache_max_bytes=_megabytes(source, "WEBAPP_CACHE_MAX_MB", 64),
             export_seconds=_seconds(source, "WEBAPP_EXPORT_SECONDS", 600.0, low=1),
+            signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
+            signin_window=_signin_window(source),
+            exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
+            exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
         )
 
 
@@ -152,3 +165,17 @@ def _networks(raw: str) -> tuple[Network, ...]:
                 f"WEBAPP_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR range"
             ) from None
     return tuple(networks)
+
+
+def _count(source: Mapping[str, Any], name: str, default: int) -> int:
+    raw = str(source.get(name) or default).strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_COUNT:
+        raise ConfigError(f"{name} must be a whole number from 1 to {MAX_COUNT}, not {raw!r}")
+    return int(raw)
+
+
+def _signin_window(source: Mapping[str, Any]) -> float:
+    window = _seconds(source, "WEBAPP_SIGNIN_WINDOW", 300.0)
+    if window < 1:
+        raise ConfigError("WEBAPP_SIGNIN_WINDOW must be at least 1 second")
+    return window

@@ -1,14 +1,19 @@
-"""Checks the production start command makes before it listens: what would be unsafe, and why."""
+"""The production server's parts: the checks it makes before it listens (what would be unsafe,
+and why), its timeouts and logs, and the app as its workers serve it."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .config import ConfigError, Settings, flag
 
 DEFAULT_BIND = "127.0.0.1:8000"
+# A worker whose event loop has not run for this long (stuck in CPU work, or in a call that
+# blocks outside gevent) is restarted. Requests waiting on the API or on a client do not count.
+LOOP_TIMEOUT = 30
 
 
 def bind_host(bind: str) -> str:
@@ -65,11 +70,12 @@ def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str
     return problems
 
 
-def worker_timeout(environ: Mapping[str, Any]) -> int:
-    """Seconds before gunicorn restarts a silent worker: longer than any request can take.
+def shutdown_grace(environ: Mapping[str, Any]) -> int:
+    """Seconds the requests in flight get to finish when a worker stops or restarts.
 
-    A request makes at most two upstream calls, each ending within about twice BLAXEL_TIMEOUT
-    (the deadline, plus at most one read that started just before it)."""
+    Enough for a page whose upstream calls each end within about twice BLAXEL_TIMEOUT (the
+    deadline, plus at most one read that started just before it); an export or a long walk
+    still running after that is cut off."""
     try:
         timeout = Settings.load({**environ}).timeout
     except ConfigError:
@@ -100,3 +106,42 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "httpx": {"level": "WARNING"},
         },
     }
+
+
+def production_app() -> Callable[..., Iterable[bytes]]:
+    """What gunicorn's workers serve: the app, its streamed responses taking turns."""
+    from . import create_app
+
+    return TakeTurns(create_app())
+
+
+class TakeTurns:
+    """WSGI middleware: a gevent worker switches requests only when one waits, and a socket that
+    takes every chunk at once never makes a download wait (nor does the demo's in-process API).
+    Yielding before each chunk keeps one export from holding every other request of its worker;
+    outside gevent, sleep(0) only offers the GIL to other threads."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return _Turns(self.app(environ, start_response))
+
+
+class _Turns:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._next = iter(chunks)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        time.sleep(0)  # gevent's sleep once monkey-patched: other greenlets run now
+        return next(self._next)
+
+    def close(self) -> None:
+        # The app's own close() releases what the response held (an export's share).
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()

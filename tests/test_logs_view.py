@@ -414,3 +414,22 @@ def test_any_logs_url_gets_an_honest_answer_and_only_valid_calls_go_upstream(
             "TRACE",
             "UNKNOWN",
         }
+
+
+def test_links_to_the_logs_from_a_task_row_the_task_page_and_a_failure_group(client):
+    """On demo data: the three places the issue names lead to the same logs URL."""
+    base = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
+    rows = client.get(base + "/tasks?status=failed&sort=name:asc").get_data(as_text=True)
+    first = re.search(r'<a class="logs-link" href="([^"]+/logs)">Logs<', rows).group(1)
+    name = first.rsplit("/", 2)[-2]
+    task_page = client.get(f"{base}/tasks/{name}").get_data(as_text=True)
+    assert f'href="{first}">Logs</a>' in task_page
+    triage = ""
+    for _ in range(30):  # the groups are made a bounded step per request
+        triage = client.get(base + "/triage", headers=HTMX).get_data(as_text=True)
+        if 'aria-busy="false"' in triage:
+            break
+    assert re.search(
+        r'<a class="logs-link" href="[^"]+/tasks/task-\d+/logs">Logs of task-\d+</a>', triage
+    )
+    assert client.get(first).status_code == 200

@@ -156,6 +156,8 @@ def test_a_window_past_the_3_day_limit_is_narrowed_and_never_sent():
     assert asked.end == datetime(2026, 11, 28, 9, 30, tzinfo=UTC)  # the end is kept
     with pytest.raises(ValueError, match="3 days"):
         LogRequest("j", "e", "t", Window(asked.start - timedelta(seconds=1), asked.end))
+    with pytest.raises(ValueError, match="end after it starts"):
+        LogRequest("j", "e", "t", Window(asked.end, asked.end))
     clock = FakeClock(T0 + timedelta(minutes=5))
     with answering(LogsUpstream(clock)) as server:  # its answer() asserts the limit
         client(server).task_logs(request(window=asked), scope())

@@ -10,8 +10,8 @@ from flask import url_for
 
 from .blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from .blaxel import logs as contract
-from .errors import logs_presentation
-from .logquery import LogQuery, field_time
+from .errors import QueryError, logs_presentation
+from .logquery import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
 # Lines a follow poll asks for at once; more than this in its window, and it says so.
@@ -59,6 +59,9 @@ class LogView:
         """The view the query asks for; its window is the task's run unless the URL says."""
         default = contract.task_window(task, now)
         window = Window.of(query.start or default.start, query.end or default.end)
+        if window.start >= window.end:
+            shown = f"{url_time(window.start)} to {url_time(window.end)}"
+            raise QueryError([f"That window ({shown}) ends before it starts: give both ends."])
         request = LogRequest(
             job_id,
             execution_id,

@@ -273,8 +273,8 @@ class LogRequest:
 
     def __post_init__(self) -> None:
         # Never send what the API refuses: it would read as a failure of Blaxel's.
-        if self.window.end - self.window.start > MAX_WINDOW:
-            raise ValueError("a log window may not exceed 3 days")
+        if not timedelta(0) < self.window.end - self.window.start <= MAX_WINDOW:
+            raise ValueError("a log window must end after it starts, at most 3 days later")
         if not 1 <= self.limit <= MAX_LIMIT or self.offset < 0:
             raise ValueError("limit must be 1 to 1000 and offset at least 0")
         if not set(self.severities) <= set(SEVERITIES):

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -27,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serving import free_port  # noqa: E402
 from webapp import create_app  # noqa: E402
+from webapp.blaxel import CallScope, PageRequest  # noqa: E402
 from webapp.export import task_json  # noqa: E402
-from webapp.query import TASKS, ListQuery  # noqa: E402
-from webapp.scan import UPSTREAM_LIMIT  # noqa: E402
+from webapp.filtered import UPSTREAM_LIMIT  # noqa: E402
 
 EXECUTIONS = {
     "5,000 tasks": ("nightly-embeddings", "exec-5k-embeddings"),
@@ -74,10 +73,10 @@ def gathered_peak(app, job: str, execution: str) -> int:
     """The naive contrast: every task in a list, then one JSON document."""
     blaxel = app.extensions["blaxel"]
     tracemalloc.start()
-    query = replace(ListQuery.parse(_NoArgs(), TASKS), limit=UPSTREAM_LIMIT)
     tasks, cursor = [], ""
     while True:
-        page = blaxel.list_tasks(job, execution, replace(query, cursor=cursor))
+        request = PageRequest(limit=UPSTREAM_LIMIT, cursor=cursor)
+        page = blaxel.list_tasks(job, execution, request, CallScope.starting_now(60))
         tasks += page.items
         if not page.has_more:
             break
@@ -86,11 +85,6 @@ def gathered_peak(app, job: str, execution: str) -> int:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak
-
-
-class _NoArgs:
-    def getlist(self, key: str) -> list[str]:
-        return []
 
 
 def main() -> None:

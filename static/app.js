@@ -91,7 +91,7 @@ document.addEventListener("htmx:afterSettle", (event) => {
 const absoluteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 function showTimes(root) {
   const absolute = localStorage.getItem("times") === "absolute";
-  for (const time of root.querySelectorAll("time[datetime]")) {
+  for (const time of root.querySelectorAll("time[datetime]:not([data-clock])")) {
     if (time.dataset.relative === undefined) time.dataset.relative = time.textContent;
     time.textContent = absolute ? absoluteFormat.format(new Date(time.dateTime)) : time.dataset.relative;
   }
@@ -186,3 +186,129 @@ function tickUpdated() {
   updated.textContent = seconds < 5 ? "updated just now" : `updated ${seconds} s ago`;
 }
 setInterval(tickUpdated, 5000);
+
+// ---- Task logs: local times, follow (pause, de-duplication, late lines in order), scrolling ----
+(() => {
+  const NEAR_BOTTOM = 24; // px: this close to the end still counts as reading the latest lines
+  const formatters = new Map();
+  let stuck = true; // the reader is at the newest line: new ones scroll into view
+
+  const panel = () => document.getElementById("log-panel");
+  const scroller = () => document.getElementById("log-scroll");
+  const atBottom = (box) => box.scrollHeight - box.scrollTop - box.clientHeight <= NEAR_BOTTOM;
+
+  function formatter(dated) {
+    const key = dated ? "dated" : "time";
+    if (!formatters.has(key)) {
+      const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, hourCycle: "h23" };
+      if (dated) Object.assign(options, { month: "2-digit", day: "2-digit" });
+      formatters.set(key, new Intl.DateTimeFormat(undefined, options));
+    }
+    return formatters.get(key);
+  }
+
+  // Times arrive in UTC; unless the view asks for UTC, show them in the reader's own zone.
+  function localize(box) {
+    if (box.dataset.tz === "utc") return;
+    const zone = document.getElementById("log-zone");
+    if (zone && !zone.hasAttribute("data-local")) {
+      const name = Intl.DateTimeFormat().resolvedOptions().timeZone || "your time zone";
+      zone.textContent = `Oldest first · times in ${name} (this browser's time zone)`;
+      zone.setAttribute("data-local", "");
+    }
+    const format = formatter(box.hasAttribute("data-dated"));
+    for (const time of box.querySelectorAll(".log-line time:not([data-local])")) {
+      const moment = new Date(time.dateTime);
+      if (Number.isNaN(moment.getTime())) continue;
+      time.title = `${moment.toString()} · ${time.title}`;
+      time.textContent = format.format(moment);
+      time.dataset.local = "";
+    }
+  }
+
+  // Follow polls overlap, so lines repeat: keep the first of each key. Late lines come after
+  // later ones: move each new line up to its place in time.
+  function settle(list) {
+    const seen = new Set();
+    for (const line of list.querySelectorAll("li.log-line")) {
+      if (seen.has(line.dataset.key)) line.remove();
+      else seen.add(line.dataset.key);
+    }
+    const arrived = list.querySelectorAll("li.log-line:not([data-placed])");
+    for (const line of arrived) {
+      let before = line.previousElementSibling;
+      let moved = false;
+      while (before && before.classList.contains("log-line") && before.dataset.at > line.dataset.at) {
+        before = before.previousElementSibling;
+        moved = true;
+      }
+      if (moved) {
+        (before ? before.after(line) : list.prepend(line));
+        line.classList.add("late");
+        line.title = "Arrived late; placed in time order";
+      }
+      line.dataset.placed = "";
+    }
+    if (list.querySelector("li.log-line")) list.querySelector("li.log-empty")?.remove();
+    return arrived.length;
+  }
+
+  function refresh(event) {
+    const box = panel();
+    if (!box) return;
+    const list = document.getElementById("log-lines");
+    const arrived = list ? settle(list) : 0;
+    // Lines a follow poll brought are new to the window's count; earlier lines were in it.
+    const total = document.getElementById("log-total");
+    const source = event?.detail?.requestConfig?.elt;
+    if (total && arrived && source?.hasAttribute("data-follow")) {
+      total.textContent = (Number(total.textContent.replace(/\D/g, "")) + arrived).toLocaleString("en");
+    }
+    localize(box);
+    const follow = document.getElementById("log-follow");
+    const pause = document.getElementById("log-pause");
+    if (pause && !(follow && follow.hasAttribute("hx-get"))) pause.hidden = true;
+    const scroll = scroller();
+    if (!scroll) return;
+    if (!scroll.hasAttribute("data-ready")) {
+      scroll.setAttribute("data-ready", "");
+      scroll.addEventListener("scroll", () => {
+        stuck = atBottom(scroll);
+        const jump = document.getElementById("log-jump");
+        if (jump) jump.hidden = stuck;
+      }, { passive: true });
+      stuck = !new URLSearchParams(location.search).has("offset");
+    }
+    if (stuck) scroll.scrollTop = scroll.scrollHeight;
+    else document.getElementById("log-jump")?.removeAttribute("hidden");
+  }
+
+  document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("htmx:afterSettle", refresh);
+
+  // Paused or hidden, a followed log asks for nothing; resuming picks up from where it stopped.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    const box = panel();
+    if (elt.hasAttribute("data-follow") && box && box.hasAttribute("data-paused")) {
+      event.preventDefault();
+    }
+    if (elt.closest("#log-earlier")) stuck = false; // reading back: stay with the older lines
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("#log-pause, #log-jump") : null;
+    if (!button) return;
+    if (button.id === "log-pause") {
+      const paused = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(paused));
+      button.textContent = paused ? "Resume following" : "Pause following";
+      panel()?.toggleAttribute("data-paused", paused);
+    } else {
+      const scroll = scroller();
+      if (scroll) scroll.scrollTop = scroll.scrollHeight;
+      stuck = true;
+      button.hidden = true;
+    }
+  });
+})();

@@ -72,3 +72,29 @@ class QueryError(Exception):
 
 class CursorRejected(Exception):
     """A cursor the app signed no longer fits: another query, another key, or altered by hand."""
+
+
+# A failed logs call, said in the logs panel; the rest of the page (and every other page) works.
+LOGS_PRESENTATION: dict[ErrorKind, tuple[str, str]] = {
+    ErrorKind.CREDENTIALS_REFUSED: (
+        "This server's key may not read logs",
+        "Blaxel refused to show this task's logs to the API key configured on this server. The "
+        "key needs log access as well as jobs:get; the task list and other pages do not depend "
+        "on it.",
+    ),
+    ErrorKind.NOT_FOUND: (
+        "Blaxel has no logs endpoint here",
+        "Blaxel answered 404 to GET /observability/logs, the call its own CLI makes for task "
+        "logs. This workspace or API may not offer task logs.",
+    ),
+}
+
+
+def logs_presentation(error: UpstreamError) -> tuple[int, str, str]:
+    """(status, headline, explanation) of a failed logs call: the logs' own words where the
+    general ones would mislead (a 404 is not a missing job), else the general ones."""
+    status, title, explanation = PRESENTATION[error.kind]
+    if error.kind in LOGS_PRESENTATION:
+        title, explanation = LOGS_PRESENTATION[error.kind]
+        status = 502
+    return status, title, explanation

@@ -38,6 +38,9 @@ ROW_COLUMNS = {
 OWN_FRAGMENTS = {
     "tasks.summary": ("_summary_note.html", "none"),
     "tasks.task": ("_condition_list_error.html", ""),
+    "logs.page": ("_log_view_error.html", ""),
+    "logs.lines": ("_log_lines_error.html", ""),
+    "logs.follow": ("_log_follow_failed.html", "none"),
 }
 FALLBACK = (
     "<!doctype html><title>Error</title><p>Something went wrong on this server, and the page "

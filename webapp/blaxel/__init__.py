@@ -2,11 +2,13 @@
 
 client.BlaxelClient (one method per endpoint) → cache.CachedClient (same methods, shared answers
 and the 429 hold) → session.Session (what one page or export calls, within one deadline).
+logs.py holds everything that depends on the task-logs contract, which the spec lacks.
 """
 
 from .cache import CachedClient, LocalStore, RedisStore, Store
 from .client import BlaxelClient, CallRecord, CallScope, PageRequest
 from .errors import ChainStopped, ErrorKind, UpstreamError
+from .logs import SEVERITIES, LogLine, LogPage, LogRequest, Window
 from .models import (
     EXECUTION_STATUSES,
     FINAL_TASK_STATUSES,
@@ -23,6 +25,7 @@ from .session import Session
 __all__ = [
     "EXECUTION_STATUSES",
     "FINAL_TASK_STATUSES",
+    "SEVERITIES",
     "TASK_STATUSES",
     "BlaxelClient",
     "CachedClient",
@@ -34,6 +37,9 @@ __all__ = [
     "Execution",
     "ExecutionStats",
     "Job",
+    "LogLine",
+    "LogPage",
+    "LogRequest",
     "LocalStore",
     "Page",
     "PageRequest",
@@ -42,4 +48,5 @@ __all__ = [
     "Store",
     "Task",
     "UpstreamError",
+    "Window",
 ]

@@ -27,8 +27,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from . import logs
 from .client import BlaxelClient, CallRecord, CallScope, PageRequest, decode, execution_path
 from .errors import ErrorKind, UpstreamError
+from .logs import LogPage, LogRequest
 from .models import Execution, Job, Page, Task
 from .transport import DEFAULT_RETRY_AFTER_SECONDS
 
@@ -163,6 +165,14 @@ class CachedClient:
 
     def _note_key(self, name: str, parts: tuple[Any, ...]) -> str:
         return f"note:{name}:" + request_key(self._scope, list(parts))
+
+    def task_logs(self, request: LogRequest, scope: CallScope, *, settled: bool = False) -> LogPage:
+        """A task's lines change while it runs (and for a while after, as late lines arrive):
+        kept for the TTL only, unless `settled` (see logs.settled); searches never for long."""
+        load = lambda: self.client.task_logs(request, scope)  # noqa: E731
+        ttl = self.final_ttl if settled and not request.search else self.ttl
+        key = ("logs", *request.cache_key())
+        return self._through(logs.ENDPOINT, key, load, LogPage, scope, lambda _: ttl)
 
     def _finished_key(self, job_id: str, execution_id: str) -> str:
         return "finished:" + request_key(self._scope, execution_path(job_id, execution_id))

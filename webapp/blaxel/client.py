@@ -17,7 +17,9 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from . import logs
 from .errors import ErrorKind, UpstreamError
+from .logs import LogPage, LogRequest
 from .models import Execution, Job, Page, Task
 from .redaction import install_redaction, redact
 from .transport import ACCEPT_ENCODING, Attempts, get_json_bytes, network_transport
@@ -28,7 +30,8 @@ SORTS = ("createdAt:desc", "createdAt:asc", "name:asc", "name:desc")
 T = TypeVar("T")
 
 DECODERS: dict[Any, msgspec.json.Decoder] = {
-    kind: msgspec.json.Decoder(kind) for kind in (Page[Job], Page[Execution], Page[Task], Execution)
+    kind: msgspec.json.Decoder(kind)
+    for kind in (Page[Job], Page[Execution], Page[Task], Execution, LogPage)
 }
 
 
@@ -183,6 +186,11 @@ class BlaxelClient:
         path = execution_path(job_id, execution_id) + "/tasks"
         return self._get("ListJobExecutionTasks", path, page.params(), scope, Page[Task])
 
+    def task_logs(self, request: LogRequest, scope: CallScope) -> LogPage:
+        """One page of a task's lines (GET /observability/logs, see logs.py), newest first."""
+        body = self._get_bytes(logs.ENDPOINT, logs.PATH, request.params(self.workspace), scope)
+        return logs.page_of(body, request.job_id).without(self._token)
+
     def _get(
         self,
         endpoint: str,
@@ -191,6 +199,11 @@ class BlaxelClient:
         scope: CallScope,
         kind: type[T],
     ) -> T:
+        return decode(self._get_bytes(endpoint, path, params, scope), kind)
+
+    def _get_bytes(
+        self, endpoint: str, path: str, params: Mapping[str, str | int], scope: CallScope
+    ) -> bytes:
         def record(attempts: Attempts) -> None:
             started = time.monotonic() - attempts.seconds
             scope.note(
@@ -199,8 +212,7 @@ class BlaxelClient:
                 )
             )
 
-        body = get_json_bytes(self._http, path, params, scope.call_deadline(), self._redact, record)
-        return decode(body, kind)
+        return get_json_bytes(self._http, path, params, scope.call_deadline(), self._redact, record)
 
     def _redact(self, text: str) -> str:
         """Upstream text as shown to people: never the token, even if the API echoes it."""

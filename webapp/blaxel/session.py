@@ -8,6 +8,7 @@ from typing import Any
 
 from .cache import CachedClient
 from .client import CallScope, PageRequest
+from .logs import LogLine, LogPage, LogRequest, oldest_first
 from .lookup import find_task
 from .models import Execution, Job, Page, Task
 from .walk import walk
@@ -85,4 +86,14 @@ class Session:
             lambda request: self.list_tasks(job_id, execution_id, request),
             name,
             max_pages=max_pages,
+        )
+
+    def task_logs(self, request: LogRequest, *, settled: bool = False) -> LogPage:
+        return self.api.task_logs(request, self.scope, settled=settled)
+
+    def walk_logs(self, request: LogRequest, *, settled: bool = False) -> Iterator[list[LogLine]]:
+        """Every line of the request's window, oldest first, a page at a time (see
+        logs.oldest_first for its bounds)."""
+        return oldest_first(
+            lambda page: self.task_logs(page, settled=settled), request, self.scope.remaining
         )

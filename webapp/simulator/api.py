@@ -1,4 +1,5 @@
-"""The simulator's WSGI app: the four read endpoints of the Blaxel jobs API, errors included."""
+"""The simulator's WSGI app: the four read endpoints of the Blaxel jobs API, errors included,
+and the task logs the official CLI reads (logs.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, date, datetime
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp.simulator import cursor, data
+from webapp.simulator import cursor, data, logs
 from webapp.simulator.latency import Latency
 
 DEMO_WORKSPACE = "demo"
@@ -187,6 +188,16 @@ def list_tasks(job: str, execution_id: str) -> Response:
     _take_time(sum(len(task["conditions"]) for task in found))
     matches = [task for task in found if query.q in task["metadata"]["name"].lower()]
     return _page(_ordered(matches, query.sort), query, total=len(found))
+
+
+@v0.get("/observability/logs")
+def task_logs() -> Response:
+    try:
+        query = logs.LogsQuery.parse(request.args)
+    except logs.BadQuery as error:
+        raise _bad_request(str(error)) from None
+    simulator = _simulator()
+    return jsonify(logs.answer(query, simulator.anchor, simulator.clock(), g.workspace))
 
 
 def _executions(job: str) -> list[dict]:

@@ -673,3 +673,44 @@ def _rng(*parts: str) -> random.Random:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class TaskRun(NamedTuple):
+    """One task's whole planned history (future events included), for the simulator's logs."""
+
+    job: JobSeed
+    execution: ExecutionSeed
+    index: int
+    events: tuple[Event, ...]
+    seen_at: datetime  # the moment the task is shown as of: a frozen execution stays at its anchor
+
+
+def task_runs(anchor: datetime, job: str, execution_id: str, at: datetime) -> list[TaskRun] | None:
+    """Every task of the execution with its planned history; None for an unknown execution."""
+    if job == LIVE_JOB:
+        current = _cycle_start(at)
+        for back in range(LIVE_WINDOW):
+            seed, _, plans = _cycle(current - CYCLE * back)
+            if seed.id == execution_id:
+                return _runs(JOBS_BY_NAME[job], seed, plans, at)
+        return None
+    if job not in JOBS_BY_NAME or execution_id not in _execution_seeds(job):
+        return None
+    return _frozen_runs(anchor, job, execution_id)
+
+
+def _runs(
+    job: JobSeed, seed: ExecutionSeed, plans: list[list[Event]], at: datetime
+) -> list[TaskRun]:
+    return [TaskRun(job, seed, index, tuple(events), at) for index, events in enumerate(plans)]
+
+
+@functools.lru_cache(maxsize=64)
+def _frozen_runs(anchor: datetime, job_name: str, execution_id: str) -> list[TaskRun]:
+    """The plans `_frozen` folds into its snapshot (the stalled execution's freeze included),
+    as runs seen at the anchor."""
+    job, seed = JOBS_BY_NAME[job_name], _execution_seeds(job_name)[execution_id]
+    plans = _plan(job, seed, anchor - seed.age)
+    if seed.stalled:
+        _stall(plans, anchor)
+    return _runs(job, seed, plans, anchor)

@@ -7,7 +7,7 @@ from flask import Flask
 
 from ..paths import IdConverter
 from ..query import check_id
-from . import executions, health, jobs, tasks
+from . import executions, health, jobs, logs, tasks
 
 # Ids that go into upstream paths (a task is looked up through the search, never by path).
 PATH_IDS = {"job_id": "job name", "execution_id": "execution id"}
@@ -23,5 +23,5 @@ def register(app: Flask) -> None:
             if name in PATH_IDS:
                 check_id(value, PATH_IDS[name])
 
-    for blueprint in (jobs.bp, executions.bp, tasks.bp, health.bp):
+    for blueprint in (jobs.bp, executions.bp, tasks.bp, logs.bp, health.bp):
         app.register_blueprint(blueprint)

@@ -38,6 +38,8 @@ ROW_COLUMNS = {
 OWN_FRAGMENTS = {
     "tasks.summary": ("_summary_note.html", "none"),
     "tasks.task": ("_condition_list_error.html", ""),
+    "jobs.recent": ("_job_recent_error.html", ""),
+    "jobs.health": ("_health_error.html", ""),
 }
 FALLBACK = (
     "<!doctype html><title>Error</title><p>Something went wrong on this server, and the page "

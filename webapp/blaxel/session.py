@@ -49,6 +49,14 @@ class Session:
 
         return walk(fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead)
 
+    def walk_executions(self, job_id: str, page: PageRequest) -> Iterator[Page[Execution]]:
+        """The job's executions from `page.cursor`, page by page, each answer shared."""
+
+        def fetch(cursor: str) -> Page[Execution]:
+            return self.list_executions(job_id, PageRequest(page.sort, page.q, page.limit, cursor))
+
+        return walk(fetch, self.scope, page_size=page.limit, start=page.cursor)
+
     def remember(self, name: str, parts: tuple, value: dict, seconds: float) -> None:
         self.api.remember(name, parts, value, seconds)
 

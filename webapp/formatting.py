@@ -171,6 +171,7 @@ FILTERS = {
     "count": count,
     "badge": badge,
     "status_icon": status_icon,
+    "iso": iso,
     "when": when,
     "took": took,
     "waited": waited,

@@ -25,6 +25,8 @@ from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
 from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, task_filter
+from ..gather import SALT as SLOWEST_SALT
+from ..gather import gather_tasks, slowest_first
 from ..listing import (
     CONTROLS_ID,
     Listing,
@@ -33,8 +35,9 @@ from ..listing import (
     is_fragment,
     rows_response,
 )
-from ..query import TASKS, ListQuery
+from ..query import SLOWEST_FIRST, TASKS, ListQuery
 from ..stepping import Position, steps
+from ..timeline import timeline
 from ..triage import Triage, triage
 from ..upstream import blaxel, export_session
 
@@ -55,6 +58,8 @@ def execution(job_id: str, execution_id: str) -> Response:
 def index(job_id: str, execution_id: str) -> Response | str:
     query = ListQuery.parse(request.args, TASKS)
     api = blaxel()
+    if request.args.get("view"):
+        return timeline_view(api, job_id, execution_id, query)
     if is_fragment():
         page, query, notice = fetch_or_restart(
             lambda q: task_page(api, job_id, execution_id, q), query
@@ -85,10 +90,56 @@ def index(job_id: str, execution_id: str) -> Response | str:
     )
 
 
+def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery) -> str:
+    """The execution's tasks over time: those of the list's page, or the whole execution as far
+    as the bounded walk has read it (each request reads on; read pages are kept)."""
+    if request.args.get("view") != "timeline":
+        raise QueryError(["“view” can only be “timeline”."])
+    whole = request.args.get("span") == "all"
+    now = current_app.extensions["clock"]()
+    execution = api.get_execution(job_id, execution_id)
+    if whole:
+        gathered = gather_tasks(
+            api, job_id, execution_id, search=query.search, budget=settings().scan_budget
+        )
+        keep = task_filter(query)
+        tasks = [task for task in gathered.tasks if keep(task)]
+        page: Page[Task] | FilteredPage | None = None
+    else:
+        gathered = None
+        page, query, _ = fetch_or_restart(lambda q: task_page(api, job_id, execution_id, q), query)
+        tasks = list(page.items)
+    links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    context = {
+        "chart": timeline(tasks, now),
+        "tasks": tasks,
+        "gathered": gathered,
+        "execution": execution,
+        "job_id": job_id,
+        "execution_id": execution_id,
+        "links": links,
+        "task_base": url_for(".task", job_id=job_id, execution_id=execution_id, task_name="-")[:-1],
+    }
+    if is_fragment():
+        return render_template("_timeline.html", **context)
+    return render_template("timeline.html", **context, tally=StatusCounts.of(execution, None))
+
+
 def task_page(
     api: Session, job_id: str, execution_id: str, query: ListQuery
 ) -> Page[Task] | FilteredPage:
-    """Blaxel's own page, or, for a filter it cannot apply, the app's bounded walk."""
+    """Blaxel's own page, or, for a filter or an order it cannot apply, the app's bounded walk."""
+    if query.sort == SLOWEST_FIRST:
+        return slowest_first(
+            api,
+            job_id,
+            execution_id,
+            query,
+            task_filter(query),
+            budget=settings().scan_budget,
+            signer=CursorSigner(current_app.config["SECRET_KEY"], SLOWEST_SALT),
+            now=current_app.extensions["clock"](),
+        )
     if not query.filtered:
         return api.list_tasks(job_id, execution_id, query.page_request())
     return filtered_tasks(
@@ -147,7 +198,9 @@ def download(job_id: str, execution_id: str, fmt: str) -> Response:
     """The task view's rows over the whole execution, streamed; a page's worth at a time."""
     query = ListQuery.parse(request.args, TASKS)
     session = export_session()
-    start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT)
+    # An order the app makes itself is not kept: the export streams in Blaxel's own order.
+    sort = TASKS.default_sort if query.ordered_by_app else query.sort
+    start = PageRequest(sort, query.search, UPSTREAM_LIMIT)
     pages = session.walk_tasks(job_id, execution_id, start, ahead=True)
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(pages)
@@ -175,7 +228,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     at = Position.parse(request.args.get("at", ""))
     back = Position.parse(request.args.get("back", ""))
     around = None
-    if at is not None:
+    if at is not None and not query.ordered_by_app:
         keep = task_filter(query)
         around = steps(api, job_id, execution_id, query, keep, task_name, at, back, budget=budget)
     found = around.task if around is not None else find(api, job_id, execution_id, task_name)

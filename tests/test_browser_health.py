@@ -358,3 +358,16 @@ def test_screenshots_of_the_health_pages(
     page.screenshot(path=str(folder / f"{name}.png"))
     context.close()
     assert (folder / f"{name}.png").stat().st_size > 10_000
+
+
+def test_a_running_executions_timeline_follows_it_without_errors(page, base_url):
+    polls: list[str] = []
+    page.on("request", lambda request: "view=timeline" in request.url and polls.append(request.url))
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    page.get_by_role("link", name="Timeline").click()
+    expect(page.locator("#execution-summary .live")).to_be_visible()
+    expect(page.locator("line.tl-now")).to_have_count(1)  # where now is
+    page.wait_for_timeout(11_000)
+    assert any("/summary?view=timeline" in url for url in polls)
+    assert any("/tasks?view=timeline" in url for url in polls[1:])
+    expect(page.locator("g.tl-bar")).not_to_have_count(0)

@@ -245,7 +245,15 @@ def test_health_parameters_are_checked(client, url):
 def test_the_window_is_kept_in_the_jobs_page_links(client):
     html = client.get("/?window=24h&sort=failing").get_data(as_text=True)
     assert 'hx-get="/health?sort=failing&amp;window=24h"' in html
-    assert '<input type="hidden" name="window" value="24h">' in html
+    assert '<input type="hidden" id="window-input" name="window" value="24h">' in html
+    # A window chosen in the summary replaces the form's, so the controls keep it.
+    fragment = client.get("/health?window=7d", headers=HTMX).get_data(as_text=True)
+    assert 'id="window-input" name="window" value="7d" hx-swap-oob="true"' in fragment
+
+
+def test_only_failing_with_no_failing_job_says_so(client):
+    html = client.get("/?only=failing&q=digest").get_data(as_text=True)
+    assert "No job's last finished run failed among those with “digest” in their name." in html
 
 
 def test_the_executions_status_filter_walks_and_lists_exactly_the_matching_runs(client):
@@ -280,3 +288,49 @@ def test_the_executions_page_shows_failed_tasks_and_a_chart_of_the_listed_runs(c
         "/jobs/nightly-embeddings/executions?status=failed", headers=HTMX
     ).get_data(as_text=True)
     assert '<figure id="runs-chart" class="runs-chart" hx-swap-oob="true">' in fragment
+
+
+def two_jobs_one_broken(request: httpx.Request) -> httpx.Response:
+    if request.url.path.endswith("/jobs"):
+        jobs = [{"metadata": {"name": name}} for name in ("busy", "broken")]
+        return httpx.Response(200, json={"data": jobs, "meta": {"hasMore": False}})
+    if "/broken/" in request.url.path:
+        return httpx.Response(500, json={"error": "boom"})
+    return httpx.Response(200, json=executions_page(3))
+
+
+def test_a_job_whose_runs_cannot_be_read_leaves_the_summary_partial_not_broken(scripted):
+    client, _ = scripted(two_jobs_one_broken)
+    html = client.get("/health", headers=HTMX).get_data(as_text=True)
+    assert '<strong data-count="failed">3</strong>' in html
+    assert "The runs of broken could not be read." in html
+    # Failing first still orders what it knows, and leaves the unknown job last, lazily loaded.
+    page = client.get("/?sort=failing").get_data(as_text=True)
+    assert ROW_JOB.findall(page) == ["busy", "broken"]
+    assert 'hx-get="/jobs/broken/recent"' in page
+
+
+def test_a_strip_that_fails_says_so_in_its_cell_with_a_retry(scripted):
+    client, _ = scripted(two_jobs_one_broken)
+    response = client.get("/jobs/broken/recent", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert 'class="recent recent-error" role="alert"' in html
+    assert 'hx-get="/jobs/broken/recent"' in html
+
+
+def test_the_benchmark_lists_fifty_jobs_whose_copies_answer_with_the_originals_runs():
+    from bench.health import FiftyJobs
+
+    upstream = FiftyJobs(lambda: NOW)
+    client = httpx.Client(transport=upstream, base_url="http://simulator.invalid/v0")
+    headers = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
+    jobs = client.get("/jobs", params={"limit": 200}, headers=headers).json()["data"]
+    assert len(jobs) == 50 and jobs[30]["metadata"]["name"].endswith("-copy")
+    copy = jobs[30]["metadata"]["name"]
+    original = copy.removesuffix("-copy")
+    runs = [
+        client.get(f"/jobs/{name}/executions", headers=headers).json() for name in (copy, original)
+    ]
+    assert runs[0] == runs[1]
+    assert upstream.calls == {"ListJobs": 1, "ListJobExecutions": 2}

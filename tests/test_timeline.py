@@ -154,3 +154,10 @@ def test_an_export_of_the_slowest_first_view_streams_in_blaxels_order(client):
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert len(rows) == 241 and rows[1][0] == "task-239"
+
+
+def test_the_summary_polled_from_a_timeline_refills_no_chips(client):
+    running = "/jobs/thumbnail-render/executions/exec-slow-thumbnails"
+    html = client.get(running + "/summary?view=timeline", headers=HTMX).get_data(as_text=True)
+    assert "count-slot" not in html and "60 total" in html
+    assert "count-slot" in client.get(running + "/summary", headers=HTMX).get_data(as_text=True)

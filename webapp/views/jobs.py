@@ -59,4 +59,6 @@ def health() -> str:
     window = WINDOWS[query.window_name]
     summary = summarise(blaxel(), window, current_app.extensions["clock"]())
     template = "_health_summary.html" if is_fragment() else "health.html"
-    return render_template(template, summary=summary, query=query, windows=WINDOWS)
+    return render_template(
+        template, summary=summary, query=query, windows=WINDOWS, fragment=is_fragment()
+    )

@@ -257,7 +257,8 @@ def summary(job_id: str, execution_id: str) -> Response | str:
         return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
     execution = blaxel().get_execution(job_id, execution_id)
     chips = None
-    if execution.stats.total:
+    # The timeline's page has no status chips to refill.
+    if execution.stats.total and request.args.get("view") != "timeline":
         # The poll sends the controls form: the chips' count links keep its search and sort.
         try:
             query = ListQuery.parse(request.args, TASKS)

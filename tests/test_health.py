@@ -334,3 +334,17 @@ def test_the_benchmark_lists_fifty_jobs_whose_copies_answer_with_the_originals_r
     ]
     assert runs[0] == runs[1]
     assert upstream.calls == {"ListJobs": 1, "ListJobExecutions": 2}
+
+
+def test_failing_first_says_when_it_ordered_only_the_first_200_jobs(scripted):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/jobs"):
+            jobs = [{"metadata": {"name": f"job-{index}"}} for index in range(200)]
+            meta = {"hasMore": True, "nextCursor": "Q1VSU09S", "total": 230}
+            return httpx.Response(200, json={"data": jobs, "meta": meta})
+        return httpx.Response(200, json=executions_page(1))
+
+    client, upstream = scripted(answer)
+    html = client.get("/?sort=failing&limit=25").get_data(as_text=True)
+    assert "Ordered among the first 200 jobs only: 30 more were not read." in html
+    assert len(upstream.requests) == 1 + 200

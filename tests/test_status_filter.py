@@ -297,7 +297,7 @@ def test_the_summary_poll_sends_the_controls_form_so_its_counts_can_follow_the_v
     client, _ = scripted(ok(task_page([task_json(0)])), execution=running(EXECUTION["stats"]))
     html = client.get(TASKS_URL).get_data(as_text=True)
     summary = html[html.index('<section id="execution-summary"') : html.index("</section>")]
-    assert 'hx-include="#listing-controls"' in summary
+    assert 'hx-include="#listing-controls, #summary-context"' in summary
     assert "hx-swap-oob" not in summary  # on the page itself the chips are in the form
 
 

@@ -40,7 +40,7 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Window:
     name: str
-    label: str  # "the last 3 days"
+    label: str  # "3 days"
     length: timedelta
     bucket: timedelta
     bucket_label: str  # "hour"

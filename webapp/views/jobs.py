@@ -23,6 +23,7 @@ def index() -> Response | str:
     listing = Listing.of_request(query, page, notice)
     # Known already when the app ordered or filtered the jobs by their runs; else loaded lazily.
     histories = page.histories if isinstance(page, RankedPage) else {}
+    unread = page.unread if isinstance(page, RankedPage) else 0
     if is_fragment():
         return rows_response("_job_rows.html", listing, histories=histories)
     tour = current_app.extensions["demo_tour"]
@@ -30,6 +31,7 @@ def index() -> Response | str:
         "jobs.html",
         listing=listing,
         histories=histories,
+        unread=unread,
         windows=WINDOWS,
         tour=tour() if tour else [],
     )

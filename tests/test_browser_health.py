@@ -168,6 +168,8 @@ def test_the_executions_status_filter_lists_exactly_the_matching_runs_across_loa
     ]
     page.goto(base_url + "/jobs/nightly-embeddings/executions?limit=3")
     page.get_by_label("failed", exact=True).check()
+    # One change at a time: a second before the first answers would cancel it (hx-sync).
+    expect(page).to_have_url(base_url + "/jobs/nightly-embeddings/executions?status=failed&limit=3")
     page.get_by_label("cancelled", exact=True).check()
     expect(page).to_have_url(
         base_url + "/jobs/nightly-embeddings/executions?status=cancelled,failed&limit=3"

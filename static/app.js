@@ -312,3 +312,26 @@ setInterval(tickUpdated, 5000);
     }
   });
 })();
+
+// ---- Health at a glance: the timeline ----
+// The server labels the time axis in UTC; here it is relabelled in the viewer's own time zone.
+const tickFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone;
+function localTimeline(root) {
+  for (const tick of root.querySelectorAll("text.tl-tick[data-at]")) {
+    const at = new Date(tick.dataset.at);
+    if (tick.dataset.utc === undefined) tick.dataset.utc = tick.textContent;
+    // Seconds matter only when the ticks are less than a minute apart.
+    tick.textContent = tick.dataset.utc.length > 5 ? at.toLocaleTimeString() : tickFormat.format(at);
+  }
+  for (const note of root.querySelectorAll("[data-zone]")) note.textContent = `Times in ${zoneName}`;
+}
+document.addEventListener("htmx:load", (event) => localTimeline(event.detail.elt));
+document.addEventListener("DOMContentLoaded", () => localTimeline(document));
+
+// Pointing at a bar says what it is beside the chart too (its tooltip says the same).
+document.addEventListener("mouseover", (event) => {
+  const bar = event.target instanceof Element ? event.target.closest(".tl-bar") : null;
+  const detail = document.getElementById("timeline-detail");
+  if (bar && detail) detail.textContent = bar.querySelector("title")?.textContent ?? "";
+});

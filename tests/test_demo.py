@@ -30,7 +30,7 @@ def walk(client, url: str) -> list[str]:
 def test_landing_page_lists_jobs_and_links_to_the_demo_executions(client, clock):
     html = client.get("/").get_data(as_text=True)
     assert "Demo data." in html and "BLAXEL_API_KEY" in html
-    assert "24 jobs in the workspace" in html
+    assert "27 jobs in the workspace" in html
     links = re.findall(r'<a href="(/jobs/[^"]+/tasks)">', html)
     assert f"/jobs/sitemap-crawler/executions/{live_execution_id(clock())}/tasks" in links
     assert BIG in links

@@ -108,7 +108,7 @@ def test_any_bearer_token_is_accepted_in_either_authorization_header(client):
 def test_without_a_version_header_jobs_are_a_bare_array_of_all_jobs(client):
     response = get(client, "/v0/jobs", version=None, limit="1", q="embed")
     assert isinstance(response.json, list)
-    assert len(response.json) == 24
+    assert len(response.json) == 27
 
 
 @pytest.mark.parametrize("version", ["2026-04-16", "2026-04-27"])
@@ -177,7 +177,7 @@ def test_legacy_executions_of_an_unknown_job_get_404(client):
 
 @pytest.mark.parametrize(
     ("path", "size"),
-    [("/v0/jobs", 24), ("/v0/jobs/nightly-embeddings/executions", 20), (f"{BIG}/tasks", 50)],
+    [("/v0/jobs", 27), ("/v0/jobs/nightly-embeddings/executions", 20), (f"{BIG}/tasks", 50)],
 )
 def test_limit_defaults_to_50_for_jobs_and_tasks_and_20_for_executions(client, path, size):
     assert len(get(client, path).json["data"]) == size
@@ -310,7 +310,7 @@ def test_jobs_q_matches_name_display_name_and_label_keys_and_values(client):
     assert found("Weekly Digest E") == {"weekly-digest"}  # the display name only
     assert found("cost-center") == found("cc-204") == {"pricing-snapshot"}
     assert {"nightly-embeddings", "churn-model-train"} <= found("ml")
-    assert get(client, "/v0/jobs", q="ml").json["meta"]["total"] == 24
+    assert get(client, "/v0/jobs", q="ml").json["meta"]["total"] == 27
 
 
 # Cursors
@@ -418,7 +418,7 @@ def test_jobs_task_filter_is_case_insensitive_and_total_ignores_it(client):
     body = get(client, "/v0/jobs", status="failed, Deactivated").json
     assert {job["status"] for job in body["data"]} == {"FAILED", "DEACTIVATED"}
     assert len(body["data"]) == 3
-    assert body["meta"]["total"] == 24
+    assert body["meta"]["total"] == 27
 
 
 def test_jobs_task_filter_rejects_unknown_values(client):
@@ -435,7 +435,7 @@ def test_jobs_task_filter_is_bound_into_the_cursor(client):
 
 
 def test_legacy_jobs_validate_status_but_do_not_filter(client):
-    assert len(get(client, "/v0/jobs", version=None, status="FAILED").json) == 24
+    assert len(get(client, "/v0/jobs", version=None, status="FAILED").json) == 27
     assert get(client, "/v0/jobs", version=None, status="nope").status_code == 400
 
 
@@ -443,7 +443,7 @@ def test_anchor_end_returns_the_tail_page_of_created_at_listings(client):
     everything = get(client, "/v0/jobs").json["data"]
     tail = get(client, "/v0/jobs", anchor="end", limit="5").json
     assert tail["data"] == everything[-5:]
-    assert tail["meta"] == {"hasMore": False, "nextCursor": "", "total": 24}
+    assert tail["meta"] == {"hasMore": False, "nextCursor": "", "total": 27}
     oldest_first = get(client, "/v0/jobs", anchor="end", limit="5", sort="createdAt:asc").json
     assert oldest_first["data"] == everything[:5][::-1]
 
@@ -669,3 +669,48 @@ def test_a_pending_live_task_has_no_start_or_completion_time(client, clock):
     tasks = get(client, f"{LIVE}/{live_execution_id(clock.now)}/tasks").json["data"]
     assert {task["status"] for task in tasks} == {"pending"}
     assert all(set(task["metadata"]) == {"name", "createdAt", "updatedAt"} for task in tasks)
+
+
+# Health at a glance: demo jobs worth a look
+
+
+def runs_newest_first(client, job):
+    return [e["status"] for e in walk(client, f"/v0/jobs/{job}/executions", sort="createdAt:desc")]
+
+
+def test_the_orders_export_job_started_failing_four_runs_ago(client):
+    assert runs_newest_first(client, "orders-export") == ["failed"] * 4 + ["succeeded"] * 10
+
+
+def test_the_price_scraper_job_is_flaky(client):
+    runs = runs_newest_first(client, "price-scraper")
+    assert runs[0] == "succeeded" and Counter(runs) == {"succeeded": 14, "failed": 6}
+
+
+def moment(text):
+    return datetime.fromisoformat(text)
+
+
+def test_an_execution_with_a_queue_and_stragglers(client):
+    path = "/v0/jobs/report-render/executions/exec-stragglers"
+    tasks = walk(client, path + "/tasks", limit=200)
+    assert len(tasks) == 240 and {task["status"] for task in tasks} == {"succeeded"}
+    # A queue: 240 tasks created at once for 8 slots, so most wait minutes for theirs.
+    waits = sorted(
+        (moment(t["metadata"]["scheduledAt"]) - moment(t["metadata"]["createdAt"])).seconds
+        for t in tasks
+    )
+    assert waits[120] > 15 * 60
+    # Stragglers: five tasks run far longer than the rest, and end the execution.
+    runs = sorted(
+        (
+            (moment(t["metadata"]["completedAt"]) - moment(t["metadata"]["startedAt"])).seconds,
+            t["metadata"]["completedAt"],
+        )
+        for t in tasks
+    )
+    median = runs[120][0]
+    assert [seconds > 4 * median for seconds, _ in runs[-5:]] == [True] * 5
+    assert all(seconds < 4 * median for seconds, _ in runs[:-5])
+    completed = get(client, path).json["metadata"]["completedAt"]
+    assert max(end for _, end in runs[-5:]) == completed

@@ -97,7 +97,7 @@ def all_executions(spec, client):
 
 @pytest.mark.parametrize("version", LEGACY_VERSIONS)
 def test_legacy_list_jobs_items_conform(spec, client, version):
-    assert len(fetch(spec, client, "/v0/jobs", version=version, status="deployed")) == 24
+    assert len(fetch(spec, client, "/v0/jobs", version=version, status="deployed")) == 27
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -108,8 +108,8 @@ def test_list_jobs_walks_conform(spec, client, sort, q):
 
 
 def test_list_jobs_with_limit_one_and_clamped_limits_conform(spec, client):
-    assert len(walk(spec, client, "/v0/jobs", limit=1)) == 24
-    assert len(fetch(spec, client, "/v0/jobs", limit=500, in_spec=False)["data"]) == 24
+    assert len(walk(spec, client, "/v0/jobs", limit=1)) == 27
+    assert len(fetch(spec, client, "/v0/jobs", limit=500, in_spec=False)["data"]) == 27
 
 
 @pytest.mark.parametrize("status", ["DEPLOYED", "failed,deactivated", "DEPLOYING,BUILT"])

@@ -60,10 +60,15 @@ def test_an_unknown_status_is_refused_naming_the_allowed_values():
     assert ", ".join(TASK_STATUSES) in str(refused.value)
 
 
-@pytest.mark.parametrize("spec", [JOBS, EXECUTIONS])
-def test_listings_that_cannot_filter_by_status_refuse_it(spec):
+def test_the_jobs_listing_cannot_filter_by_status():
     with pytest.raises(QueryError, match="cannot be filtered by status"):
-        parse([("status", "failed")], spec)
+        parse([("status", "failed")], JOBS)
+
+
+def test_executions_filter_by_their_own_statuses():
+    assert parse([("status", "timeout,failed")], EXECUTIONS).statuses == ("failed", "timeout")
+    with pytest.raises(QueryError, match="“retried”"):
+        parse([("status", "retried")], EXECUTIONS)
 
 
 def test_the_filter_is_kept_on_later_pages_and_dropped_from_nothing_else():
@@ -195,10 +200,10 @@ def test_without_stats_a_filtered_walk_counts_the_statuses_it_has_read(scripted)
     assert chip_count(last, "pending") == "0"
 
 
-def test_other_listings_offer_no_task_filter(client):
+def test_the_jobs_page_offers_no_status_filter_and_executions_no_download(client):
     assert 'id="status-filter"' not in client.get("/").get_data(as_text=True)
     html = client.get("/jobs/invoice-ocr/executions").get_data(as_text=True)
-    assert 'id="status-filter"' not in html and "Download CSV" not in html
+    assert 'value="timeout"' in html and "Download CSV" not in html
 
 
 def test_a_filtered_view_says_so_and_offers_every_status_back(scripted):
@@ -292,7 +297,7 @@ def test_the_summary_poll_sends_the_controls_form_so_its_counts_can_follow_the_v
     client, _ = scripted(ok(task_page([task_json(0)])), execution=running(EXECUTION["stats"]))
     html = client.get(TASKS_URL).get_data(as_text=True)
     summary = html[html.index('<section id="execution-summary"') : html.index("</section>")]
-    assert 'hx-include="#listing-controls"' in summary
+    assert 'hx-include="#listing-controls, #summary-context"' in summary
     assert "hx-swap-oob" not in summary  # on the page itself the chips are in the form
 
 

@@ -1,5 +1,5 @@
-"""A page of tasks filtered by what Blaxel cannot filter (status, retries, failure cause): the
-app's own walk.
+"""A page of tasks filtered by what Blaxel cannot filter (status, retries, failure cause), or of
+executions filtered by status: the app's own walk.
 
 Blaxel lists tasks only in cursor pages of at most 200, each call scanning the execution's whole
 event log, so a filtered page is bought with a bounded number of upstream calls, within the
@@ -11,12 +11,15 @@ request resumes on exactly that row.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from .blaxel import (
     ChainStopped,
     ErrorKind,
+    Execution,
+    Page,
     PageRequest,
     Session,
     Task,
@@ -25,12 +28,14 @@ from .blaxel import (
 from .causes import attempts, cause_of
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
-from .query import MAX_SHOWN, TASKS, ListQuery
+from .query import EXECUTIONS, MAX_SHOWN, TASKS, ListQuery
 
 # What a walk counts its tasks by, for the status chips when the execution has no stats.
 TALLIED = TASKS.choices
 
 UPSTREAM_LIMIT = 200
+EXECUTIONS_LIMIT = 100  # ListJobExecutions' largest page
+T = TypeVar("T")
 SALT = "task-scan-cursor"  # what the app signs its walk cursors with
 # A walk stops before a call unlikely to finish in the time left: the slowest call so far, and
 # half again.
@@ -51,7 +56,7 @@ class ScanProgress:
 class FilteredPage:
     """One page of matching tasks, with the cursor that resumes the walk."""
 
-    items: list[Task]
+    items: list[Any]  # tasks or executions
     has_more: bool
     next_cursor: str
     total: int | None
@@ -66,8 +71,8 @@ class Resume:
 
     upstream: str = ""
     position: int = 0
-    scanned: int = 0  # tasks read before that row, since the walk's first page
-    tally: tuple[int, ...] = (0,) * len(TALLIED)  # those tasks per status (and retried)
+    scanned: int = 0  # items read before that row, since the walk's first page
+    tally: tuple[int, ...] = ()  # those items per status (and retried); () for none read
 
 
 def filtered_tasks(
@@ -84,11 +89,70 @@ def filtered_tasks(
     binding = view_binding(
         job_id, execution_id, query.sort, query.search, list(query.statuses), query.cause
     )
-    at = _resume(query.cursor, binding, signer) if query.cursor else Resume()
-    found: list[Task] = []
+
+    def pages(cursor: str) -> Iterator[Page[Task]]:
+        start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT, cursor)
+        return session.walk_tasks(job_id, execution_id, start, shared=True)
+
+    def tally(task: Task) -> Iterator[str]:
+        yield task.status
+        if attempts(task).retried:
+            yield "retried"
+
+    walk = Walk(pages, UPSTREAM_LIMIT, TALLIED, tally, binding)
+    return _filtered(walk, session, query, matches, budget=budget, signer=signer)
+
+
+def filtered_executions(
+    session: Session,
+    job_id: str,
+    query: ListQuery,
+    *,
+    budget: int,
+    signer: CursorSigner,
+) -> FilteredPage:
+    """Up to `query.limit` executions in one of the query's statuses, for at most `budget`
+    upstream calls (ListJobExecutions has no status filter)."""
+    binding = view_binding("executions", job_id, query.sort, query.search, list(query.statuses))
+    wanted = frozenset(query.statuses)
+
+    def pages(cursor: str) -> Iterator[Page[Execution]]:
+        start = PageRequest(query.sort, query.search, EXECUTIONS_LIMIT, cursor)
+        return session.walk_executions(job_id, start)
+
+    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, lambda e: (e.status,), binding)
+    return _filtered(
+        walk, session, query, lambda e: e.status in wanted, budget=budget, signer=signer
+    )
+
+
+@dataclass(frozen=True)
+class Walk(Generic[T]):
+    """What a filtered walk reads: its pages from an upstream cursor, their size, what it counts
+    its items by, and the view its cursors are bound to."""
+
+    pages: Callable[[str], Iterator[Page[T]]]
+    page_size: int
+    tallied: tuple[str, ...]
+    tally: Callable[[T], Iterable[str]]
+    binding: str
+
+
+def _filtered(
+    walk: Walk[T],
+    session: Session,
+    query: ListQuery,
+    matches: Callable[[T], bool],
+    *,
+    budget: int,
+    signer: CursorSigner,
+) -> FilteredPage:
+    binding = walk.binding
+    at = _resume(query.cursor, walk, signer) if query.cursor else Resume()
+    found: list[T] = []
     positions: list[tuple[str, int]] = []
     scanned, total = at.scanned, None
-    tally = dict(zip(TALLIED, at.tally, strict=True))
+    tally = dict(zip(walk.tallied, at.tally or (0,) * len(walk.tallied), strict=True))
 
     def result(resume: Resume | None, paused: bool = False) -> FilteredPage:
         next_cursor = ""
@@ -98,8 +162,10 @@ def filtered_tasks(
         progress = ScanProgress(scanned, paused, dict(tally))
         return FilteredPage(found, resume is not None, next_cursor, total, progress, positions)
 
-    start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT, at.upstream)
-    pages = session.walk_tasks(job_id, execution_id, start, shared=True)
+    def pause(cursor: str) -> FilteredPage:
+        return result(Resume(cursor, 0, scanned), paused=True)
+
+    pages = walk.pages(at.upstream)
     cursor, position, slowest = at.upstream, at.position, 0.0
     for number in range(1, budget + 1):
         began = time.monotonic()
@@ -109,45 +175,46 @@ def filtered_tasks(
             return result(None)
         except ChainStopped:
             if session.scope.remaining() <= 0:
-                return result(Resume(cursor, 0, scanned), paused=True)
+                return pause(cursor)
             return result(None)  # the chain misbehaved: what was found is all there is
         except UpstreamError as error:
             if error.kind is not ErrorKind.TIMED_OUT or number == 1:
                 raise
-            return result(Resume(cursor, 0, scanned), paused=True)  # out of time: try again
+            return pause(cursor)  # out of time: try again
         slowest = max(slowest, time.monotonic() - began)
         total = page.total
         for index in range(position, len(page.items)):
-            task = page.items[index]
+            item = page.items[index]
             scanned += 1
-            if task.status in tally:
-                tally[task.status] += 1
-            if attempts(task).retried:
-                tally["retried"] += 1
-            if not matches(task):
+            for name in walk.tally(item):
+                if name in tally:
+                    tally[name] += 1
+            if not matches(item):
                 continue
-            found.append(task)
+            found.append(item)
             positions.append((cursor, index))
             if len(found) == query.limit:
                 # Resume on the next row, which may be the first of the next upstream page.
                 if index + 1 < len(page.items):
                     return result(Resume(cursor, index + 1, scanned))
-                return result(Resume(page.next_cursor, 0, scanned) if page.has_more else None)
+                if page.has_more:
+                    return result(Resume(page.next_cursor, 0, scanned))
+                return result(None)
         if not page.has_more:
             return result(None)
         cursor, position = page.next_cursor, 0
         if session.scope.remaining() < slowest * TIME_RESERVE:
             break
     pages.close()
-    return result(Resume(cursor, 0, scanned), paused=True)
+    return pause(cursor)
 
 
-def _resume(token: str, binding: str, signer: CursorSigner) -> Resume:
-    match signer.open(token, binding):
+def _resume(token: str, walk: Walk[Any], signer: CursorSigner) -> Resume:
+    match signer.open(token, walk.binding):
         case [str(upstream), int(position), int(scanned), list(tally)] if (
-            0 <= position < UPSTREAM_LIMIT
+            0 <= position < walk.page_size
             and 0 <= scanned <= MAX_SHOWN
-            and len(tally) == len(TALLIED)
+            and len(tally) == len(walk.tallied)
             and all(isinstance(count, int) and 0 <= count <= scanned for count in tally)
         ):
             return Resume(upstream, position, scanned, tuple(tally))

@@ -9,6 +9,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from .blaxel import Execution
 from .causes import attempts
 
 
@@ -152,14 +153,28 @@ def waited(context: Context, item: Timed) -> str:
     return span(wait_time(item, context["now"]))
 
 
+@pass_context
+def run_label(context: Context, run: Execution) -> str:
+    """An execution in one line: id, status, start and run time (a strip square's name)."""
+    started = run.started_at
+    ran = took(context, run)
+    text = f"{run.id}: {run.status}, " + (f"started {iso(started)}" if started else "not started")
+    if ran:
+        text += f", ran {ran}" if run.is_final else f", running for {ran}"
+    return text
+
+
 # Filters rather than macros or globals: rows render by the hundred, and Jinja calls a filter
 # directly where a macro or a global goes through its call machinery.
 FILTERS = {
     "seconds_text": seconds_text,
     "count": count,
     "badge": badge,
+    "status_icon": status_icon,
+    "iso": iso,
     "when": when,
     "took": took,
     "waited": waited,
     "attempts": attempts,
+    "run_label": run_label,
 }

@@ -41,6 +41,8 @@ OWN_FRAGMENTS = {
     "logs.page": ("_log_view_error.html", ""),
     "logs.lines": ("_log_lines_error.html", ""),
     "logs.follow": ("_log_follow_failed.html", "none"),
+    "jobs.recent": ("_job_recent_error.html", ""),
+    "jobs.health": ("_health_error.html", ""),
 }
 FALLBACK = (
     "<!doctype html><title>Error</title><p>Something went wrong on this server, and the page "

@@ -110,6 +110,11 @@ class Listing:
     def status_url(self, *statuses: str) -> str:
         return self.url(self.query.with_statuses(statuses))
 
+    def view_url(self, view: str = "", **extra: str) -> str:
+        """This view's tasks as a list ("") or another view of them ("timeline")."""
+        args = {**(self.path_args or {}), **self.query.first_page().url_args()}
+        return url_for(self.endpoint, **args, **({"view": view} if view else {}), **extra)
+
     def cause_url(self, cause: str = "") -> str:
         return self.url(self.query.with_cause(cause))
 
@@ -123,6 +128,8 @@ class Listing:
     def task_url(self, task_name: str, row: int) -> str:
         """The task's own page, from which the view's other tasks are a step away."""
         args = {**(self.path_args or {}), **self.query.view_args()}
+        if self.query.ordered_by_app:  # Blaxel cannot page in that order: no stepping
+            return url_for("tasks.task", task_name=task_name, **args)
         return url_for("tasks.task", task_name=task_name, at=self.position(row).link(), **args)
 
     @property

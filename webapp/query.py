@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .blaxel import TASK_STATUSES, PageRequest
+from .blaxel import EXECUTION_STATUSES, TASK_STATUSES, PageRequest
 from .errors import QueryError
 
 SORTS = {
@@ -18,6 +18,11 @@ SORTS = {
     "name:asc": "Name A → Z",
     "name:desc": "Name Z → A",
 }
+# Orders the app makes itself (Blaxel sorts only by name or creation time): a walk, not a page.
+FAILING_FIRST = "failing"
+SLOWEST_FIRST = "duration:desc"
+# The jobs page's summary window (`window`), the first being the default.
+WINDOWS = ("3d", "24h", "7d")
 MAX_QUERY_LENGTH = 200
 MIN_QUERY_LENGTH = 2
 # A cursor is carried in links as it is when it looks like Blaxel's (base64-encoded JSON) or the
@@ -56,6 +61,8 @@ class ListingKind:
     kinds_of: tuple[str, ...] = ()
     # Whether `cause` (a failure group of the execution) may narrow the listing.
     by_cause: bool = False
+    # Whether the listing knows its jobs' recent runs: `only=failing` and the summary's `window`.
+    health: bool = False
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -70,20 +77,30 @@ TASKS = ListingKind(
     50,
     200,
     (25, 50, 100, 200),
-    SORTS,
+    {**SORTS, SLOWEST_FIRST: "Slowest first"},
     statuses=TASK_STATUSES,
     kinds_of=("retried",),
     by_cause=True,
 )
-JOBS = ListingKind("jobs", 5, "jobs in the workspace", 50, 200, (25, 50, 100, 200), SORTS)
+JOBS = ListingKind(
+    "jobs",
+    6,
+    "jobs in the workspace",
+    50,
+    200,
+    (25, 50, 100, 200),
+    {**SORTS, FAILING_FIRST: "Failing first"},
+    health=True,
+)
 EXECUTIONS = ListingKind(
     "executions",
-    6,
+    7,
     "executions of this job",
     20,
     100,
     (20, 50, 100),
     {**SORTS, "name:asc": "Id A → Z", "name:desc": "Id Z → A"},
+    statuses=EXECUTION_STATUSES,
 )
 
 
@@ -98,6 +115,8 @@ class ListQuery:
     refresh: int = 0
     statuses: tuple[str, ...] = ()
     cause: str = ""  # a failure group's id (causes.Cause.id)
+    only: str = ""  # "failing": the jobs whose last finished run failed
+    window: str = ""  # the jobs page's summary window; "" for the default
 
     @classmethod
     def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
@@ -141,14 +160,33 @@ class ListQuery:
         elif cause and not CAUSE_ID.fullmatch(cause):
             problems.append("“cause” is not a failure group this app links to.")
 
+        only = single("only").strip().lower()
+        window = single("window").strip().lower()
+        if (only or window) and not kind.health:
+            problems.append(f"The {kind.noun} take neither “only” nor “window”; remove them.")
+        elif only not in ("", "failing"):
+            problems.append("“only” can only be “failing”.")
+        elif window and window not in WINDOWS:
+            problems.append(f"“window” must be one of {', '.join(WINDOWS)}.")
+
         if problems:
             raise QueryError(problems)
-        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause)
+        window = "" if window == WINDOWS[0] else window
+        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only, window)
 
     @property
     def filtered(self) -> bool:
-        """Whether the app, not Blaxel, decides which rows belong (status or cause)."""
-        return bool(self.statuses or self.cause)
+        """Whether the app, not Blaxel, decides which rows belong (status, cause, failing)."""
+        return bool(self.statuses or self.cause or self.only)
+
+    @property
+    def ordered_by_app(self) -> bool:
+        """Whether the app, not Blaxel, orders the rows (failing first, slowest first)."""
+        return self.sort not in SORTS
+
+    @property
+    def window_name(self) -> str:
+        return self.window or WINDOWS[0]
 
     @property
     def search(self) -> str:
@@ -175,6 +213,10 @@ class ListQuery:
             args["status"] = ",".join(self.statuses)
         if self.cause:
             args["cause"] = self.cause
+        if self.only:
+            args["only"] = self.only
+        if self.window:
+            args["window"] = self.window
         if self.limit != self.kind.default_limit:
             args["limit"] = self.limit
         if self.refresh:
@@ -196,6 +238,10 @@ class ListQuery:
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
         return replace(self.first_page(), statuses=_canonical(statuses, self.kind))
+
+    def with_window(self, window: str) -> ListQuery:
+        """This view with the summary over another window (the rows stay where they are)."""
+        return replace(self, window="" if window == WINDOWS[0] else window)
 
     def with_cause(self, cause: str) -> ListQuery:
         """This view narrowed to one failure group instead, from the first page."""

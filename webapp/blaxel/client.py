@@ -89,6 +89,8 @@ class CallScope:
     deadline: float
     call_timeout: float
     records: list[CallRecord] = field(default_factory=list)
+    # A part of a larger scope tells it of its calls too (see `part`).
+    whole: CallScope | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -104,6 +106,13 @@ class CallScope:
     def note(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
+        if self.whole is not None:
+            self.whole.note(record)
+
+    def part(self) -> CallScope:
+        """A scope for some of this one's calls, under the same deadline: its records are its
+        own calls only (others may run side by side), and this scope hears of them too."""
+        return CallScope(self.deadline, self.call_timeout, whole=self)
 
 
 def segment(value: str) -> str:

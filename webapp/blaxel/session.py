@@ -55,11 +55,23 @@ class Session:
             fetch, self.scope, page_size=page.limit, start=page.cursor, ahead=ahead, pages=pages
         )
 
+    def walk_executions(self, job_id: str, page: PageRequest) -> Iterator[Page[Execution]]:
+        """The job's executions from `page.cursor`, page by page, each answer shared."""
+
+        def fetch(cursor: str) -> Page[Execution]:
+            return self.list_executions(job_id, PageRequest(page.sort, page.q, page.limit, cursor))
+
+        return walk(fetch, self.scope, page_size=page.limit, start=page.cursor)
+
     def remember(self, name: str, parts: tuple, value: dict, seconds: float) -> None:
         self.api.remember(name, parts, value, seconds)
 
     def recall(self, name: str, parts: tuple) -> dict | None:
         return self.api.recall(name, parts)
+
+    def part(self) -> Session:
+        """The same session for a part of the work whose own calls are to be counted."""
+        return Session(self.api, self.scope.part())
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Independent calls made side by side, within this session's one deadline; their

@@ -87,6 +87,11 @@ SITE_503 = Failure(
     "GET https://www.example-shop.com/sitemap-3.xml answered HTTP 503 Service Unavailable"
     " after {retries} retries",
 )
+ORDERS_SCHEMA = Failure(  # the warehouse renamed a column: every run since fails the same way
+    "Error",
+    "exit code 1 (KeyError: 'customer_id')",
+    "Container exited with code 1 after {retries} retries: KeyError: 'customer_id'",
+)
 FFMPEG = Failure(  # a corrupt input fails the same way every time: not retried
     "Error",
     "exit code 1 (ffmpeg)",
@@ -116,6 +121,12 @@ class JobSeed:
     sizes: tuple[int, int] = (1, 120)
     parallelism: int = 4
     seconds: tuple[int, int] = (20, 240)
+    # How its past runs ended, newest first, one letter each (see OUTCOMES); "" draws them.
+    outcomes: str = ""
+
+
+OUTCOMES = {"S": "succeeded", "F": "failed", "C": "cancelled", "T": "timeout"}
+STRAGGLE = 8  # a straggler's successful attempt runs this many times longer
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,7 @@ class ExecutionSeed:
     stalled: bool = False  # still running at the anchor, frozen there
     memory_override: int | None = None
     env_override: tuple[str, ...] = ()
+    stragglers: int = 0  # tasks whose successful attempt runs STRAGGLE times longer
 
 
 JOBS = (
@@ -200,6 +212,18 @@ JOBS = (
             status="DEACTIVATED", last_run=timedelta(days=40)),
     JobSeed("pricing-snapshot", "Pricing snapshot",
             {"team": "commerce", "env": "prod", "cost-center": "cc-204"}, 22),
+    # Health at a glance: one job failing for its last four runs, one flaky, one with stragglers.
+    JobSeed("orders-export", "Orders export", {"team": "data", "env": "prod"}, 140,
+            failures=(ORDERS_SCHEMA,), runs=14, every=timedelta(hours=8),
+            last_run=timedelta(hours=2), sizes=(20, 60), parallelism=6, seconds=(30, 120),
+            outcomes="FFFF" + "S" * 10),
+    JobSeed("price-scraper", "Competitor price scraper", {"team": "commerce", "env": "prod"}, 95,
+            failures=(RATE_LIMITED, SITE_503), runs=20, every=timedelta(hours=4),
+            last_run=timedelta(minutes=50), sizes=(10, 40), parallelism=5, seconds=(15, 60),
+            outcomes="SFSSFSFSSSFSSFSSSFSS"),
+    JobSeed("report-render", "Monthly report render", {"team": "finance", "env": "prod"}, 180,
+            failures=(OOM,), runs=3, every=timedelta(days=1), sizes=(30, 120), parallelism=8,
+            seconds=(40, 90)),
 )  # fmt: skip
 JOBS_BY_NAME = {job.name: job for job in JOBS}
 
@@ -240,6 +264,15 @@ NAMED_EXECUTIONS = {
         failed=2,
         retried=3,
         stalled=True,
+    ),
+    "report-render": ExecutionSeed(
+        "exec-stragglers",
+        timedelta(hours=3),
+        tasks=240,
+        parallelism=8,
+        seconds=(40, 90),
+        retried=6,
+        stragglers=5,
     ),
 }
 
@@ -418,6 +451,8 @@ def _history(job: JobSeed) -> Iterator[ExecutionSeed]:
     for number in range(job.runs):
         size = rng.randint(*job.sizes)
         outcome = rng.choices(("succeeded", "failed", "cancelled", "timeout"), (16, 3, 1, 1))[0]
+        if job.outcomes:  # drawn all the same, so that other draws stay where they were
+            outcome = OUTCOMES[job.outcomes[number]]
         natural = size * sum(job.seconds) // 2 // job.parallelism
         yield ExecutionSeed(
             "exec-" + _digest(f"{job.name}/{number}")[:8],
@@ -443,6 +478,10 @@ def _plan(job: JobSeed, seed: ExecutionSeed, created: datetime) -> list[list[Eve
     cancelled = set(special[seed.failed : seed.failed + seed.cancelled])
     finals = (TIMEOUT,) if seed.timed_out else job.failures
     transient = [failure for failure in job.failures if failure.retryable]
+    # Among the last tasks to start, so they hold the execution open; drawn apart from `rng`, so
+    # that executions without stragglers keep every draw they had.
+    late = range(seed.tasks * 3 // 4, seed.tasks)
+    slow = set(_rng(job.name, seed.id, "stragglers").sample(late, seed.stragglers))
     slots = [created + QUEUED] * seed.parallelism
     plans = []
     for index in range(seed.tasks):
@@ -455,7 +494,9 @@ def _plan(job: JobSeed, seed: ExecutionSeed, created: datetime) -> list[list[Eve
             attempts = [rng.choice(transient)] * rng.randint(1, job.max_retries) + [None]
         born = created + timedelta(seconds=index // 100)  # tasks are created in batches of 100
         scheduled = max(heapq.heappop(slots), born)
-        events = _run(rng, job, seed, born, scheduled, attempts, index in cancelled)
+        events = _run(
+            rng, job, seed, born, scheduled, attempts, index in cancelled, slow=index in slow
+        )
         heapq.heappush(slots, events[-1].at)
         plans.append(events)
     if seed.cancel_after:
@@ -471,6 +512,8 @@ def _run(
     scheduled: datetime,
     attempts: list[Failure | None],
     cancel: bool,
+    *,
+    slow: bool = False,
 ) -> list[Event]:
     events = [
         Event(
@@ -504,7 +547,8 @@ def _run(
             )
             events.append(Event(at, "cancelled", "completedAt", cancelled))
             break
-        at += _attempt_length(rng, job, seed, failure)
+        length = _attempt_length(rng, job, seed, failure)
+        at += length * STRAGGLE if slow and failure is None else length
         if failure is None:
             done = _condition("Succeeded", "Completed", f"Task completed in {_span(at - first)}")
             events.append(Event(at, "succeeded", "completedAt", done))

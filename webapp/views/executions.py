@@ -1,11 +1,16 @@
-"""A job's executions."""
+"""A job's executions: filtered by status (the app's own walk), compared in a small chart."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..listing import Listing, fetch_or_restart, is_fragment, rows_response
+from ..blaxel import Execution, Page, Session
+from ..config import Settings
+from ..cursors import CursorSigner
+from ..filtered import SALT, FilteredPage, filtered_executions
+from ..history import RunsChart
+from ..listing import Listing, StatusCounts, fetch_or_restart, is_fragment, rows_response
 from ..query import EXECUTIONS, ListQuery
 from ..upstream import blaxel
 
@@ -20,10 +25,25 @@ def job(job_id: str) -> Response:
 @bp.get("/jobs/<id:job_id>/executions")
 def index(job_id: str) -> Response | str:
     query = ListQuery.parse(request.args, EXECUTIONS)
-    page, query, notice = fetch_or_restart(
-        lambda q: blaxel().list_executions(job_id, q.page_request()), query
-    )
+    api = blaxel()
+    page, query, notice = fetch_or_restart(lambda q: execution_page(api, job_id, q), query)
     listing = Listing.of_request(query, page, notice)
+    tally = StatusCounts.of(None, listing.scan)
+    now = current_app.extensions["clock"]()
+    chart = RunsChart.of(page.items, now) if not query.shown else None
     if is_fragment():
-        return rows_response("_execution_rows.html", listing, job_id=job_id)
-    return render_template("executions.html", listing=listing, job_id=job_id)
+        return rows_response(
+            "_execution_rows.html", listing, job_id=job_id, refill=tally, chart=chart
+        )
+    return render_template(
+        "executions.html", listing=listing, job_id=job_id, tally=tally, chart=chart
+    )
+
+
+def execution_page(api: Session, job_id: str, query: ListQuery) -> Page[Execution] | FilteredPage:
+    """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
+    if not query.statuses:
+        return api.list_executions(job_id, query.page_request())
+    settings: Settings = current_app.extensions["settings"]
+    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
+    return filtered_executions(api, job_id, query, budget=settings.scan_budget, signer=signer)

@@ -26,6 +26,8 @@ from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
 from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, task_filter
+from ..gather import SALT as SLOWEST_SALT
+from ..gather import gather_tasks, slowest_first
 from ..listing import (
     CONTROLS_ID,
     Listing,
@@ -34,8 +36,9 @@ from ..listing import (
     is_fragment,
     rows_response,
 )
-from ..query import TASKS, ListQuery
+from ..query import SLOWEST_FIRST, TASKS, ListQuery
 from ..stepping import Position, steps
+from ..timeline import timeline
 from ..triage import Triage, triage
 from ..upstream import blaxel, export_session
 
@@ -56,6 +59,8 @@ def execution(job_id: str, execution_id: str) -> Response:
 def index(job_id: str, execution_id: str) -> Response | str:
     query = ListQuery.parse(request.args, TASKS)
     api = blaxel()
+    if request.args.get("view"):
+        return timeline_view(api, job_id, execution_id, query)
     rows = task_pages(api, job_id, execution_id)
     if is_fragment():
         # The chips' counts come along when the controls changed or a walk goes on.
@@ -90,18 +95,62 @@ def index(job_id: str, execution_id: str) -> Response | str:
     )
 
 
+def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery) -> str:
+    """The execution's tasks over time: those of the list's page, or the whole execution as far
+    as the bounded walk has read it (each request reads on; read pages are kept)."""
+    if request.args.get("view") != "timeline":
+        raise QueryError(["“view” can only be “timeline”."])
+    whole = request.args.get("span") == "all"
+    now = current_app.extensions["clock"]()
+    execution = api.get_execution(job_id, execution_id)
+    if whole:
+        gathered = gather_tasks(
+            api, job_id, execution_id, search=query.search, budget=settings().scan_budget
+        )
+        keep = task_filter(query)
+        tasks = [task for task in gathered.tasks if keep(task)]
+    else:
+        gathered = None
+        page, query, _ = fetch_or_restart(task_pages(api, job_id, execution_id), query)
+        tasks = list(page.items)
+    links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    # Thousands of rows link to their task: one url_for, the name appended in the template.
+    task_base = url_for(".task", job_id=job_id, execution_id=execution_id, task_name="-")[:-1]
+    context = {
+        "chart": timeline(tasks, now),
+        "tasks": tasks,
+        "gathered": gathered,
+        "execution": execution,
+        "job_id": job_id,
+        "execution_id": execution_id,
+        "links": links,
+        "task_base": task_base,
+    }
+    if is_fragment():
+        return render_template("_timeline.html", **context)
+    return render_template("timeline.html", **context)
+
+
 def task_pages(
     api: Session, job_id: str, execution_id: str
 ) -> Callable[[ListQuery], Page[Task] | FilteredPage]:
-    """How a view's page is fetched: Blaxel's own page, or, for a filter it cannot apply, the
-    app's bounded walk. Made here, where the app's settings are at hand, so that the fetch can
-    run beside other calls."""
+    """How a view's page is fetched: Blaxel's own page, or, for a filter or an order it cannot
+    apply, the app's bounded walk. Made here, where the app's settings are at hand, so that the
+    fetch can run beside other calls."""
     budget = settings().scan_budget
-    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
+    secret = current_app.config["SECRET_KEY"]
+    now = current_app.extensions["clock"]()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
+        if query.sort == SLOWEST_FIRST:
+            signer = CursorSigner(secret, SLOWEST_SALT)
+            return slowest_first(
+                api, job_id, execution_id, query, task_filter(query),
+                budget=budget, signer=signer, now=now,
+            )  # fmt: skip
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
+        signer = CursorSigner(secret, SALT)
         return filtered_tasks(
             api, job_id, execution_id, query, task_filter(query), budget=budget, signer=signer
         )
@@ -148,7 +197,9 @@ def download(job_id: str, execution_id: str, fmt: str) -> Response:
     """The task view's rows over the whole execution, streamed; a page's worth at a time."""
     query = ListQuery.parse(request.args, TASKS)
     session = export_session()
-    start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT)
+    # An order the app makes itself is not kept: the export streams in Blaxel's own order.
+    sort = TASKS.default_sort if query.ordered_by_app else query.sort
+    start = PageRequest(sort, query.search, UPSTREAM_LIMIT)
     pages = session.walk_tasks(job_id, execution_id, start, ahead=True)
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(pages)
@@ -176,7 +227,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     at = Position.parse(request.args.get("at", ""))
     back = Position.parse(request.args.get("back", ""))
     around = None
-    if at is not None:
+    if at is not None and not query.ordered_by_app:
         keep = task_filter(query)
         around = steps(api, job_id, execution_id, query, keep, task_name, at, back, budget=budget)
     found = around.task if around is not None else find(api, job_id, execution_id, task_name)
@@ -205,7 +256,8 @@ def summary(job_id: str, execution_id: str) -> Response | str:
         return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
     execution = blaxel().get_execution(job_id, execution_id)
     chips = None
-    if execution.stats.total:
+    # The timeline's page has no status chips to refill.
+    if execution.stats.total and request.args.get("view") != "timeline":
         # The poll sends the controls form: the chips' count links keep its search and sort.
         try:
             query = ListQuery.parse(request.args, TASKS)

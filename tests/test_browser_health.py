@@ -1,0 +1,376 @@
+"""Health at a glance in headless Chromium, checked against the simulator's own data: the jobs
+page's strips, failing-first order and summary, the executions' status filter, the timeline and
+the slowest-first order; without JavaScript, in both themes, at 360 px.
+
+It also takes the README's screenshots of these pages, into $SCREENSHOTS_DIR when set, else
+into a folder of the test run's own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from webapp import create_app
+from webapp.simulator import create_simulator
+
+from .browser import serve
+from .conftest import FakeClock
+
+pytestmark = pytest.mark.browser
+
+NOW = datetime(2026, 11, 28, 9, 1, 0, tzinfo=UTC)
+FAILED = {"failed", "timeout"}
+UNFINISHED = {"queued", "pending", "running", "cancelling"}
+STRAGGLERS = "/jobs/report-render/executions/exec-stragglers/tasks"
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    clock = FakeClock(NOW)
+    app = create_app({"BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock})
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    """The simulator's own answers, at the same moment as the app's."""
+    client = create_simulator(clock=lambda: NOW).test_client()
+    headers = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
+
+    def walk(path: str, **params) -> list[dict]:
+        found, cursor = [], ""
+        while True:
+            sent = {**params, **({"cursor": cursor} if cursor else {})}
+            body = client.get("/v0" + path, query_string=sent, headers=headers).json
+            found += body["data"]
+            if not body["meta"]["hasMore"]:
+                return found
+            cursor = body["meta"]["nextCursor"]
+
+    return walk
+
+
+def runs_of(simulator, job: str) -> list[dict]:
+    return simulator(f"/jobs/{job}/executions", limit=100, sort="createdAt:desc")
+
+
+def last_finished_failed(runs: list[dict]) -> bool:
+    finished = [run for run in runs if run["status"] not in UNFINISHED]
+    return bool(finished) and finished[0]["status"] in FAILED
+
+
+def screenshots(tmp_path_factory) -> Path:
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_every_strip_shows_the_jobs_newest_runs_each_square_linking_to_its_execution(
+    page, base_url, simulator
+):
+    page.goto(base_url + "/")
+    rows = page.locator("#rows tr.job")
+    jobs = [job["metadata"]["name"] for job in simulator("/jobs", limit=200)]
+    expect(rows).to_have_count(len(jobs))
+    for index in range(len(jobs)):
+        rows.nth(index).scroll_into_view_if_needed()  # strips load as rows come into view
+    for job in jobs:
+        strip = page.locator(f'.recent[data-job="{job}"]')
+        expect(strip).to_be_visible()
+        runs = runs_of(simulator, job)[:20][::-1]
+        squares = strip.locator("a.run")
+        expect(squares).to_have_count(len(runs))
+        hrefs = squares.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        names = squares.evaluate_all("links => links.map(a => a.getAttribute('aria-label'))")
+        assert hrefs == [f"/jobs/{job}/executions/{r['metadata']['id']}/tasks" for r in runs]
+        for run, name in zip(runs, names, strict=True):
+            assert name.startswith(f"{run['metadata']['id']}: {run['status']}, ")
+            started = run["metadata"].get("startedAt")
+            assert (f"started {started}" if started else "not started") in name
+    # A square leads to its execution.
+    orders = page.locator('.recent[data-job="orders-export"] a.run').last
+    newest = runs_of(simulator, "orders-export")[0]["metadata"]["id"]
+    orders.click()
+    expect(page).to_have_url(f"{base_url}/jobs/orders-export/executions/{newest}/tasks")
+
+
+def test_failing_first_and_only_failing_agree_with_the_simulators_executions(
+    page, base_url, simulator
+):
+    page.goto(base_url + "/")
+    page.get_by_label("Sort").select_option("failing")
+    expect(page).to_have_url(base_url + "/?sort=failing")
+    names = page.locator("#rows tr.job th.name > a")
+    jobs = [job["metadata"]["name"] for job in simulator("/jobs", limit=200)]
+    expect(names).to_have_count(len(jobs))
+
+    def rank(job: str) -> tuple[int, int, str]:
+        runs = runs_of(simulator, job)[:20]
+        failures = sum(run["status"] in FAILED for run in runs)
+        return (0 if last_finished_failed(runs) else 1 if failures else 2, -failures, job)
+
+    assert names.all_inner_texts() == sorted(jobs, key=rank)
+    page.get_by_label("only jobs whose last run failed").check()
+    expect(page).to_have_url(base_url + "/?sort=failing&only=failing")
+    failing = sorted(
+        (job for job in jobs if last_finished_failed(runs_of(simulator, job))), key=rank
+    )
+    expect(names).to_have_text(failing)
+    assert "orders-export" in failing and "price-scraper" not in failing
+
+
+@pytest.mark.parametrize("window", ["24 hours", "3 days", "7 days"])
+def test_the_summary_counts_match_a_direct_count_over_the_simulator(
+    page, base_url, simulator, window
+):
+    length = {"24 hours": timedelta(hours=24), "3 days": timedelta(days=3)}
+    start = NOW - length.get(window, timedelta(days=7))
+    failed = running = failing = 0
+    for job in simulator("/jobs", limit=200):
+        runs = runs_of(simulator, job["metadata"]["name"])
+        failed += sum(
+            run["status"] in FAILED
+            and datetime.fromisoformat(run["metadata"]["createdAt"]) >= start
+            for run in runs
+        )
+        running += sum(run["status"] in UNFINISHED for run in runs)
+        failing += last_finished_failed(runs)
+    page.goto(base_url + "/")
+    summary = page.locator("#health-summary")
+    page.get_by_role("navigation", name="Window").get_by_role("link", name=window).click()
+    expect(summary.get_by_role("link", name=window)).to_have_attribute("aria-current", "true")
+    expect(summary.locator('[data-count="failed"]')).to_have_text(str(failed))
+    expect(summary.locator('[data-count="running"]')).to_have_text(str(running))
+    expect(summary.locator('[data-count="failing"]')).to_have_text(str(failing))
+    chart = summary.get_by_role("img")
+    expect(chart).to_have_attribute("aria-label", re.compile(f"{failed} in all"))
+    if window != "3 days":
+        assert "window=" in page.url  # the window is in the address, to share
+
+
+def test_the_executions_status_filter_lists_exactly_the_matching_runs_across_load_more(
+    page, base_url, simulator
+):
+    expected = [
+        run["metadata"]["id"]
+        for run in runs_of(simulator, "nightly-embeddings")
+        if run["status"] in {"failed", "cancelled"}
+    ]
+    page.goto(base_url + "/jobs/nightly-embeddings/executions?limit=3")
+    page.get_by_label("failed", exact=True).check()
+    # One change at a time: a second before the first answers would cancel it (hx-sync).
+    expect(page).to_have_url(base_url + "/jobs/nightly-embeddings/executions?status=failed&limit=3")
+    page.get_by_label("cancelled", exact=True).check()
+    expect(page).to_have_url(
+        base_url + "/jobs/nightly-embeddings/executions?status=cancelled,failed&limit=3"
+    )
+    more = page.get_by_role("link", name="Load more executions")
+    rows = page.locator("#rows tr.execution th.name a")
+    clicks = 0
+    for _ in range(10):
+        if not more.count():
+            break
+        loaded = rows.count()
+        more.click()
+        clicks += 1
+        expect(rows).not_to_have_count(loaded)
+    expect(page.locator("#rows tr.end-row")).to_be_visible()
+    assert clicks >= 2 and rows.all_inner_texts() == expected
+
+
+def test_the_executions_chart_says_what_it_shows(page, base_url):
+    page.goto(base_url + "/jobs/price-scraper/executions")
+    chart = page.locator("#runs-chart")
+    expect(chart.get_by_role("img")).to_have_count(2)
+    expect(chart.get_by_role("img").first).to_have_attribute(
+        "aria-label", re.compile(r"^Run time of the 20 runs listed, oldest to newest")
+    )
+
+
+def test_the_timelines_bars_match_the_tasks_timestamps(browser, base_url, simulator):
+    context = browser.new_context(
+        timezone_id="Asia/Tokyo", locale="en-GB", viewport={"width": 1400, "height": 900}
+    )
+    page = context.new_page()
+    page.goto(base_url + STRAGGLERS)
+    page.get_by_role("link", name="Timeline").click()
+    expect(page).to_have_url(base_url + STRAGGLERS + "?view=timeline")
+    page.get_by_role("link", name="Show the whole execution").click()
+    expect(page.locator(".timeline-cover")).to_contain_text("Shows 240 of 240 tasks")
+    tasks = {t["metadata"]["name"]: t for t in simulator(STRAGGLERS, limit=200)}
+    svg = page.locator("svg.timeline-chart")
+    start = datetime.fromisoformat(svg.get_attribute("data-start"))
+    end = datetime.fromisoformat(svg.get_attribute("data-end"))
+    width = svg.evaluate("svg => svg.viewBox.baseVal.width")
+    bars = svg.locator("g.tl-bar").evaluate_all(
+        """bars => bars.map(g => {
+             const run = g.querySelector('rect.tl-run').getBBox();
+             const wait = g.querySelector('rect.tl-wait')?.getBBox();
+             return [g.dataset.task, wait ? wait.x : run.x, run.x, run.x + run.width];
+           })"""
+    )
+    assert len(bars) == 240
+
+    def x(text: str) -> float:
+        return (datetime.fromisoformat(text) - start) / (end - start) * width
+
+    for name, scheduled, started, completed in bars:
+        meta = tasks[name]["metadata"]
+        assert scheduled == pytest.approx(x(meta["scheduledAt"]), abs=0.05)
+        assert started == pytest.approx(x(meta["startedAt"]), abs=0.05)
+        assert completed == pytest.approx(x(meta["completedAt"]), abs=0.05)
+    # The axis reads in the viewer's time zone: the first tick is 9 hours ahead of UTC.
+    tick = svg.locator("text.tl-tick").first
+    utc = datetime.fromisoformat(tick.get_attribute("data-at"))
+    expect(tick).to_have_text(f"{(utc.hour + 9) % 24:02d}:{utc.minute:02d}")
+    expect(page.locator("#timeline-zone")).to_have_text("Times in Asia/Tokyo")
+    # Pointing at a bar says which task it is.
+    svg.locator("g.tl-bar rect.tl-run").last.hover(force=True)
+    expect(page.locator("#timeline-detail")).to_contain_text(" · succeeded · ran ")
+    context.close()
+
+
+def test_the_timeline_reads_the_whole_big_execution_by_itself(page, base_url):
+    page.goto(base_url + BIG + "?view=timeline&span=all")
+    expect(page.locator(".timeline-cover")).to_contain_text(
+        "Shows 5,000 of 5,000 tasks: the whole execution", timeout=30_000
+    )
+    expect(page.locator("g.tl-bar")).to_have_count(5000)
+    # As many lanes as the execution ran tasks at once.
+    lanes = page.locator("g.tl-bar rect.tl-run").evaluate_all(
+        "rects => new Set(rects.map(r => r.getAttribute('y'))).size"
+    )
+    assert lanes == 50
+
+
+def test_slowest_first_is_really_ordered(page, base_url, simulator):
+    tasks = {t["metadata"]["name"]: t for t in simulator(STRAGGLERS, limit=200)}
+    page.goto(base_url + STRAGGLERS)
+    page.get_by_label("Sort").select_option("duration:desc")
+    expect(page).to_have_url(base_url + STRAGGLERS + "?sort=duration:desc")
+    page.get_by_role("link", name="Load more tasks").click()
+    names = page.locator("#rows tr.task a.task-link")
+    expect(names).to_have_count(100)
+
+    def seconds(name: str) -> float:
+        meta = tasks[name]["metadata"]
+        started = datetime.fromisoformat(meta["startedAt"])
+        return (datetime.fromisoformat(meta["completedAt"]) - started).total_seconds()
+
+    durations = [seconds(name) for name in names.all_inner_texts()]
+    assert durations == sorted(durations, reverse=True)
+    assert durations[0] == max(seconds(name) for name in tasks)
+
+
+def test_without_javascript_every_view_renders(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "/")
+    link = page.locator('tr.job:has(a:text-is("orders-export")) .recent a')
+    expect(link).to_have_attribute("href", "/jobs/orders-export/executions")
+    page.get_by_role("link", name="Count the failed executions of every job").click()
+    expect(page.locator('[data-count="failed"]')).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("^Failed executions per hour"))).to_be_visible()
+    page.goto(base_url + "/?sort=failing")
+    expect(page.locator(".recent a.run").first).to_be_visible()  # strips in the page itself
+    page.goto(base_url + "/jobs/price-scraper/executions")
+    expect(page.locator("#runs-chart").get_by_role("img")).to_have_count(2)
+    page.goto(base_url + STRAGGLERS + "?view=timeline")
+    expect(page.locator("g.tl-bar")).to_have_count(50)
+    page.get_by_role("link", name="Show the whole execution").click()
+    expect(page.locator("g.tl-bar")).to_have_count(240)
+    context.close()
+
+
+PAGES = {
+    "jobs": "/",
+    "jobs-failing": "/?sort=failing",
+    "health": "/health?window=7d",
+    "executions": "/jobs/nightly-embeddings/executions?status=failed,timeout",
+    "timeline": STRAGGLERS + "?view=timeline&span=all",
+    "slowest": STRAGGLERS + "?sort=duration:desc",
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + PAGES[name])
+    if name == "jobs":
+        expect(page.locator("#health-summary .health-figures")).to_be_visible()
+        page.locator("#rows tr.job").nth(4).scroll_into_view_if_needed()
+        expect(page.locator(".recent .strip").first).to_be_visible()
+    if name == "timeline":
+        page.locator("details.timeline-table").evaluate("details => details.open = true")
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    context.close()
+    assert serious == []
+
+
+@pytest.mark.parametrize("path", ["/", STRAGGLERS + "?view=timeline", PAGES["executions"]])
+def test_at_360_px_nothing_spills_sideways_but_the_timeline_scroller(browser, base_url, path):
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    page.goto(base_url + path)
+    expect(page.locator("main")).to_be_visible()
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "width", "scheme"),
+    [
+        ("health-jobs", "/", 1400, "light"),
+        ("health-jobs-dark", "/?sort=failing", 1400, "dark"),
+        ("health-executions", "/jobs/nightly-embeddings/executions", 1400, "light"),
+        ("health-timeline", STRAGGLERS + "?view=timeline&span=all", 1400, "light"),
+        ("health-timeline-phone", STRAGGLERS + "?view=timeline", 360, "dark"),
+    ],
+)
+def test_screenshots_of_the_health_pages(
+    browser, base_url, tmp_path_factory, name, path, width, scheme
+):
+    height = 1300 if path == "/" else 900
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(base_url + path)
+    if path == "/":
+        expect(page.locator("#health-summary .health-figures")).to_be_visible()
+        page.locator("#rows tr.job").nth(8).scroll_into_view_if_needed()
+        expect(page.locator(".recent .strip").nth(5)).to_be_visible()
+        page.evaluate("window.scrollTo(0, 0)")
+    folder = screenshots(tmp_path_factory)
+    page.screenshot(path=str(folder / f"{name}.png"))
+    context.close()
+    assert (folder / f"{name}.png").stat().st_size > 10_000
+
+
+def test_a_running_executions_timeline_follows_it_without_errors(page, base_url):
+    polls: list[str] = []
+    page.on("request", lambda request: "view=timeline" in request.url and polls.append(request.url))
+    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    page.get_by_role("link", name="Timeline").click()
+    expect(page.locator("#execution-summary .live")).to_be_visible()
+    expect(page.locator("line.tl-now")).to_have_count(1)  # where now is
+    page.wait_for_timeout(11_000)
+    assert any("/summary?view=timeline" in url for url in polls)
+    assert any("/tasks?view=timeline" in url for url in polls[1:])
+    expect(page.locator("g.tl-bar")).not_to_have_count(0)

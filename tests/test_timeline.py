@@ -1,0 +1,163 @@
+"""An execution's timeline and the slowest-first order, server side: bars where the tasks' times
+put them, lanes that never overlap, a bounded walk over the whole execution that reads further
+with each request, and an order by run time that really is one."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from datetime import datetime
+
+import pytest
+
+from webapp.simulator import create_simulator
+
+from .test_health import HTMX, NOW, Counting, counted  # noqa: F401 - the fixture
+
+STRAGGLERS = "/jobs/report-render/executions/exec-stragglers/tasks"
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
+BAR = re.compile(
+    r'<g class="tl-bar s-(\w+)" data-task="([^"]+)"><title>[^<]*</title>'
+    r'(?:<rect class="tl-wait" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*></rect>)?\s*'
+    r'<rect class="tl-run s-\w+" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"'
+)
+
+
+def simulator_tasks(path: str) -> dict[str, dict]:
+    client = create_simulator(clock=lambda: NOW).test_client()
+    headers = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
+    found, cursor = {}, ""
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/v0" + path, query_string=params, headers=headers).json
+        found.update({task["metadata"]["name"]: task for task in body["data"]})
+        if not body["meta"]["hasMore"]:
+            return found
+        cursor = body["meta"]["nextCursor"]
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_each_bar_spans_its_task_from_scheduled_to_started_to_completed(client):
+    html = client.get(STRAGGLERS + "?view=timeline&span=all").get_data(as_text=True)
+    tasks = simulator_tasks(STRAGGLERS)
+    bars = BAR.findall(html)
+    assert len(bars) == 240 and "Shows 240 of 240 tasks: the whole execution" in html
+    svg = re.search(r'data-start="([^"]+)" data-end="([^"]+)"', html)
+    start, end = moment(svg.group(1)), moment(svg.group(2))
+    scale = 1000 / (end - start).total_seconds()
+
+    def x(text: str) -> float:
+        return (moment(text) - start).total_seconds() * scale
+
+    lanes: dict[str, list[tuple[float, float]]] = {}
+    for status, name, wait_x, wait_width, run_x, y, run_width in bars:
+        meta = tasks[name]["metadata"]
+        assert status == tasks[name]["status"]
+        assert float(wait_x) == pytest.approx(x(meta["scheduledAt"]), abs=0.02)
+        assert float(wait_x) + float(wait_width) == pytest.approx(x(meta["startedAt"]), abs=0.03)
+        assert float(run_x) == pytest.approx(x(meta["startedAt"]), abs=0.02)
+        assert float(run_x) + float(run_width) == pytest.approx(x(meta["completedAt"]), abs=0.03)
+        lanes.setdefault(y, []).append((float(wait_x), float(run_x) + float(run_width)))
+    # As many lanes as the execution's parallelism, and no two bars of a lane overlap.
+    assert len(lanes) == 8
+    for spans in lanes.values():
+        spans.sort()
+        assert all(left[1] <= right[0] + 0.02 for left, right in itertools.pairwise(spans))
+    # The five longest bars are the stragglers', and one of them ends the execution.
+    longest = {bar[1] for bar in sorted(bars, key=lambda bar: float(bar[6]))[-5:]}
+    runs = sorted((run_seconds(task), name) for name, task in tasks.items())
+    assert longest == {name for _, name in runs[-5:]}
+    assert max(bars, key=lambda bar: float(bar[4]) + float(bar[6]))[1] in longest
+
+
+def test_the_timeline_says_what_it_shows_and_has_a_table_alternative(client):
+    html = client.get(STRAGGLERS + "?view=timeline").get_data(as_text=True)
+    assert "Shows the 50 tasks of the list's first page (newest first) of 240." in html
+    assert len(BAR.findall(html)) == 50
+    assert 'role="img" aria-label="Timeline of 50 tasks in ' in html
+    table = re.search(r'<details class="timeline-table">.*?</details>', html, re.S).group(0)
+    assert table.count('<tr><th scope="row"') == 50
+    assert f'href="{STRAGGLERS}/task-239"' in table
+    # Ticks carry their UTC moment for app.js to relabel in the viewer's time zone.
+    assert re.search(
+        r'<text class="tl-tick" x="[\d.]+" y="[\d.]+" data-at="[^"]+Z">\d\d:\d\d<', html
+    )
+    assert '<a href="' + STRAGGLERS + '?view=timeline" aria-current="page">Timeline</a>' in html
+
+
+def test_the_list_links_to_the_same_view_as_a_timeline(client):
+    html = client.get(STRAGGLERS + "?status=succeeded&sort=name:asc").get_data(as_text=True)
+    assert f'href="{STRAGGLERS}?sort=name:asc&amp;status=succeeded&amp;view=timeline"' in html
+
+
+def test_the_whole_execution_is_read_on_with_each_request_within_the_budget(counted):  # noqa: F811
+    client, upstream = counted
+    url = BIG + "?view=timeline&span=all"
+
+    def task_calls() -> int:
+        return sum(path.endswith("/tasks") for path in upstream.paths)
+
+    html = client.get(url).get_data(as_text=True)
+    assert task_calls() == 10 and "Shows 2,000 of 5,000 tasks, read so far" in html
+    assert 'hx-trigger="load delay:300ms"' in html  # with htmx it asks again by itself
+    html = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert task_calls() == 20 and "Shows 4,000 of 5,000 tasks" in html
+    html = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert task_calls() == 25 and "Shows 5,000 of 5,000 tasks: the whole execution" in html
+    assert html.startswith('<section id="timeline"') and "hx-trigger" not in html
+    client.get(url)
+    assert task_calls() == 25  # a finished execution's pages are kept
+
+
+def test_an_unknown_view_is_a_400(client):
+    assert client.get(STRAGGLERS + "?view=gantt").status_code == 400
+
+
+NAME = re.compile(r'<a class="task-link" href="([^"]+)"[^>]*>(task-\d+)</a>')
+
+
+def run_seconds(task: dict) -> float:
+    meta = task["metadata"]
+    return (moment(meta["completedAt"]) - moment(meta["startedAt"])).total_seconds()
+
+
+def test_slowest_first_orders_the_tasks_by_run_time_across_load_more(client):
+    tasks = simulator_tasks(STRAGGLERS)
+    html = client.get(STRAGGLERS + "?sort=duration:desc&limit=100").get_data(as_text=True)
+    names = [name for _, name in NAME.findall(html)]
+    more = re.search(r'class="load-more" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    names += [name for _, name in NAME.findall(client.get(more, headers=HTMX).get_data(True))]
+    assert len(names) == 200 and len(set(names)) == 200
+    seconds = [run_seconds(tasks[name]) for name in names]
+    assert seconds == sorted(seconds, reverse=True)
+    assert seconds[0] == max(run_seconds(task) for task in tasks.values())
+    assert "Slowest first among" not in html  # the whole execution was read
+
+
+def test_slowest_first_keeps_the_filter_and_links_tasks_without_stepping(client):
+    html = client.get(BIG + "?sort=duration:desc&status=failed").get_data(as_text=True)
+    assert "Slowest first among the 2,000 of 5,000 tasks read so far" in html
+    links = NAME.findall(html)
+    assert links and all("at=" not in href for href, _ in links)
+    assert all("sort=duration:desc" in href for href, _ in links)
+    assert client.get(links[0][0].replace("&amp;", "&")).status_code == 200
+    assert 'class="task status-failed"' in html and 'class="task status-succeeded"' not in html
+
+
+def test_an_export_of_the_slowest_first_view_streams_in_blaxels_order(client):
+    response = client.get(STRAGGLERS + ".csv?sort=duration:desc")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 241 and rows[1][0] == "task-239"
+
+
+def test_the_summary_polled_from_a_timeline_refills_no_chips(client):
+    running = "/jobs/thumbnail-render/executions/exec-slow-thumbnails"
+    html = client.get(running + "/summary?view=timeline", headers=HTMX).get_data(as_text=True)
+    assert "count-slot" not in html and "60 total" in html
+    assert "count-slot" in client.get(running + "/summary", headers=HTMX).get_data(as_text=True)

@@ -1,0 +1,231 @@
+"""An execution's tasks over time: one bar per task in parallel lanes, as an inline SVG the server
+draws (geometry here, markup in templates/_timeline.html).
+
+Each bar runs from the task's scheduling (or, without it, its start) to its start, drawn as a
+wait, then to its completion (or now, while it runs), drawn as the run. Lanes are filled first
+come, first served, the way slots are: a bar takes the lowest lane free at its start. Above the
+lanes, how many tasks had been created and not yet started at each moment: the queue. Tasks that
+have not started are there, not in a lane.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .blaxel import Task
+from .formatting import iso, run_time, span, wait_time
+
+WIDTH = 1000  # the viewBox's width
+AXIS = 22  # room for the time axis, below the lanes
+QUEUE = 40  # height of the queue's band, above the lanes
+MAX_LANES = 60  # beyond these, bars share the lane that frees first
+SAMPLES = 240  # points of the queue's outline
+# Tick steps a time axis may take, in seconds: the first giving at most 8 ticks is used.
+STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+STEPS += (86400, 172800, 604800)
+
+
+@dataclass(frozen=True)
+class Bar:
+    task: Task
+    lane: int
+    y: float
+    height: float
+    begins: datetime  # scheduled, else created
+    starts: datetime
+    ends: datetime  # completed, else now
+    wait_x: float
+    wait_width: float
+    run_x: float
+    run_width: float
+    still_running: bool
+    ran: str  # how long it ran ("" before it starts)
+    waited: str  # how long it waited for its start
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    at: datetime
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    bars: tuple[Bar, ...]
+    lanes: int
+    lane_height: float
+    start: datetime
+    end: datetime
+    ticks: tuple[Tick, ...]
+    queue_path: str  # the outline of how many tasks waited, as an SVG path
+    queue_peak: int
+    untimed: int  # tasks not started, so not in a lane
+    now_x: float | None  # where "now" is, while the execution runs
+
+    @property
+    def width(self) -> int:
+        return WIDTH
+
+    @property
+    def lanes_top(self) -> float:
+        return QUEUE + 6
+
+    @property
+    def height(self) -> float:
+        return self.lanes_top + self.lanes * self.lane_height + AXIS
+
+    @property
+    def axis_y(self) -> float:
+        return self.lanes_top + self.lanes * self.lane_height + 4
+
+    @property
+    def text(self) -> str:
+        """The figure in words, for those who cannot see it."""
+        longest = max(self.bars, key=lambda bar: bar.ends - (bar.starts or bar.ends))
+        length = span((self.end - self.start).total_seconds())
+        text = (
+            f"Timeline of {len(self.bars):,} tasks in {self.lanes} lanes, from "
+            f"{iso(self.start)} to {iso(self.end)} ({length}); at most "
+            f"{self.queue_peak:,} tasks waited for a slot at once"
+        )
+        if longest.ran:
+            text += f"; the longest run was {longest.task.name}'s, {longest.ran}"
+        return text + ". The table below lists every bar."
+
+    def x(self, moment: datetime) -> float:
+        whole = (self.end - self.start).total_seconds() or 1.0
+        return round((moment - self.start).total_seconds() / whole * WIDTH, 2)
+
+
+def describe(task: Task, ran: str, waited: str) -> str:
+    """A bar's tooltip: name · status · ran … · waited …"""
+    parts = [task.name, task.status, f"ran {ran}" if ran else "not started"]
+    if waited:
+        parts.append(f"waited {waited}")
+    if task.started_at is not None:
+        parts.append(f"started {iso(task.started_at)}")
+    return " · ".join(parts)
+
+
+def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
+    """The started tasks' bars laid out in lanes (the others are in the queue's band); None
+    when no task has started."""
+    timed = []
+    for task in tasks:
+        starts = task.started_at
+        if starts is None:
+            continue
+        scheduled = task.scheduled_at
+        begins = scheduled if scheduled is not None and scheduled <= starts else starts
+        ends = task.completed_at or (task.updated_at if task.is_final else None) or now
+        timed.append((begins, max(ends, starts), task))
+    if not timed:
+        return None
+    timed.sort(key=lambda item: (item[0], item[2].name))
+    start = timed[0][0]
+    end = max(max(ends for _, ends, _ in timed), start + timedelta(seconds=1))
+    lanes = _lanes(timed)
+    count = max(lanes) + 1
+    lane_height = max(6.0, min(18.0, 560 / count))
+    shape = Timeline((), count, lane_height, start, end, (), "", 0, len(tasks) - len(timed), None)
+    bars = []
+    for (begins, ends, task), lane in zip(timed, lanes, strict=True):
+        starts = task.started_at or begins
+        ran, waited = span(run_time(task, now)), span(wait_time(task, now))
+        bars.append(
+            Bar(
+                task,
+                lane,
+                round(shape.lanes_top + lane * lane_height + 1, 2),
+                round(lane_height - 2, 2),
+                begins,
+                starts,
+                ends,
+                shape.x(begins),
+                round(shape.x(starts) - shape.x(begins), 2),
+                shape.x(starts),
+                round(shape.x(ends) - shape.x(starts), 2),
+                not task.is_final,
+                ran,
+                waited,
+                describe(task, ran, waited),
+            )
+        )
+    path, peak = _queue(tasks, shape, now)
+    running = any(bar.still_running for bar in bars)
+    return Timeline(
+        tuple(bars),
+        count,
+        lane_height,
+        start,
+        end,
+        _ticks(shape),
+        path,
+        peak,
+        shape.untimed,
+        shape.x(now) if running and start <= now <= end else None,
+    )
+
+
+def _lanes(timed: list[tuple[datetime, datetime, Task]]) -> list[int]:
+    """A lane for each bar, in order of start: the lowest lane free by then."""
+    free: list[int] = []  # lanes whose last bar has ended, lowest first
+    busy: list[tuple[datetime, int]] = []  # (end, lane) of the bars still running
+    lanes, count = [], 0
+    for begins, ends, _ in timed:
+        while busy and busy[0][0] <= begins:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        if free:
+            lane = heapq.heappop(free)
+        elif count < MAX_LANES:
+            lane, count = count, count + 1
+        else:
+            lane = heapq.heappop(busy)[1]  # every lane taken: share the one freeing first
+        heapq.heappush(busy, (ends, lane))
+        lanes.append(lane)
+    return lanes
+
+
+def _queue(tasks: Sequence[Task], shape: Timeline, now: datetime) -> tuple[str, int]:
+    """How many tasks had been created but not started, over time, as a step outline."""
+    changes: list[tuple[datetime, int]] = []
+    for task in tasks:
+        if task.created_at is None:
+            continue
+        left = task.started_at or (task.completed_at if task.is_final else None) or now
+        if left > task.created_at:
+            changes += [(task.created_at, 1), (left, -1)]
+    if not changes:
+        return "", 0
+    changes.sort()
+    points, waiting, peak = [], 0, 0
+    for moment, change in changes:
+        waiting += change
+        points.append((min(max(shape.x(moment), 0.0), WIDTH), waiting))
+        peak = max(peak, waiting)
+    base = QUEUE
+    scale = (QUEUE - 4) / max(peak, 1)
+    path = [f"M0 {base}"]
+    for x, after in points:
+        path.append(f"H{x} V{round(base - after * scale, 2)}")
+    path.append(f"H{WIDTH} V{base} Z")
+    return " ".join(path), peak
+
+
+def _ticks(shape: Timeline) -> tuple[Tick, ...]:
+    seconds = (shape.end - shape.start).total_seconds()
+    step = next((s for s in STEPS if seconds / s <= 8), STEPS[-1])
+    first = datetime.fromtimestamp(
+        -(-shape.start.timestamp() // step) * step, tz=shape.start.tzinfo
+    )
+    form = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%b %d"
+    ticks, at = [], first
+    while at <= shape.end:
+        ticks.append(Tick(shape.x(at), at, at.strftime(form)))
+        at += timedelta(seconds=step)
+    return tuple(ticks)

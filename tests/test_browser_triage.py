@@ -250,3 +250,22 @@ def test_triage_holds_up_on_a_360_px_phone(browser, base_url):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360
     context.close()
+
+
+@pytest.mark.screenshot
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("triage", BIG + "?status=failed&limit=25"),
+        ("task-failed", BIG + "/task-4983?status=failed"),
+    ],
+)
+def test_readme_screenshots_of_triage(browser, base_url, screenshots, name, path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(base_url + path)
+    if name == "triage":
+        expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    page.screenshot(path=str(screenshots / f"{name}.png"))
+    context.close()
+    assert (screenshots / f"{name}.png").stat().st_size > 10_000

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench import datasette, speed
-from bench.common import API_HEADERS, EXECUTION, JOB, TOKEN, tasks_path, verdict
+from bench.common import API_HEADERS, EXECUTION, JOB, TOKEN, median_ms, tasks_path, verdict
 from bench.serving import free_port, running_redis, wait_for
 from webapp.simulator.latency import BASE_SECONDS
 
@@ -77,17 +77,6 @@ def app_server(upstream_url: str, workers: int = 1, **env: str) -> Iterator[str]
     settings.setdefault("WEBAPP_SECRET_KEY", "bench-secret")
     with process(args, base + "/healthz", settings):
         yield base
-
-
-def median_ms(call: Callable[[], object], repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def fetch(http: httpx.Client, url: str, headers: dict[str, str] | None = None) -> None:

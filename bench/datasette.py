@@ -17,10 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import verdict
+from bench.common import median_ms, verdict
 from bench.replay import record
 from bench.serving import free_port, wait_for
-from bench.speed import median_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETTE = ROOT / ".venv-bench" / "bin" / "datasette"

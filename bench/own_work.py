@@ -10,30 +10,18 @@ replayed from memory so that no wait is counted.
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment
 
+from bench.common import median_ms
 from bench.replay import replaying
 
 SHAPES = {"succeeded": "✓", "failed": "✕", "running": "▶", "pending": "…", "cancelled": "⊘"}
 SHAPES |= {"reconciling": "↻", "unspecified": "?"}
 REFERENCE_ROWS = Path(__file__).with_name("reference_rows.html")
-
-
-def median_ms(call: Callable[[], object], repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def reference_renderer() -> Callable[[bytes], str]:

@@ -11,25 +11,13 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Callable
 
 import httpx
 
-from bench.common import EXECUTION, JOB, tasks_path, verdict
+from bench.common import EXECUTION, JOB, median_ms, tasks_path, verdict
 from webapp.simulator.latency import BASE_SECONDS, SCAN_COST_SECONDS
 
 TIMING_CALL = re.compile(r'call-\d+;dur=([\d.]+);desc="(\S+) (\S+)"')
-
-
-def median_ms(call: Callable[[], object], repeat: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def calls_of(response: httpx.Response) -> list[tuple[float, str, str]]:

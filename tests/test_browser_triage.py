@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from webapp import create_app
@@ -17,7 +16,7 @@ from webapp.blaxel import Task
 from webapp.causes import cause_of
 from webapp.simulator import data
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .browser import CHROMIUM, CHROMIUM_ARGS, serious_violations, serve
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
@@ -232,12 +231,7 @@ def test_triage_pages_have_no_serious_accessibility_violations(browser, base_url
     page = context.new_page()
     page.goto(base_url + path)
     page.wait_for_timeout(500)
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
+    serious = serious_violations(page)
     context.close()
     assert serious == []
 

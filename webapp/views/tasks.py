@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -37,6 +38,7 @@ from ..listing import (
     rows_response,
 )
 from ..query import SLOWEST_FIRST, TASKS, ListQuery
+from ..rows import task_rows
 from ..stepping import Position, steps
 from ..timeline import timeline
 from ..triage import Triage, triage
@@ -48,6 +50,10 @@ BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
 
 def settings() -> Settings:
     return current_app.extensions["settings"]
+
+
+def now() -> datetime:
+    return current_app.extensions["clock"]()
 
 
 @bp.get(BASE)
@@ -65,14 +71,18 @@ def index(job_id: str, execution_id: str) -> Response | str:
     if is_fragment():
         # The chips' counts come along when the controls changed or a walk goes on.
         refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
-        (page, query, notice), execution = api.together(
-            lambda: fetch_or_restart(rows, query),
-            lambda: counted_execution(api, job_id, execution_id) if refill else None,
-        )
+        if refill:
+            (page, query, notice), execution = api.together(
+                lambda: fetch_or_restart(rows, query),
+                lambda: counted_execution(api, job_id, execution_id),
+            )
+        else:
+            (page, query, notice), execution = fetch_or_restart(rows, query), None
         listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
         return rows_response(
             "_task_rows.html",
             listing,
+            rows=task_rows(listing, job_id, execution_id, now()),
             job_id=job_id,
             execution_id=execution_id,
             refill=StatusCounts.of(execution, listing.scan) if execution else None,
@@ -85,6 +95,7 @@ def index(job_id: str, execution_id: str) -> Response | str:
     return render_template(
         "tasks.html",
         listing=listing,
+        rows=task_rows(listing, job_id, execution_id, now()),
         execution=execution,
         job_id=job_id,
         execution_id=execution_id,

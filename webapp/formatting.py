@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 from jinja2 import pass_context
@@ -90,6 +91,7 @@ def status_icon(status: str) -> str:
     return STATUS_ICONS.get(status, "•")
 
 
+@lru_cache(maxsize=256)  # a handful of statuses, each drawn by the hundred
 def badge(status: str) -> Markup:
     """A status as a badge: its shape, then its word."""
     word = escape(status.lower())
@@ -106,8 +108,8 @@ def time_markup(moment: datetime | None, now: datetime) -> Markup:
     """A moment as "3 min ago", with the exact UTC time for machines and on hover."""
     if moment is None:
         return NOT_YET
-    # Moments are UTC already (models.moment): isoformat, not strftime, for rows by the hundred.
-    exact = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    # Moments are UTC whole seconds already (models.moment): isoformat, for rows by the hundred.
+    exact = moment.isoformat().replace("+00:00", "Z")
     shown = exact.replace("T", " ").replace("Z", " UTC")
     # Made here from a datetime: digits, letters and spaces, nothing to escape.
     return Markup(  # noqa: S704
@@ -118,7 +120,9 @@ def time_markup(moment: datetime | None, now: datetime) -> Markup:
 @pass_context
 def when(context: Context, moment: datetime | None) -> Markup:
     """A moment as "3 min ago", with the exact UTC time on hover and for machines."""
-    return time_markup(moment if moment is None else moment.astimezone(UTC), context["now"])
+    if moment is not None:
+        moment = moment.astimezone(UTC).replace(microsecond=0)
+    return time_markup(moment, context["now"])
 
 
 class Timed(Protocol):

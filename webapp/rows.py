@@ -28,7 +28,11 @@ PLACEHOLDER = "x"
 
 @dataclass(slots=True)
 class TaskRow:
+    """Each field is Markup (escaped here) or text the app itself made: the template places
+    them without escaping again."""
+
     task: Task
+    status: Markup
     name_cell: Markup  # the name, a link to the task's page
     conditions_cell: Markup  # the key condition, and every condition behind a disclosure
     status_cell: Markup  # the status badge and a link to the task's logs
@@ -40,7 +44,7 @@ class TaskRow:
     used: int | None  # attempts, None when the conditions do not say
     allowed: int | None
     ran_out: bool  # a failed task that used every attempt
-    timeout: str  # the task's timeout, when it differs from most tasks' ("" otherwise)
+    timeout: Markup | str  # the task's timeout, when it differs from most tasks' ("" otherwise)
 
 
 NO_CONDITION = Markup('<span class="none">—</span>')
@@ -54,10 +58,10 @@ def name_cell(name: str, link: str) -> Markup:
 
 
 def status_cell(task: Task, path: str) -> Markup:
-    logs = escape(path + "/logs")
-    hidden = f'<span class="visually-hidden"> of {escape(task.name)}</span>'
-    return badge(task.status) + Markup(  # noqa: S704 - every value escaped
-        f' <a class="logs-link" href="{logs}">Logs{hidden}</a>'
+    logs, name = escape(path + "/logs"), escape(task.name)
+    return Markup(  # noqa: S704 - every value escaped
+        f'{badge(task.status)} <a class="logs-link" href="{logs}">Logs'
+        f'<span class="visually-hidden"> of {name}</span></a>'
     )
 
 
@@ -110,6 +114,7 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
         rows.append(
             TaskRow(
                 task,
+                escape(task.status),
                 name_cell(task.name, link),
                 conditions_cell(task, link),
                 status_cell(task, path),
@@ -121,7 +126,7 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
                 tries.used,
                 tries.allowed,
                 tries.ran_out and task.status == "failed",
-                (task.timeout or "—") if task.timeout != default_timeout else "",
+                escape(task.timeout or "—") if task.timeout != default_timeout else "",
             )
         )
     return rows

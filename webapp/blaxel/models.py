@@ -74,7 +74,8 @@ def _moment(text: str) -> datetime | None:
         parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-    return parsed if EARLIEST <= parsed <= LATEST else None
+    # Whole seconds: what a person reads, and what every time and duration here is shown in.
+    return parsed.replace(microsecond=0) if EARLIEST <= parsed <= LATEST else None
 
 
 class _Wire(msgspec.Struct, rename="camel", frozen=True):

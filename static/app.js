@@ -26,8 +26,27 @@ document.addEventListener("htmx:oobBeforeSwap", (event) => {
   }
 });
 
-// Copy buttons: a task's link or name, through the Clipboard API. Without JavaScript the
-// buttons are hidden and the link itself is there to copy.
+// Copy buttons: a task's link or name, through the Clipboard API. They work only with
+// JavaScript, so the rows' buttons are added here, beside each task's link (rows come 200 at a
+// time; without JavaScript the link itself is there to copy).
+function addCopyButtons(root) {
+  for (const link of root.querySelectorAll("th.name > a.task-link:only-child")) {
+    const name = link.textContent;
+    for (const [what, label, title] of [
+      ["link", `Copy the link to ${name}`, "Copy link"],
+      ["name", `Copy the name ${name}`, "Copy name"],
+    ]) {
+      const button = document.createElement("button");
+      Object.assign(button, { type: "button", className: `copy copy-${what}`, title });
+      button.dataset.copy = what;
+      button.setAttribute("aria-label", label);
+      link.parentElement.append(button);
+    }
+  }
+}
+document.addEventListener("htmx:load", (event) => addCopyButtons(event.detail.elt));
+document.addEventListener("DOMContentLoaded", () => addCopyButtons(document));
+
 document.addEventListener("click", async (event) => {
   const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
   if (!button) return;

@@ -18,7 +18,7 @@ def test_the_counting_upstream_records_api_calls_but_not_its_own_endpoints():
         ).status_code
         == 200
     )
-    assert client.get("/_bench/calls").json[0][1] == (
+    assert client.get("/_bench/calls").json[0][2] == (
         "/v0/jobs/weekly-digest/executions/exec-4-digest/tasks?limit=2"
     )
     client.post("/_bench/reset")

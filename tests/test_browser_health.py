@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from webapp import create_app
 from webapp.simulator import create_simulator
 
-from .browser import serve
+from .browser import serious_violations, serve
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -314,12 +313,7 @@ def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
         expect(page.locator(".recent .strip").first).to_be_visible()
     if name == "timeline":
         page.locator("details.timeline-table").evaluate("details => details.open = true")
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
+    serious = serious_violations(page)
     context.close()
     assert serious == []
 

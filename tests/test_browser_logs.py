@@ -13,13 +13,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
-from .browser import serve
+from .browser import serious_violations, serve
 from .conftest import TOKEN, FakeClock
 from .logs_upstream import T0, LogsUpstream
 
@@ -351,12 +350,7 @@ def test_no_serious_accessibility_violations(browser, base_url, scheme, path):
     page = context.new_page()
     page.goto(base_url + path)
     page.locator("#log-scroll").evaluate("box => { box.scrollTop = 0; }")  # shows Jump to latest
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
+    serious = serious_violations(page)
     context.close()
     assert serious == []
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from webapp import create_app
@@ -17,7 +16,7 @@ from webapp.blaxel import Task
 from webapp.causes import cause_of
 from webapp.simulator import data
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serve
+from .browser import CHROMIUM, CHROMIUM_ARGS, serious_violations, serve
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
@@ -232,12 +231,7 @@ def test_triage_pages_have_no_serious_accessibility_violations(browser, base_url
     page = context.new_page()
     page.goto(base_url + path)
     page.wait_for_timeout(500)
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
+    serious = serious_violations(page)
     context.close()
     assert serious == []
 
@@ -250,3 +244,22 @@ def test_triage_holds_up_on_a_360_px_phone(browser, base_url):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360
     context.close()
+
+
+@pytest.mark.screenshot
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("triage", BIG + "?status=failed&limit=25"),
+        ("task-failed", BIG + "/task-4983?status=failed"),
+    ],
+)
+def test_readme_screenshots_of_triage(browser, base_url, screenshots, name, path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(base_url + path)
+    if name == "triage":
+        expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    page.screenshot(path=str(screenshots / f"{name}.png"))
+    context.close()
+    assert (screenshots / f"{name}.png").stat().st_size > 10_000

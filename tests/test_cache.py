@@ -17,7 +17,7 @@ import pytest
 import redis
 from flask import template_rendered
 
-from bench.serving import RedisServer, free_port, running_redis
+from bench.serving import RedisServer, free_port, running_redis, wait_for
 from webapp import create_app
 from webapp.blaxel import (
     BlaxelClient,
@@ -401,15 +401,7 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+            wait_for(base + "/healthz")
             url = base + "/jobs/weekly-digest/executions/exec-4-digest/tasks"
             responses = concurrently(
                 12, lambda _: httpx.get(url, headers={**FRAGMENT, "Connection": "close"})

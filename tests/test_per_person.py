@@ -6,14 +6,13 @@ import base64
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from werkzeug.security import generate_password_hash
 
-from bench.serving import free_port
+from bench.serving import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 URLS = [
@@ -94,15 +93,7 @@ def test_under_gunicorn_alternating_people_never_get_each_others_page():
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
+        wait_for(base + "/healthz")
         with httpx.Client(base_url=base, timeout=20) as http:
             for round_ in range(20):
                 for person in PEOPLE if round_ % 2 else PEOPLE[::-1]:

@@ -95,7 +95,10 @@ RETRIES_DONE = re.compile(r"\bafter\s+(\d{1,4})\s+retr(?:y|ies)\b", re.IGNORECAS
 
 
 def _is_retry(condition: Condition) -> bool:
-    return condition.type.lower() in RETRY_TYPES or condition.reason.lower() == "attemptfailed"
+    kind, reason = condition.type, condition.reason
+    if kind == "Retrying" or reason == "AttemptFailed":  # as Blaxel writes them, at once
+        return True
+    return kind.lower() in RETRY_TYPES or reason.lower() == "attemptfailed"
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,17 @@ def attempts(task: Task) -> Attempts:
     used = 0
     retries = 0
     for condition in task.conditions:
-        message = condition.message[:MAX_MESSAGE]
-        for found in ATTEMPT_NUMBER.findall(message):
-            used = max(used, int(found))
+        message = condition.message
+        # Most messages name no attempt at all: a substring test spares them the patterns.
+        if "ttempt" in message or "TTEMPT" in message:
+            for found in ATTEMPT_NUMBER.findall(message[:MAX_MESSAGE]):
+                used = max(used, int(found))
+        if "etr" in message or "ETR" in message:
+            done = RETRIES_DONE.search(message[:MAX_MESSAGE])
+            if done:
+                used = max(used, int(done.group(1)) + 1)
         if _is_retry(condition):
             retries += 1
-        done = RETRIES_DONE.search(message)
-        if done:
-            used = max(used, int(done.group(1)) + 1)
     if retries:
         used = max(used, retries + (1 if task.status != "reconciling" else 0))
     if not used and task.started_at is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from .blaxel import SEVERITIES
 from .errors import QueryError
-from .query import Args
+from .query import Args, one_value
 
 LIMIT_CHOICES = (100, 200, 500, 1000)
 DEFAULT_LIMIT = 200
@@ -34,12 +34,7 @@ class LogQuery:
     @classmethod
     def parse(cls, args: Args) -> LogQuery:
         problems: list[str] = []
-
-        def single(name: str) -> str:
-            values = args.getlist(name)
-            if len(values) > 1:
-                problems.append(f"“{name}” was given {len(values)} times; give it once.")
-            return values[0] if values else ""
+        single = one_value(args, problems)
 
         start, end = (
             _time(single("start"), "start", problems),

@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -125,12 +126,7 @@ class ListQuery:
     @classmethod
     def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
         problems: list[str] = []
-
-        def single(name: str) -> str:
-            values = args.getlist(name)
-            if len(values) > 1:
-                problems.append(f"“{name}” was given {len(values)} times; give it once.")
-            return values[0] if values else ""
+        single = one_value(args, problems)
 
         sort = single("sort") or kind.default_sort
         if sort not in kind.sorts:
@@ -260,6 +256,18 @@ class ListQuery:
     @property
     def limit_choices(self) -> list[int]:
         return sorted(set(self.kind.limit_choices) | {self.limit})
+
+
+def one_value(args: Args, problems: list[str]) -> Callable[[str], str]:
+    """A reader of parameters given at most once: a repeated one adds a problem, "" if absent."""
+
+    def single(name: str) -> str:
+        values = args.getlist(name)
+        if len(values) > 1:
+            problems.append(f"“{name}” was given {len(values)} times; give it once.")
+        return values[0] if values else ""
+
+    return single
 
 
 def cursor_in_link(cursor: str) -> str:

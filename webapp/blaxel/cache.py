@@ -194,8 +194,8 @@ class CachedClient:
     ) -> T:
         self._check_hold(endpoint, scope)
         try:
-            if not shared:
-                return load()
+            if not shared or (self.ttl <= 0 and self.final_ttl <= 0):
+                return load()  # nothing would be kept: no store, no copy of the answer
             return self._fetch(endpoint, key_parts, load, kind, scope, lifetime)
         except UpstreamError as error:
             if error.kind is ErrorKind.RATE_LIMITED:

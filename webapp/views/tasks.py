@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -44,6 +45,7 @@ from ..listing import (
     rows_response,
 )
 from ..query import SLOWEST_FIRST, TASKS, ListQuery
+from ..rows import task_rows
 from ..stepping import Position, steps
 from ..timeline import timeline
 from ..triage import Triage, triage
@@ -55,6 +57,10 @@ BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
 
 def settings() -> Settings:
     return current_app.extensions["settings"]
+
+
+def now() -> datetime:
+    return current_app.extensions["clock"]()
 
 
 @bp.get(BASE)
@@ -82,6 +88,7 @@ def index(job_id: str, execution_id: str) -> Response | str:
         return rows_response(
             "_task_rows.html",
             listing,
+            rows=task_rows(listing, job_id, execution_id, now()),
             job_id=job_id,
             execution_id=execution_id,
             refill=StatusCounts.of(execution, listing.scan) if execution else None,
@@ -94,6 +101,7 @@ def index(job_id: str, execution_id: str) -> Response | str:
     return render_template(
         "tasks.html",
         listing=listing,
+        rows=task_rows(listing, job_id, execution_id, now()),
         execution=execution,
         job_id=job_id,
         execution_id=execution_id,

@@ -84,7 +84,7 @@ def conditions_cell(task: Task, link: str) -> Markup:
         f'<span class="condition-count">({count})</span></summary>'
         f'<div class="condition-list" hx-get="{href}" '
         f'hx-trigger="toggle once from:closest details" hx-swap="outerHTML">'
-        f'<a href="{href}">{plural(count, 'condition')} of {inert(task.name)}</a></div></details>'
+        f'<a href="{href}">{plural(count, "condition")} of {inert(task.name)}</a></div></details>'
     )
 
 

@@ -1,19 +1,6 @@
 // Styles that only make sense with scripts (live badges, polling notes) key on this class.
 document.documentElement.classList.replace("no-js", "js");
 
-// Keyboard shortcut: "/" focuses the search box, as on most listing sites.
-document.addEventListener("keydown", (event) => {
-  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = event.target;
-  if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-  const search = document.querySelector("[data-shortcut='/']");
-  if (search) {
-    event.preventDefault();
-    search.focus();
-    search.select();
-  }
-});
-
 // Polling happens only while someone can see the page, and a wall-screen refresh never
 // throws away rows that a person loaded with "Load more".
 document.addEventListener("htmx:beforeRequest", (event) => {
@@ -64,11 +51,13 @@ document.addEventListener("click", async (event) => {
   const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
   if (!button) return;
   const link = button.closest("th, td, li")?.querySelector("a.task-link");
+  // Names come from the addresses: on the page, marks stand in for bidi and control characters.
+  const lastSegment = (url) => decodeURIComponent(new URL(url, location.href).pathname.split("/").pop());
   const text = {
     link: () => link && new URL(link.getAttribute("href"), location.href).href,
-    name: () => link && link.textContent,
+    name: () => link && lastSegment(link.getAttribute("href")),
     page: () => location.href,
-    title: () => document.querySelector(".task-name")?.textContent,
+    title: () => lastSegment(location.href),
   }[button.dataset.copy]?.();
   if (!text) return;
   try {
@@ -281,7 +270,11 @@ setInterval(tickUpdated, 5000);
     const total = document.getElementById("log-total");
     const source = event?.detail?.requestConfig?.elt;
     if (total && arrived && source?.hasAttribute("data-follow")) {
-      total.textContent = (Number(total.textContent.replace(/\D/g, "")) + arrived).toLocaleString("en");
+      const count = Number(total.textContent.replace(/\D/g, "")) + arrived;
+      total.textContent = count.toLocaleString("en");
+      // The noun after the count agrees with it: "1 line", "2 lines".
+      const noun = total.nextSibling;
+      if (noun?.nodeType === Node.TEXT_NODE) noun.textContent = noun.textContent.replace(/\blines?\b/, count === 1 ? "line" : "lines");
     }
     localize(box);
     const follow = document.getElementById("log-follow");
@@ -354,3 +347,137 @@ document.addEventListener("mouseover", (event) => {
   const detail = document.getElementById("timeline-detail");
   if (bar && detail) detail.textContent = bar.querySelector("title")?.textContent ?? "";
 });
+
+// ---- Keyboard: rows by j/k and arrows, o or Space for a row's conditions, / search, Esc, ? ----
+// Shortcuts never fire while typing in a field, and never with Ctrl, Alt or ⌘ (the browser's own).
+(() => {
+  const ROW_LINK = "th.name a"; // each listing row's own link: its task, job or execution
+  const typing = (element) =>
+    element instanceof HTMLElement &&
+    (element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
+  const rows = () => [...document.querySelectorAll("#rows tr")].filter((row) => row.querySelector(ROW_LINK));
+  const rowOf = (element) => (element instanceof Element ? element.closest("#rows tr") : null);
+
+  function focusRow(row) {
+    const link = row?.querySelector(ROW_LINK);
+    if (!link) return;
+    link.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function step(by) {
+    const all = rows();
+    if (!all.length) return;
+    const at = all.indexOf(rowOf(document.activeElement));
+    focusRow(at < 0 ? all[0] : all[Math.min(Math.max(at + by, 0), all.length - 1)]);
+  }
+
+  function toggleConditions(row) {
+    const details = row?.querySelector("td.conditions details");
+    if (details) details.open = !details.open;
+  }
+
+  function search() {
+    const field = document.querySelector("[data-shortcut='/']");
+    if (!field) return;
+    openPanel(field.closest("[data-panel]"));
+    field.focus();
+    field.select();
+  }
+
+  // Esc, outside the shortcuts list (the dialog closes itself): leave the field, else close the
+  // disclosure or the folded panel that holds the focus, giving focus back to what opens it.
+  function escape(event) {
+    const target = event.target;
+    if (typing(target)) {
+      if (target.tagName === "SELECT") return;
+      event.preventDefault(); // a search field would clear itself: leave it as it is
+      target.blur();
+      const folded = target.closest("[data-panel][data-open]");
+      if (folded && folded.querySelector("[data-panel-toggle]")?.offsetParent) {
+        closePanel(folded); // on a phone, the rows come back into view
+        folded.querySelector("[data-panel-toggle]").focus();
+      }
+      return;
+    }
+    const details = target instanceof Element ? target.closest("details[open]") : null;
+    if (details) {
+      details.open = false;
+      details.querySelector("summary")?.focus();
+      return;
+    }
+    const row = rowOf(target);
+    const rowDetails = row?.querySelector("details[open]");
+    if (rowDetails) {
+      rowDetails.open = false;
+      return;
+    }
+    const panel = target instanceof Element ? target.closest("[data-panel][data-open]") : null;
+    if (panel) {
+      closePanel(panel);
+      panel.querySelector("[data-panel-toggle]")?.focus();
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (event.key === "Escape") {
+      escape(event);
+      return;
+    }
+    const target = event.target;
+    if (typing(target)) return;
+    const row = rowOf(target);
+    const onRowLink = target instanceof Element && target.matches(ROW_LINK);
+    const handled = {
+      j: () => step(1),
+      k: () => step(-1),
+      ArrowDown: row ? () => step(1) : null,
+      ArrowUp: row ? () => step(-1) : null,
+      o: row ? () => toggleConditions(row) : null,
+      // Space keeps its own meaning on buttons and disclosures; on a row's link it opens.
+      " ": onRowLink ? () => toggleConditions(row) : null,
+      "/": search,
+      "?": showShortcuts,
+    }[event.key];
+    if (!handled) return;
+    event.preventDefault();
+    handled();
+  });
+
+  function showShortcuts() {
+    const dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[data-shortcuts]")) showShortcuts();
+  });
+
+  // "Skip to the rows" lands on the first row's link, where j and k go on from.
+  document.addEventListener("click", (event) => {
+    const skip = event.target instanceof Element ? event.target.closest("[data-skip-rows]") : null;
+    const first = rows()[0];
+    if (!skip || !first) return;
+    event.preventDefault();
+    focusRow(first);
+  });
+
+  // ---- Phones: panels (controls, failure groups, the health summary) fold behind a button ----
+  function openPanel(panel) {
+    if (!panel) return;
+    panel.setAttribute("data-open", "");
+    panel.querySelector("[data-panel-toggle]")?.setAttribute("aria-expanded", "true");
+  }
+  function closePanel(panel) {
+    panel.removeAttribute("data-open");
+    panel.querySelector("[data-panel-toggle]")?.setAttribute("aria-expanded", "false");
+  }
+  document.addEventListener("click", (event) => {
+    const toggle = event.target instanceof Element ? event.target.closest("[data-panel-toggle]") : null;
+    if (!toggle) return;
+    const panel = toggle.closest("[data-panel]");
+    if (panel.hasAttribute("data-open")) closePanel(panel);
+    else openPanel(panel);
+  });
+})();

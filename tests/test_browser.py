@@ -33,7 +33,7 @@ def test_task_list_opens_with_a_page_of_rows_and_counts(page, base_url):
     page.goto(base_url + INVOICES)
     expect(page.locator("#rows tr.task")).to_have_count(50)
     expect(page.locator("#listing-status")).to_contain_text(
-        "50 rows loaded · 320 tasks in this execution"
+        "50 tasks loaded, of 320 tasks in this execution"
     )
     expect(page.locator(".demo-banner")).to_contain_text("Demo data")
 
@@ -62,7 +62,7 @@ def test_load_more_appends_the_next_rows_without_duplicates_to_the_end(page, bas
     names = row_names(page)
     assert sorted(names) == sorted(f"task-{index}" for index in range(320))
     expect(page.locator(".end-row")).to_contain_text("End of the list · 320 tasks")
-    expect(page.locator("#listing-status")).to_contain_text("320 rows loaded")
+    expect(page.locator("#listing-status")).to_contain_text("320 tasks loaded")
     assert page.url == base_url + INVOICES + "?limit=100"  # loading more keeps the view's link
 
 
@@ -72,7 +72,7 @@ def test_a_pasted_link_reproduces_the_view(page, browser, base_url):
     expect(page).to_have_url(base_url + INVOICES + "?sort=name:asc")
     page.get_by_label("Search tasks").fill("task-2")
     expect(page).to_have_url(base_url + INVOICES + "?sort=name:asc&q=task-2")
-    expect(page.locator("#listing-status")).to_contain_text("matches loaded")
+    expect(page.locator("#listing-status")).to_contain_text("matching tasks loaded")
     shown = row_names(page)
 
     other = browser.new_page()
@@ -170,6 +170,8 @@ def test_hostile_condition_messages_are_shown_as_inert_text(page):
         page.goto(url + INVOICES + "?limit=25")
         first = page.locator("#rows tr.task details").first
         first.locator("summary").click()
-        expect(first.locator("dd.message").first).to_have_text(HOSTILE)
+        # Markup stays text; the override is shown as a mark instead of reversing the text.
+        expect(first.locator("dd.message").first).to_have_text(HOSTILE.replace("\u202e", "U+202E"))
+        expect(first.locator("dd.message .ctl").first).to_have_text("U+202E")
         assert page.evaluate("window.__pwned") is None
         assert page.locator("#rows img").count() == 0

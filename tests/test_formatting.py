@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Task
-from webapp.formatting import badge, iso, relative, run_time, span, wait_time
+from webapp.formatting import badge, iso, plural, relative, run_time, span, wait_time
+from webapp.text import inert, inert_text
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -101,3 +102,44 @@ def test_a_status_badge_escapes_whatever_status_upstream_sends():
     assert badge("FAILED") == (
         '<span class="badge badge-failed"><span aria-hidden="true">✕</span> failed</span>'
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        ((1, "task"), "1 task"),
+        ((2, "task"), "2 tasks"),
+        ((0, "task"), "0 tasks"),
+        ((2000, "task"), "2,000 tasks"),
+        ((1, "matching task"), "1 matching task"),
+        ((3, "matching task"), "3 matching tasks"),
+        ((1, "match", "matches"), "1 match"),
+        ((5, "match", "matches"), "5 matches"),
+        ((2, "person", "people"), "2 people"),
+        ((None, "task"), "? tasks"),
+    ],
+)
+def test_a_count_agrees_with_its_noun_irregular_plurals_given(args, text):
+    assert plural(*args) == text
+
+
+def test_the_plural_filter_reads_the_same_in_templates():
+    from webapp import create_app
+
+    env = create_app({"CLOCK": lambda: NOW}).jinja_env
+    html = env.from_string('{{ 1 | plural("job") }}, {{ 2 | plural("match", "matches") }}')
+    assert html.render() == "1 job, 2 matches"
+
+
+def test_bidi_and_control_characters_in_upstream_text_are_shown_not_applied():
+    html = str(inert("invoice-\u202egnp.exe<b>\x00"))
+    assert "\u202e" not in html and "\x00" not in html
+    assert html == (
+        'invoice-<span class="ctl" title="bidirectional control U+202E, shown instead of '
+        'applied">U+202E</span>gnp.exe&lt;b&gt;<span class="ctl" title="control character '
+        'U+0000, shown instead of applied">␀</span>'
+    )
+    every = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    assert inert_text("a" + every + "b") == "a" + "".join(f"⟨U+{ord(c):04X}⟩" for c in every) + "b"
+    assert inert("plain name") == "plain name" and inert(None) == "" and inert_text(None) == ""
+    assert "\n" in inert("line one\nline two")  # text keeps its own line breaks

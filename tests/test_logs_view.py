@@ -249,7 +249,10 @@ def test_a_failed_earlier_lines_load_says_so_in_place_with_a_retry(clock):
     response = client.get(LOGS + "/lines?offset=200", headers=HTMX)
     html = response.get_data(as_text=True)
     assert response.status_code == 502
-    assert html.lstrip().startswith('<li class="log-problem" role="alert">') and "Retry" in html
+    assert (
+        html.lstrip().startswith('<li class="log-problem" role="alert">')
+        and ">Try again</button>" in html
+    )
 
 
 def test_a_running_tasks_lines_are_never_kept_past_the_ttl(clock):

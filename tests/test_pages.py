@@ -48,11 +48,12 @@ def test_full_page_lists_tasks_with_status_times_and_conditions(scripted):
         in html
     )
     assert "2 min 55 s" in html
-    assert "BackoffLimitExceeded: exit code 137" in html  # the error condition summarised
+    # The error condition summarised, each field isolated from the other
+    assert "<bdi>BackoffLimitExceeded</bdi>: <bdi>exit code 137" in html
     # Every condition is in the disclosure, fetched when it opens (a link without JavaScript).
     task_url = TASKS_URL + "/task-0"
     assert f'hx-get="{task_url}?at=50:0:" hx-trigger="toggle once from:closest details"' in html
-    assert f'<a href="{task_url}?at=50:0:">All 2 conditions of task-0</a>' in html
+    assert f'<a href="{task_url}?at=50:0:">2 conditions of task-0</a>' in html
     disclosure = client.get(task_url, headers=HTMX).get_data(as_text=True)
     assert disclosure.lstrip().startswith('<ol class="condition-list" reversed')
     assert "OOMKilled" in disclosure and "on node a" in disclosure
@@ -63,8 +64,7 @@ def test_full_page_lists_tasks_with_status_times_and_conditions(scripted):
 def test_total_is_worded_as_ignoring_the_search(scripted):
     client, _ = scripted(ok(task_page([task_json(1)], total=320)))
     html = client.get(TASKS_URL + "?q=task-1").get_data(as_text=True)
-    assert "1 matches loaded" in html
-    assert "320 tasks in this execution in all, matching or not" in html
+    assert "1 matching task loaded, of 320 tasks in this execution" in html
 
 
 def test_empty_state_says_nothing_matches_and_offers_to_clear(scripted):
@@ -92,7 +92,7 @@ def test_a_later_page_as_a_full_page_links_back_to_the_first(scripted):
     client, upstream = scripted(ok(task_page([task_json(2)], total=3)))
     html = client.get(TASKS_URL + "?sort=name:asc&cursor=Q1VSU09S&shown=2").get_data(as_text=True)
     assert upstream.listing_requests[0].url.params["cursor"] == "Q1VSU09S"
-    assert "Showing rows 3–3" in html
+    assert "Showing task 3, of 3 tasks in this execution" in html
     assert f'<a href="{TASKS_URL}?sort=name:asc">Back to the first page</a>' in html
 
 
@@ -108,7 +108,7 @@ def test_htmx_request_gets_rows_only_with_counts_out_of_band(scripted):
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith("<tr")
     assert "<html" not in html and "<body" not in html
-    assert 'hx-swap-oob="true"' in html and "3 rows loaded" in html
+    assert 'hx-swap-oob="true"' in html and "3 tasks loaded" in html
     assert "HX-Push-Url" not in response.headers  # loading more does not change the view's URL
 
 
@@ -235,18 +235,18 @@ def test_bad_input_in_an_htmx_search_gets_an_error_row(scripted):
 
 
 @pytest.mark.parametrize(
-    ("upstream_status", "page_status", "headline"),
+    ("upstream_status", "page_status", "headline", "retry"),
     [
-        (404, 404, "Not found"),
-        (401, 502, "Blaxel refused this server&#39;s credentials"),
-        (403, 502, "Blaxel refused this server&#39;s credentials"),
-        (500, 502, "Blaxel is not answering properly"),
-        (502, 502, "Blaxel is not answering properly"),
-        (503, 502, "Blaxel is not answering properly"),
+        (404, 404, "Not found", False),
+        (401, 502, "Blaxel refused this server&#39;s credentials", False),
+        (403, 502, "Blaxel refused this server&#39;s credentials", False),
+        (500, 502, "Blaxel is not answering properly", True),
+        (502, 502, "Blaxel is not answering properly", True),
+        (503, 502, "Blaxel is not answering properly", True),
     ],
 )
 def test_upstream_failures_get_honest_statuses_and_readable_pages(
-    scripted, upstream_status, page_status, headline
+    scripted, upstream_status, page_status, headline, retry
 ):
     body = {"error": {"code": "X", "message": "upstream says no", "retryable": False}}
     client, _ = scripted(lambda request: httpx.Response(upstream_status, json=body))
@@ -254,7 +254,55 @@ def test_upstream_failures_get_honest_statuses_and_readable_pages(
     html = response.get_data(as_text=True)
     assert response.status_code == page_status
     assert headline in html and "Traceback" not in html
-    assert "Try again" in html
+    # Only where asking again may help: not for what is missing or refused for good.
+    assert ("Try again" in html) is retry
+
+
+def way_up(html: str) -> list[tuple[str, str]]:
+    nav = html.split('<nav aria-label="Back up">')[1].split("</nav>")[0]
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav)
+
+
+def test_a_missing_task_offers_its_execution_its_job_and_every_job_but_no_retry(scripted):
+    client, _ = scripted(ok(task_page([task_json(120)])))
+    html = client.get(TASKS_URL + "/task-12").get_data(as_text=True)
+    assert way_up(html) == [
+        (TASKS_URL, "Execution exec-1"),
+        ("/jobs/nightly/executions", "Job nightly"),
+        ("/", "All jobs"),
+    ]
+    assert "Try again" not in html
+
+
+def test_a_wrong_link_offers_the_same_page_without_its_settings_and_no_retry(scripted):
+    client, upstream = scripted(ok(task_page([])))
+    response = client.get(TASKS_URL + "?limit=9999&sort=name:asc")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and upstream.requests == []
+    assert way_up(html) == [
+        (TASKS_URL, "This page without the link&#39;s settings"),
+        ("/jobs/nightly/executions", "Job nightly"),
+        ("/", "All jobs"),
+    ]
+    assert "Try again" not in html
+
+
+def test_a_failed_logs_page_offers_its_task_and_a_retry_when_blaxel_failed(scripted):
+    client, _ = scripted(lambda request: httpx.Response(503, content=b""))
+    html = client.get(TASKS_URL + "/task-0/logs").get_data(as_text=True)
+    assert [label for _, label in way_up(html)] == [
+        "Task task-0",
+        "Execution exec-1",
+        "Job nightly",
+        "All jobs",
+    ]
+    assert f'<a class="button" href="{TASKS_URL}/task-0/logs">Try again</a>' in html
+
+
+def test_a_wrong_link_in_htmx_rows_says_so_without_a_retry_button(scripted):
+    client, _ = scripted(ok(task_page([])))
+    html = client.get(TASKS_URL + "?limit=0", headers=HTMX).get_data(as_text=True)
+    assert html.lstrip().startswith('<tr class="error-row">') and "<button" not in html
 
 
 def test_rate_limiting_is_a_503_passing_on_retry_after(scripted):
@@ -293,7 +341,8 @@ def test_an_htmx_failure_is_an_error_row_with_a_retry_button(scripted):
     assert response.status_code == 502
     assert html.lstrip().startswith('<tr class="error-row">')
     assert (
-        f'hx-get="{TASKS_URL}?cursor=Q1VSU09S&amp;shown=50"' in html and ">Retry</button>" in html
+        f'hx-get="{TASKS_URL}?cursor=Q1VSU09S&amp;shown=50"' in html
+        and ">Try again</button>" in html
     )
 
 
@@ -400,4 +449,4 @@ def test_a_failed_disclosure_load_says_so_with_a_retry_in_place(scripted):
     html = response.get_data(as_text=True)
     assert response.status_code == 502
     assert html.lstrip().startswith('<div class="condition-list condition-error" role="alert">')
-    assert f'hx-get="{TASKS_URL}/task-0"' in html and ">Retry</button>" in html
+    assert f'hx-get="{TASKS_URL}/task-0"' in html and ">Try again</button>" in html

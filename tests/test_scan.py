@@ -199,7 +199,7 @@ def test_the_budget_stops_between_upstream_pages_and_the_next_page_starts_there(
 def test_empty_upstream_pages_are_walked_through(scripted):
     client, upstream = scripted(chain([], [], ["failed"], []), WEBAPP_SCAN_BUDGET="2")
     html = client.get(TASKS_URL + "?status=failed").get_data(as_text=True)
-    assert rows(html) == [] and "Scanned 0 of 1 tasks" in html
+    assert rows(html) == [] and "Scanned 0 of 1 task;" in html
     html = client.get(next_link(html)).get_data(as_text=True)
     assert rows(html) == ["task-0"] and "End of the list" in html
     assert cursors(upstream) == [None, "UEFHR1", "UEFHR2", "UEFHR3"]

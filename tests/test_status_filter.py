@@ -209,7 +209,7 @@ def test_the_jobs_page_offers_no_status_filter_and_executions_no_download(client
 def test_a_filtered_view_says_so_and_offers_every_status_back(scripted):
     client, _ = scripted(ok(task_page([task_json(0, "failed")])))
     html = client.get(TASKS_URL + "?status=failed,cancelled&sort=name:asc").get_data(as_text=True)
-    assert "1 matches loaded" in html
+    assert "1 matching task loaded, of 1 task in this execution" in html
     assert "Only failed, cancelled tasks." in html
     assert f'<a href="{TASKS_URL}?sort=name:asc">Show every status</a>' in html
 
@@ -217,7 +217,45 @@ def test_a_filtered_view_says_so_and_offers_every_status_back(scripted):
 def test_a_filter_matching_nothing_says_so(scripted):
     client, _ = scripted(ok(task_page([task_json(0, "succeeded")])))
     html = client.get(TASKS_URL + "?status=failed&q=task").get_data(as_text=True)
-    assert "No tasks are failed with “task” in their name." in html
+    assert "No failed tasks with “task” in their name." in html
+
+
+def finished(status: str = "failed", **stats: int) -> dict:
+    return {**EXECUTION, "status": status, "stats": {**EXECUTION["stats"], **stats}}
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx-rows"])
+@pytest.mark.parametrize(
+    "statuses", ["running", "pending", "running,reconciling,unspecified"], ids=str
+)
+def test_a_status_whose_count_is_0_on_a_finished_execution_answers_without_a_walk(
+    scripted, headers, statuses
+):
+    # EXECUTION has finished: 7 succeeded, 2 failed, 0 running, 1 cancelled of 10, none other.
+    client, upstream = scripted(ok(task_page([task_json(0, "running")])), execution=ok(EXECUTION))
+    response = client.get(f"{TASKS_URL}?status={statuses}", headers=headers)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert upstream.listing_requests == []  # no ListJobExecutionTasks at all
+    assert "the execution has finished, and its counts say none." in html
+    assert 'class="task ' not in html
+
+
+@pytest.mark.parametrize(
+    ("execution", "statuses"),
+    [
+        (finished("running", running=0), "running"),  # still running: counts move
+        (finished(running=0), "failed,running"),  # 2 failed: a walk finds them
+        (finished(success=6), "pending"),  # one task in none of the counted states
+        (finished(total=0, success=0, failure=0, cancelled=0), "running"),  # no stats to trust
+    ],
+    ids=["unfinished", "one-status-counted", "other-counted", "no-stats"],
+)
+def test_counts_that_do_not_settle_it_leave_the_walk_to_look(scripted, execution, statuses):
+    client, upstream = scripted(ok(task_page([task_json(0, "pending")])), execution=ok(execution))
+    html = client.get(f"{TASKS_URL}?status={statuses}", headers=HTMX).get_data(as_text=True)
+    assert len(upstream.listing_requests) == 1
+    assert "its counts say none" not in html
 
 
 def test_download_links_carry_the_views_order_search_and_filter_but_not_its_position(scripted):
@@ -255,8 +293,8 @@ def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scr
     ]
     client, _ = scripted(ok(task_page([task])))
     html = client.get(TASKS_URL + "?status=failed").get_data(as_text=True)
-    summary = re.search(r'<span class="condition-summary is-error">([^<]+)</span>', html)
-    assert summary.group(1) == "BackoffLimitExceeded: exit code 137"
+    summary = re.search(r'<span class="condition-summary is-error">(.+?)</span>', html)
+    assert summary.group(1) == "<bdi>BackoffLimitExceeded</bdi>: <bdi>exit code 137</bdi>"
     assert "(3)" in html
     conditions_url = re.search(r'class="condition-list" hx-get="([^"]+)"', html).group(1)
     disclosure = client.get(conditions_url, headers=HTMX).get_data(as_text=True)

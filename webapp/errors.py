@@ -49,6 +49,10 @@ PRESENTATION: dict[ErrorKind, tuple[int, str, str]] = {
 }
 
 
+# Failures that asking again cannot mend: the same answer would come back.
+FINAL_KINDS = frozenset({ErrorKind.NOT_FOUND, ErrorKind.CREDENTIALS_REFUSED, ErrorKind.REJECTED})
+
+
 def presentation(error: UpstreamError) -> tuple[int, str, str]:
     return PRESENTATION[error.kind]
 

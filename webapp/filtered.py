@@ -50,6 +50,8 @@ class ScanProgress:
     paused: bool  # the walk paused (call budget or time), not on a full page or the end
     # Tasks per status among those scanned: the counts to show when the execution has no stats.
     counts: dict[str, int] = field(default_factory=dict)
+    # Answered from the execution's own counts, without reading a task (see counted_out).
+    counted: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,21 @@ class Resume:
     position: int = 0
     scanned: int = 0  # items read before that row, since the walk's first page
     tally: tuple[int, ...] = ()  # those items per status (and retried); () for none read
+
+
+def counted_out(execution: Execution, query: ListQuery) -> FilteredPage | None:
+    """The empty page a status filter gets at once when a finished execution's own counts say
+    none of its tasks has those statuses; None when only a walk can tell."""
+    stats = execution.stats
+    if not (query.statuses and execution.is_finished and stats.total):
+        return None
+    counts = {**stats.task_counts(), "retried": stats.retried}
+    found = sum(counts.get(status, 0) for status in query.statuses)
+    if any(status not in counts for status in query.statuses):
+        found += stats.other  # unspecified, pending and reconciling share one count
+    if found:
+        return None
+    return FilteredPage([], False, "", stats.total, ScanProgress(0, False, counted=True))
 
 
 def filtered_tasks(

@@ -1,4 +1,4 @@
-"""Template filters: times as people read them, counts with separators."""
+"""Template filters: times as people read them, counts with separators and their nouns."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from .blaxel import Execution
 from .causes import attempts
+from .text import FILTERS as TEXT_FILTERS
 
 
 def iso(moment: datetime | None) -> str:
@@ -60,6 +61,17 @@ def seconds_text(seconds: int | None) -> str:
 
 def count(value: int | None) -> str:
     return f"{value:,}" if value is not None else "?"
+
+
+def noun(value: int | None, one: str, many: str = "") -> str:
+    """The noun agreeing with a count shown apart from it: "job" for 1, else "jobs"."""
+    return one if value == 1 else many or one + "s"
+
+
+def plural(value: int | None, one: str, many: str = "") -> str:
+    """A count and its noun, agreeing: 1 task, 2 tasks, 2,000 tasks, 0 tasks. Irregular
+    plurals are given: plural(n, "match", "matches")."""
+    return f"{count(value)} {noun(value, one, many)}"
 
 
 STATUS_ICONS = {
@@ -180,6 +192,8 @@ def run_label(context: Context, run: Execution) -> str:
 FILTERS = {
     "seconds_text": seconds_text,
     "count": count,
+    "plural": plural,
+    "noun": noun,
     "badge": badge,
     "status_icon": status_icon,
     "iso": iso,
@@ -188,4 +202,5 @@ FILTERS = {
     "waited": waited,
     "attempts": attempts,
     "run_label": run_label,
+    **TEXT_FILTERS,
 }

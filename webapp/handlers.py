@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, current_app, make_response, render_template, request
+from flask import Flask, Response, current_app, make_response, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from .blaxel import UpstreamError
-from .errors import QueryError, presentation
+from .errors import FINAL_KINDS, QueryError, presentation
 from .listing import is_fragment
 from .query import EXECUTIONS, JOBS, TASKS
 
@@ -50,10 +50,42 @@ FALLBACK = (
 )
 
 
-def error_page(status: int, title: str, explanation: str, detail: str = "") -> Response:
-    """An error page or, for htmx, an error fragment fitting where it will be swapped in."""
+def can_retry(status: int) -> bool:
+    """Whether asking again may succeed: after a sign-in, a wait, or a failure on the way; not
+    for a link that is wrong (400), a page that is not there (404) or a door that stays shut."""
+    return status in (401, 429) or status >= 500
+
+
+def way_up(status: int) -> list[tuple[str, str]]:
+    """(label, URL) of the pages above the one that failed, nearest first, read from the
+    request's path: its task, execution and job, then every job. For a link whose settings
+    are wrong (400), the same page with none comes first."""
+    fixable = status == 400 and bool(request.query_string)
+    args = request.view_args or {}
+    job, execution, task = args.get("job_id"), args.get("execution_id"), args.get("task_name")
+    levels: list[tuple[str, str]] = []
+    if job and execution and task:
+        where = {"job_id": job, "execution_id": execution, "task_name": task}
+        levels.append((f"Task {task}", url_for("tasks.task", **where)))
+    if job and execution:
+        where = {"job_id": job, "execution_id": execution}
+        levels.append((f"Execution {execution}", url_for("tasks.index", **where)))
+    if job:
+        levels.append((f"Job {job}", url_for("executions.index", job_id=job)))
+    levels.append(("All jobs", url_for("jobs.index")))
+    ups = [("This page without the link's settings", request.path)] if fixable else []
+    # The page that failed is no way up from itself.
+    return ups + [(label, url) for label, url in levels if url != request.path]
+
+
+def error_page(
+    status: int, title: str, explanation: str, detail: str = "", *, retry: bool | None = None
+) -> Response:
+    """An error page or, for htmx, an error fragment fitting where it will be swapped in: it
+    offers to try again only where that may help (`retry`, else as the status says)."""
     own, reswap = OWN_FRAGMENTS.get(request.endpoint or "", ("", "")) if is_fragment() else ("", "")
     template = own or ("_error_row.html" if is_fragment() else "error.html")
+    retryable = can_retry(status) if retry is None else retry
     try:
         body = render_template(
             template,
@@ -62,7 +94,10 @@ def error_page(status: int, title: str, explanation: str, detail: str = "") -> R
             explanation=explanation,
             detail=detail,
             columns=ROW_COLUMNS.get(request.endpoint or "", 1),
-            retry_url=request.full_path if request.query_string else request.path,
+            retry_url=(request.full_path if request.query_string else request.path)
+            if retryable
+            else "",
+            parents=way_up(status),
         )
         response = make_response(body, status)
     except Exception:  # the error page itself failed: say so plainly, never a traceback
@@ -90,7 +125,8 @@ def register(app: Flask) -> None:
             error.code or "-",
         )
         status, title, explanation = presentation(error)
-        response = error_page(status, title, explanation, error.detail)
+        retry = error.kind not in FINAL_KINDS
+        response = error_page(status, title, explanation, error.detail, retry=retry)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         return response

@@ -23,7 +23,7 @@ from .blaxel import ErrorKind, Execution, Job, PageRequest, Session, UpstreamErr
 from .charts import BarChart
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
-from .formatting import iso, run_time, span
+from .formatting import iso, plural, run_time, span
 from .query import FAILING_FIRST, ListQuery
 
 STRIP = 20  # runs in a job's strip
@@ -323,18 +323,18 @@ class RunsChart:
         seconds = [run_time(run, now) or 0.0 for run in ordered]
         failed = [run.stats.failure for run in ordered]
         titles = [
-            f"{run.id}: {run.status}, ran {span(s) or 'not yet'}, {f} failed tasks"
+            f"{run.id}: {run.status}, ran {span(s) or 'not yet'}, {plural(f, 'failed task')}"
             for run, s, f in zip(ordered, seconds, failed, strict=True)
         ]
         kinds = [run.status for run in ordered]
         timed = [s for s in seconds if s]
         newest = ordered[-1]
         duration_text = (
-            f"Run time of the {len(ordered)} runs listed, oldest to newest: from "
+            f"Run time of the {plural(len(ordered), 'run')} listed, oldest to newest: from "
             f"{span(min(timed))} to {span(max(timed))}, median {span(median(timed))}; "
             f"the newest, {newest.id}, ran {span(seconds[-1]) or 'not yet'}."
             if timed
-            else f"None of the {len(ordered)} runs listed has started."
+            else f"None of the {plural(len(ordered), 'run')} listed has started."
         )
         failure_text = (
             f"Failed tasks of the same runs: {sum(failed):,} in all, at most {max(failed):,} "

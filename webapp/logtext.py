@@ -14,6 +14,7 @@ from .blaxel.logs import readable
 from .errors import why_incomplete
 from .export import INCOMPLETE, UNSAFE_IN_FILENAME
 from .formatting import iso
+from .text import inert
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,6 @@ ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[@-Z\\-_]"
 )
-BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# What is shown as a visible mark instead of acting: control characters (tab and newline aside)
-# and bidirectional controls, which could reorder the text around them.
-SPECIAL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI}]")
 MAX_SHOWN = 20_000  # characters of one line on the page; the download has them all
 SEVERITY_SHAPES = {
     "FATAL": "■",
@@ -43,14 +40,7 @@ def log_message(text: str) -> Markup:
     and bidi characters shown as marks, at most MAX_SHOWN characters."""
     text = ANSI.sub("", readable(text)).replace("\r\n", "\n").replace("\r", "\n")
     cut = len(text) - MAX_SHOWN
-    text = text[:MAX_SHOWN]
-    parts: list[str] = []
-    last = 0
-    for found in SPECIAL.finditer(text):
-        parts.append(escape(text[last : found.start()]))
-        parts.append(_mark(found.group()))
-        last = found.end()
-    parts.append(escape(text[last:]))
+    parts = [inert(text[:MAX_SHOWN])]
     if cut > 0:
         parts.append(
             Markup(
@@ -58,20 +48,6 @@ def log_message(text: str) -> Markup:
             ).format(cut)
         )
     return Markup("").join(parts)
-
-
-def _mark(character: str) -> Markup:
-    code = ord(character)
-    if character in BIDI:
-        shown, what = f"U+{code:04X}", "bidirectional control"
-    elif code < 0x20:
-        shown, what = chr(0x2400 + code), "control character"
-    elif code == 0x7F:
-        shown, what = "␡", "control character"
-    else:
-        shown, what = f"U+{code:04X}", "control character"
-    title = f"{what} U+{code:04X}, shown instead of applied"
-    return Markup('<span class="ctl" title="{}">{}</span>').format(title, shown)
 
 
 def log_time(line: LogLine, dated: bool = False) -> Markup:

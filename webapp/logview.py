@@ -10,7 +10,7 @@ from flask import url_for
 
 from .blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from .blaxel import logs as contract
-from .errors import QueryError, logs_presentation
+from .errors import FINAL_KINDS, QueryError, logs_presentation
 from .logquery import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
@@ -28,10 +28,12 @@ class LogProblem:
     explanation: str
     detail: str = ""
     retry_after: float | None = None  # a 429's wait, passed on
+    retry: bool = True  # whether asking again may help
 
     @classmethod
     def of(cls, error: UpstreamError) -> LogProblem:
-        return cls(*logs_presentation(error), error.detail, error.retry_after)
+        retry = error.kind not in FINAL_KINDS
+        return cls(*logs_presentation(error), error.detail, error.retry_after, retry)
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ class Args(Protocol):
 class ListingKind:
     """One kind of listing: what it lists, its table, and what its URL may say."""
 
-    noun: str
+    noun: str  # the plural: "tasks"
+    one: str  # the singular: "task"
     columns: int
-    total_label: str
+    where: str  # what the upstream total counts: "tasks *in this execution*"
     default_limit: int
     max_limit: int
     limit_choices: tuple[int, ...]
@@ -73,8 +74,9 @@ class ListingKind:
 
 TASKS = ListingKind(
     "tasks",
+    "task",
     8,
-    "tasks in this execution",
+    "in this execution",
     50,
     200,
     (25, 50, 100, 200),
@@ -85,8 +87,9 @@ TASKS = ListingKind(
 )
 JOBS = ListingKind(
     "jobs",
+    "job",
     6,
-    "jobs in the workspace",
+    "in the workspace",
     50,
     200,
     (25, 50, 100, 200),
@@ -95,8 +98,9 @@ JOBS = ListingKind(
 )
 EXECUTIONS = ListingKind(
     "executions",
+    "execution",
     7,
-    "executions of this job",
+    "of this job",
     20,
     100,
     (20, 50, 100),

@@ -17,9 +17,10 @@ from markupsafe import Markup, escape
 
 from .blaxel import Task
 from .causes import attempts
-from .formatting import badge, run_time, span, time_markup, wait_time
+from .formatting import badge, plural, run_time, span, time_markup, wait_time
 from .listing import Listing
 from .paths import IdConverter
+from .text import inert, inert_text
 
 # What werkzeug's url_for leaves unquoted in a query string, so that links read the same.
 QUERY_SAFE = "!$'()*,/:;?@"
@@ -52,13 +53,14 @@ NO_CONDITION = Markup('<span class="none">—</span>')
 
 def name_cell(name: str, link: str) -> Markup:
     """The name, a link to the task's page (app.js adds its copy buttons)."""
-    shown, href = escape(name or "(unnamed)"), escape(link)
-    title = f' title="{shown}"' if len(name) > 30 else ""
+    shown, href = inert(name) or "(unnamed)", escape(link)
+    # Long names are cut to the column: the whole name in the tooltip, and on the task's page.
+    title = f' title="{escape(inert_text(name))}"' if len(name) > 30 else ""
     return Markup(f'<a class="task-link" href="{href}"{title}>{shown}</a>')  # noqa: S704
 
 
 def status_cell(task: Task, path: str) -> Markup:
-    logs, name = escape(path + "/logs"), escape(task.name)
+    logs, name = escape(path + "/logs"), inert(task.name)
     return Markup(  # noqa: S704 - every value escaped
         f'{badge(task.status)} <a class="logs-link" href="{logs}">Logs'
         f'<span class="visually-hidden"> of {name}</span></a>'
@@ -71,8 +73,10 @@ def conditions_cell(task: Task, link: str) -> Markup:
     key = task.key_condition
     if key is None:
         return NO_CONDITION
-    head = key.reason or key.type
-    text = escape(f"{head}: {key.message}" if key.message else head)
+    # Reason and message each isolated, so that neither can reorder the other.
+    text = f"<bdi>{inert(key.reason or key.type)}</bdi>"
+    if key.message:
+        text += f": <bdi>{inert(key.message)}</bdi>"
     href, count = escape(link), len(task.conditions)
     error = " is-error" if key.is_error else ""
     return Markup(  # noqa: S704 - every value escaped above
@@ -80,7 +84,7 @@ def conditions_cell(task: Task, link: str) -> Markup:
         f'<span class="condition-count">({count})</span></summary>'
         f'<div class="condition-list" hx-get="{href}" '
         f'hx-trigger="toggle once from:closest details" hx-swap="outerHTML">'
-        f'<a href="{href}">All {count} conditions of {escape(task.name)}</a></div></details>'
+        f'<a href="{href}">{plural(count, "condition")} of {inert(task.name)}</a></div></details>'
     )
 
 

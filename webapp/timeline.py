@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .blaxel import Task
-from .formatting import iso, run_time, span, wait_time
+from .formatting import iso, plural, run_time, span, wait_time
 
 WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
@@ -89,9 +89,9 @@ class Timeline:
         longest = max(self.bars, key=lambda bar: bar.ends - (bar.starts or bar.ends))
         length = span((self.end - self.start).total_seconds())
         text = (
-            f"Timeline of {len(self.bars):,} tasks in {self.lanes} lanes, from "
+            f"Timeline of {plural(len(self.bars), 'task')} in {plural(self.lanes, 'lane')}, from "
             f"{iso(self.start)} to {iso(self.end)} ({length}); at most "
-            f"{self.queue_peak:,} tasks waited for a slot at once"
+            f"{plural(self.queue_peak, 'task')} waited for a slot at once"
         )
         if longest.ran:
             text += f"; the longest run was {longest.task.name}'s, {longest.ran}"

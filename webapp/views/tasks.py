@@ -26,7 +26,14 @@ from ..causes import Cause, cause_of
 from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
-from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, filtered_tasks, task_filter
+from ..filtered import (
+    SALT,
+    UPSTREAM_LIMIT,
+    FilteredPage,
+    counted_out,
+    filtered_tasks,
+    task_filter,
+)
 from ..gather import SALT as SLOWEST_SALT
 from ..gather import gather_tasks, slowest_first
 from ..listing import (
@@ -67,17 +74,16 @@ def index(job_id: str, execution_id: str) -> Response | str:
     api = blaxel()
     if request.args.get("view"):
         return timeline_view(api, job_id, execution_id, query)
-    rows = task_pages(api, job_id, execution_id)
     if is_fragment():
         # The chips' counts come along when the controls changed or a walk goes on.
         refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
-        if refill:
-            (page, query, notice), execution = api.together(
-                lambda: fetch_or_restart(rows, query),
-                lambda: counted_execution(api, job_id, execution_id),
-            )
-        else:
-            (page, query, notice), execution = fetch_or_restart(rows, query), None
+        execution, (page, query, notice) = rows_beside(
+            api,
+            job_id,
+            execution_id,
+            query,
+            lambda: counted_execution(api, job_id, execution_id) if refill else None,
+        )
         listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
         return rows_response(
             "_task_rows.html",
@@ -88,8 +94,8 @@ def index(job_id: str, execution_id: str) -> Response | str:
             refill=StatusCounts.of(execution, listing.scan) if execution else None,
             cause=shown_cause(api, job_id, execution_id, query, page),
         )
-    execution, (page, query, notice) = api.together(
-        lambda: api.get_execution(job_id, execution_id), lambda: fetch_or_restart(rows, query)
+    execution, (page, query, notice) = rows_beside(
+        api, job_id, execution_id, query, lambda: api.get_execution(job_id, execution_id)
     )
     listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
     return render_template(
@@ -140,6 +146,26 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
     if is_fragment():
         return render_template("_timeline.html", **context)
     return render_template("timeline.html", **context)
+
+
+def rows_beside(
+    api: Session,
+    job_id: str,
+    execution_id: str,
+    query: ListQuery,
+    execution: Callable[[], Execution | None],
+) -> tuple[Execution | None, tuple[Page[Task] | FilteredPage, ListQuery, str]]:
+    """The execution and the page of rows, asked side by side; except that a status filter
+    waits for the execution, since a finished one's counts may answer it without a walk."""
+    rows = task_pages(api, job_id, execution_id)
+    if not query.statuses:
+        found, fetched = api.together(execution, lambda: fetch_or_restart(rows, query))
+        return found, fetched
+    found = execution()
+    empty = counted_out(found, query) if found is not None else None
+    if empty is not None:
+        return found, (empty, query, "")
+    return found, fetch_or_restart(rows, query)
 
 
 def task_pages(

@@ -63,7 +63,8 @@ FOCUS_RING_JS = (
   const ring = c.parse(style.outlineColor);
   const inside = parseFloat(style.outlineOffset) < 0;
   const behind = c.background(inside ? element : element.parentElement);
-  const name = element.tagName + "." + element.className + " " + (element.textContent || "").trim().slice(0, 30);
+  const text = (element.textContent || "").trim().slice(0, 30);
+  const name = element.tagName + "." + element.className + " " + text;
   return {
     name,
     style: style.outlineStyle,

@@ -29,21 +29,24 @@ TARGETS_JS = """
   };
   const inSentence = (link) => {
     const parent = link.parentElement;
-    const own = [...parent.childNodes].filter((node) => node !== link).map((node) => node.textContent).join("");
+    const others = [...parent.childNodes].filter((node) => node !== link);
+    const own = others.map((node) => node.textContent).join("");
     return /[A-Za-z]{2}/.test(own) && !parent.matches("th, li.chip, .chip, label");
   };
   const targets = new Set();
   for (const element of document.querySelectorAll("a[href], button, input, select, summary")) {
     if (element.closest("[aria-hidden='true'], .skip-link, dialog:not([open])")) continue;
     if (element.matches("input[type='hidden']")) continue;
-    const target = element.matches("input[type='checkbox'], input[type='radio']") ? element.closest("label") : element;
+    const tick = element.matches("input[type='checkbox'], input[type='radio']");
+    const target = tick ? element.closest("label") : element;
     if (!target || !shown(target) || getComputedStyle(target).pointerEvents === "none") continue;
     if (target.matches("a") && inSentence(target)) continue;
     targets.add(target);
   }
   return [...targets].map((t) => {
     const box = t.getBoundingClientRect();
-    return [t.tagName + "." + t.className + " " + (t.textContent || "").trim().slice(0, 24), Math.round(box.width * 10) / 10, Math.round(box.height * 10) / 10];
+    const name = t.tagName + "." + t.className + " " + (t.textContent || "").trim().slice(0, 24);
+    return [name, Math.round(box.width * 10) / 10, Math.round(box.height * 10) / 10];
   });
 }
 """

@@ -105,7 +105,8 @@ def test_long_hostile_values_wrap_inert_with_their_full_text_available(watched):
         page.locator("#rows tr.task details summary").first.click()
         message = page.locator("#rows dd.message").first
         # Whole, with the bidi controls shown as marks instead of applied.
-        expect(message).to_have_text(LONG_MESSAGE.replace("\u202e", "U+202E").replace("\u202c", "U+202C"))
+        marked = LONG_MESSAGE.replace("\u202e", "U+202E").replace("\u202c", "U+202C")
+        expect(message).to_have_text(marked)
         assert message.bounding_box()["height"] < 500  # scrolls inside its box
         assert (
             page.locator("#rows b").count() == 0

@@ -6,12 +6,15 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
+
+from .conftest import FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 # Where the README's screenshots go: a folder of this run unless set (`make screenshots` sets it
@@ -27,6 +30,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def live_crawl_clock() -> FakeClock:
+    """A minute into one of the demo's live crawl cycles (a new one every 5 minutes), so that
+    the live execution has tasks running."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return FakeClock(now.replace(minute=now.minute - now.minute % 5) + timedelta(minutes=1))
 
 
 @contextmanager

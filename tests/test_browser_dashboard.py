@@ -7,7 +7,6 @@ It also takes the README's screenshots from the real pages (into docs/screenshot
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -17,8 +16,7 @@ from playwright.sync_api import expect
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import serve
-from .conftest import FakeClock
+from .browser import live_crawl_clock, serve
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +25,7 @@ BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 @pytest.fixture(scope="module")
 def demo_clock():
-    # A minute into a live crawl cycle, so the live execution is running.
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return FakeClock(now.replace(minute=now.minute - now.minute % 5) + timedelta(minutes=1))
+    return live_crawl_clock()
 
 
 @pytest.fixture(scope="module")

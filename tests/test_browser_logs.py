@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
-from .browser import serious_violations, serve
+from .browser import live_crawl_clock, serious_violations, serve
 from .conftest import TOKEN, FakeClock
 from .logs_upstream import T0, LogsUpstream
 
@@ -32,9 +32,7 @@ WIDE = {"start": "2000-01-01T00:00:00", "end": "2000-01-01T00:00:01"}
 
 @pytest.fixture(scope="module")
 def demo_clock():
-    # A minute into a live crawl cycle, so the live execution has tasks running.
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return FakeClock(now.replace(minute=now.minute - now.minute % 5) + timedelta(minutes=1))
+    return live_crawl_clock()
 
 
 @pytest.fixture(scope="module")

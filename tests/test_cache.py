@@ -234,6 +234,27 @@ def test_two_app_instances_share_one_upstream_call_through_redis(redis_url):
     assert len(upstream.listing_requests) == 1
 
 
+def test_an_answer_stored_just_before_the_lock_is_claimed_serves_without_a_second_call(
+    redis_url,
+):
+    """Between a first look that finds nothing and the claim of the lock, another process may
+    store its answer and let go of the lock: that answer serves, and no second call goes out."""
+    store, other = RedisStore(redis_url), RedisStore(redis_url)
+    claim = store._redis.set
+
+    def claim_once_the_other_has_finished(name, value, **options):
+        if options.get("nx"):
+            other.fetch("tasks", lambda: b"the other's answer", lambda body: 60.0)
+        return claim(name, value, **options)
+
+    store._redis.set = claim_once_the_other_has_finished
+    calls = []
+    body, hit = store.fetch("tasks", lambda: calls.append(1) or b"a second call", lambda b: 60.0)
+    assert (body, hit, calls) == (b"the other's answer", True, [])
+    store.close()
+    other.close()
+
+
 def test_an_upstream_error_reaches_every_waiting_request_once(redis_url):
     def handler(request):
         time.sleep(0.3)

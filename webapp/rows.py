@@ -51,23 +51,24 @@ class TaskRow:
 NO_CONDITION = Markup('<span class="none">—</span>')
 
 
-def name_cell(name: str, link: str) -> Markup:
-    """The name, a link to the task's page (app.js adds its copy buttons)."""
-    shown, href = inert(name) or "(unnamed)", escape(link)
+def name_cell(name: str, shown: Markup, link: str) -> Markup:
+    """The name, a link to the task's page (app.js adds its copy buttons); `shown` is the name
+    made inert, once a row."""
+    href = escape(link)
     # Long names are cut to the column: the whole name in the tooltip, and on the task's page.
     title = f' title="{escape(inert_text(name))}"' if len(name) > 30 else ""
-    return Markup(f'<a class="task-link" href="{href}"{title}>{shown}</a>')  # noqa: S704
+    return Markup(f'<a class="task-link" href="{href}"{title}>{shown or "(unnamed)"}</a>')  # noqa: S704
 
 
-def status_cell(task: Task, path: str) -> Markup:
-    logs, name = escape(path + "/logs"), inert(task.name)
+def status_cell(task: Task, name: Markup, path: str) -> Markup:
+    logs = escape(path + "/logs")
     return Markup(  # noqa: S704 - every value escaped
         f'{badge(task.status)} <a class="logs-link" href="{logs}">Logs'
         f'<span class="visually-hidden"> of {name}</span></a>'
     )
 
 
-def conditions_cell(task: Task, link: str) -> Markup:
+def conditions_cell(task: Task, name: Markup, link: str) -> Markup:
     """The key condition; every condition is fetched when the disclosure opens, so that rows
     stay light to render and send (without JavaScript, a link to the task's page)."""
     key = task.key_condition
@@ -84,7 +85,7 @@ def conditions_cell(task: Task, link: str) -> Markup:
         f'<span class="condition-count">({count})</span></summary>'
         f'<div class="condition-list" hx-get="{href}" '
         f'hx-trigger="toggle once from:closest details" hx-swap="outerHTML">'
-        f'<a href="{href}">{plural(count, "condition")} of {inert(task.name)}</a></div></details>'
+        f'<a href="{href}">{plural(count, "condition")} of {name}</a></div></details>'
     )
 
 
@@ -115,13 +116,14 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
             query = f"{view}&{at}" if view else at
         tries = attempts(task)
         link = f"{path}?{query}" if query else path
+        name = inert(task.name)
         rows.append(
             TaskRow(
                 task,
                 escape(task.status),
-                name_cell(task.name, link),
-                conditions_cell(task, link),
-                status_cell(task, path),
+                name_cell(task.name, name, link),
+                conditions_cell(task, name, link),
+                status_cell(task, name, path),
                 when(task.created_at),
                 when(task.started_at),
                 when(task.completed_at),

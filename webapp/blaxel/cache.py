@@ -411,7 +411,13 @@ class RedisStore(Store):
             while True:
                 claim = secrets.token_hex(8)
                 if self._redis.set(lock, claim, nx=True, px=int(self.lock_seconds * 1000)):
-                    break
+                    # The lock's last holder may have stored its answer between our first look
+                    # and this claim: then that answer serves, and no second call goes out.
+                    found = self._redis.get(data)
+                    if found is None:
+                        break
+                    self._release(keys=[lock], args=[claim])
+                    return found, True
                 outcome = self._follow(data, lock, deadline)
                 if outcome is not None:
                     return outcome, True

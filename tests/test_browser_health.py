@@ -329,6 +329,7 @@ def test_at_360_px_nothing_spills_sideways_but_the_timeline_scroller(browser, ba
     context.close()
 
 
+@pytest.mark.screenshot
 @pytest.mark.parametrize(
     ("name", "path", "width", "scheme"),
     [

@@ -353,6 +353,7 @@ def test_no_serious_accessibility_violations(browser, base_url, scheme, path):
     assert serious == []
 
 
+@pytest.mark.screenshot
 @pytest.mark.parametrize(
     ("name", "width", "scheme"), [("logs", 1400, "light"), ("logs-phone-dark", 360, "dark")]
 )

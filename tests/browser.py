@@ -14,6 +14,8 @@ from flask import Flask
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from webapp import create_app
+
 from .conftest import FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,6 +53,23 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextmanager
+def demo_server(clock: FakeClock | None = None) -> Iterator[str]:
+    """The app on demo data (no token) on a loopback socket; app and simulator on `clock`."""
+    config: dict[str, object] = {"BLAXEL_API_KEY": ""}
+    if clock is not None:
+        config |= {"CLOCK": clock, "SIMULATOR_CLOCK": clock}
+    with serve(create_app(config)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The demo app for a module's browser tests (a module with other needs defines its own)."""
+    with demo_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -19,12 +19,6 @@ INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices/tasks"
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\u202edesrever'
 
 
-@pytest.fixture(scope="module")
-def base_url():
-    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
-        yield url
-
-
 def row_names(page: Page) -> list[str]:
     return page.locator("#rows tr.task a.task-link").all_inner_texts()
 

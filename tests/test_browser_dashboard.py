@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import live_crawl_clock, serve
+from .browser import demo_server, live_crawl_clock, serve
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +30,7 @@ def demo_clock():
 
 @pytest.fixture(scope="module")
 def base_url(demo_clock):
-    app = create_app({"BLAXEL_API_KEY": "", "CLOCK": demo_clock, "SIMULATOR_CLOCK": demo_clock})
-    with serve(app) as url:
+    with demo_server(demo_clock) as url:
         yield url
 
 

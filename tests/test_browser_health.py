@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from webapp import create_app
 from webapp.simulator import create_simulator
 
-from .browser import serious_violations, serve
+from .browser import demo_server, serious_violations
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -33,9 +32,7 @@ BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 @pytest.fixture(scope="module")
 def base_url():
-    clock = FakeClock(NOW)
-    app = create_app({"BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock})
-    with serve(app) as url:
+    with demo_server(FakeClock(NOW)) as url:
         yield url
 
 

@@ -8,10 +8,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp import create_app
-
-from .browser import serve
-
 pytestmark = pytest.mark.browser
 
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
@@ -74,12 +70,6 @@ FOCUS_RING_JS = (
 }
 """
 )
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
-        yield url
 
 
 def focused_row(page) -> str:

@@ -52,12 +52,6 @@ TARGETS_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def base_url():
-    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
-        yield url
-
-
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)

@@ -8,20 +8,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp import create_app
-
-from .browser import serve
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
 
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
-        yield url
 
 
 def row_statuses(page) -> set[str]:

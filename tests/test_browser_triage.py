@@ -11,24 +11,17 @@ import msgspec
 import pytest
 from playwright.sync_api import expect
 
-from webapp import create_app
 from webapp.blaxel import Task
 from webapp.causes import cause_of
 from webapp.simulator import data
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serious_violations, serve
+from .browser import CHROMIUM, CHROMIUM_ARGS, serious_violations
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
 
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 GROUPS = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/triage"
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    with serve(create_app({"BLAXEL_API_KEY": ""})) as url:
-        yield url
 
 
 def simulator_groups() -> Counter:

@@ -72,6 +72,19 @@ def base_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def live_clock() -> FakeClock:
+    """The clock of a module whose tests watch the demo's live crawl."""
+    return live_crawl_clock()
+
+
+@pytest.fixture(scope="module")
+def live_url(live_clock: FakeClock) -> Iterator[str]:
+    """The demo app, app and simulator on `live_clock`: the live crawl has tasks running."""
+    with demo_server(live_clock) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium (Debian's, never a downloaded one) per test process."""

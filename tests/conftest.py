@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from flask import Flask
 
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN
@@ -129,23 +130,26 @@ class ScriptedUpstream:
         return self.handler(request)
 
 
+def app_on(upstream: Callable[[httpx.Request], httpx.Response], **config) -> Flask:
+    """The app with a token and a workspace, its Blaxel calls answered by `upstream`."""
+    return create_app(
+        {
+            "TESTING": True,
+            "BLAXEL_API_KEY": TOKEN,
+            "BLAXEL_WORKSPACE": "team-space",
+            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
+            **config,
+        }
+    )
+
+
 @pytest.fixture
 def scripted(clock: FakeClock):
     """Build (app client, upstream) where the upstream's answers come from `handler`."""
 
     def build(handler: Callable[[httpx.Request], httpx.Response], execution=None, **config):
         upstream = ScriptedUpstream(handler, execution)
-        app = create_app(
-            {
-                "TESTING": True,
-                "BLAXEL_API_KEY": TOKEN,
-                "BLAXEL_WORKSPACE": "team-space",
-                "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-                "CLOCK": clock,
-                **config,
-            }
-        )
-        return app.test_client(), upstream
+        return app_on(upstream, CLOCK=clock, **config).test_client(), upstream
 
     return build
 

@@ -16,45 +16,34 @@ from playwright.sync_api import expect
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import demo_server, live_crawl_clock, serve
+from .browser import serve
 
 pytestmark = pytest.mark.browser
 
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 
-@pytest.fixture(scope="module")
-def demo_clock():
-    return live_crawl_clock()
-
-
-@pytest.fixture(scope="module")
-def base_url(demo_clock):
-    with demo_server(demo_clock) as url:
-        yield url
-
-
-def test_walk_from_jobs_to_executions_to_tasks(page, base_url):
-    page.goto(base_url + "/")
+def test_walk_from_jobs_to_executions_to_tasks(page, live_url):
+    page.goto(live_url + "/")
     page.get_by_role("link", name="nightly-embeddings", exact=True).click()
     expect(page.get_by_role("heading", name="Executions")).to_be_visible()
     page.get_by_role("link", name="exec-5k-embeddings").click()
-    expect(page).to_have_url(base_url + BIG)
+    expect(page).to_have_url(live_url + BIG)
     expect(page.locator("#execution-summary")).to_contain_text("5,000 total")
     crumbs = page.get_by_role("navigation", name="Breadcrumb")
     expect(crumbs.get_by_role("link")).to_have_text(["Jobs", "nightly-embeddings"])
     crumbs.get_by_role("link", name="nightly-embeddings").click()
-    expect(page).to_have_url(base_url + "/jobs/nightly-embeddings/executions")
+    expect(page).to_have_url(live_url + "/jobs/nightly-embeddings/executions")
 
 
-def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url, demo_clock):
-    execution = live_execution_id(demo_clock())
+def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, live_url, live_clock):
+    execution = live_execution_id(live_clock())
     summary_requests: list[str] = []
     page.on(
         "request",
         lambda request: "/summary" in request.url and summary_requests.append(request.url),
     )
-    page.goto(f"{base_url}/jobs/sitemap-crawler/executions/{execution}/tasks")
+    page.goto(f"{live_url}/jobs/sitemap-crawler/executions/{execution}/tasks")
     summary = page.locator("#execution-summary")
     expect(summary.locator(".live")).to_be_visible()
     navigations: list[str] = []
@@ -62,7 +51,7 @@ def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url
     succeeded_chip = page.locator("#count-slot-succeeded")
     succeeded_before = succeeded_chip.inner_text()
 
-    demo_clock.advance(240)  # past the end of the crawl
+    live_clock.advance(240)  # past the end of the crawl
     expect(summary.locator(".live")).to_have_count(0, timeout=12_000)
     expect(summary.locator(".badge")).to_have_class(re.compile(r"badge-(succeeded|failed)"))
     # The status chips' counts followed the polls: they say what the progress bar says.
@@ -83,13 +72,13 @@ def test_a_live_execution_is_watched_to_its_end_and_polling_stops(page, base_url
     assert len(summary_requests) == polls  # no more polling once final
 
 
-def test_polling_pauses_while_the_tab_is_hidden(page, base_url):
+def test_polling_pauses_while_the_tab_is_hidden(page, live_url):
     summary_requests: list[str] = []
     page.on(
         "request",
         lambda request: "/summary" in request.url and summary_requests.append(request.url),
     )
-    page.goto(base_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
+    page.goto(live_url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
     expect(page.locator("#execution-summary .live")).to_be_visible()
     page.evaluate(
         "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
@@ -136,21 +125,21 @@ def test_a_failing_poll_keeps_the_summary_and_says_updates_are_paused(browser):
     page.close()
 
 
-def test_refresh_link_reloads_rows_on_its_own(page, base_url, demo_clock):
+def test_refresh_link_reloads_rows_on_its_own(page, live_url, live_clock):
     rows_requests: list[str] = []
     page.on(
         "request", lambda request: "/tasks?" in request.url and rows_requests.append(request.url)
     )
-    page.goto(f"{base_url}{BIG}?refresh=5&sort=name:asc")
+    page.goto(f"{live_url}{BIG}?refresh=5&sort=name:asc")
     expect(page.locator(".auto-refresh")).to_contain_text("Refreshes every 5 s")
     page.get_by_label("Search tasks").fill("task-12")
-    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+    expect(page).to_have_url(f"{live_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
     before = len(rows_requests)
     page.wait_for_timeout(6_000)
     assert len(rows_requests) > before  # it refreshed by itself
     assert "q=task-12" in rows_requests[-1]
     expect(page.get_by_label("Search tasks")).to_have_value("task-12")  # typing kept
-    expect(page).to_have_url(f"{base_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
+    expect(page).to_have_url(f"{live_url}{BIG}?sort=name:asc&q=task-12&refresh=5")
 
 
 INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices/tasks"
@@ -174,12 +163,12 @@ WIDTHS = {"desktop": 1440, "phone": 390}
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_serious_accessibility_violations(browser, base_url, name, width, scheme):
+def test_no_serious_accessibility_violations(browser, live_url, name, width, scheme):
     context = browser.new_context(
         color_scheme=scheme, viewport={"width": WIDTHS[width], "height": 900}
     )
     page = context.new_page()
-    page.goto(base_url + PAGES[name])
+    page.goto(live_url + PAGES[name])
     page.wait_for_load_state("networkidle")
     for toggle in page.locator("[data-panel-toggle]").all():
         if toggle.is_visible():
@@ -212,11 +201,11 @@ def test_no_serious_accessibility_violations(browser, base_url, name, width, sch
     ],
 )
 def test_readme_screenshots_from_the_real_pages(
-    browser, base_url, screenshots, name, path, width, scheme
+    browser, live_url, screenshots, name, path, width, scheme
 ):
     context = browser.new_context(viewport={"width": width, "height": 860}, color_scheme=scheme)
     page = context.new_page()
-    page.goto(base_url + path)
+    page.goto(live_url + path)
     expect(page.locator("#rows tr").first).to_be_visible()
     page.screenshot(path=str(screenshots / f"{name}.png"))
     context.close()

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
-from .browser import demo_server, live_crawl_clock, serious_violations, serve
+from .browser import serious_violations, serve
 from .conftest import TOKEN, FakeClock
 from .logs_upstream import T0, LogsUpstream
 
@@ -28,17 +28,6 @@ BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
 THUMBNAILS = "/jobs/thumbnail-render/executions/exec-slow-thumbnails"
 INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices"
 WIDE = {"start": "2000-01-01T00:00:00", "end": "2000-01-01T00:00:01"}
-
-
-@pytest.fixture(scope="module")
-def demo_clock():
-    return live_crawl_clock()
-
-
-@pytest.fixture(scope="module")
-def base_url(demo_clock):
-    with demo_server(demo_clock) as url:
-        yield url
 
 
 def upstream_lines(clock, job: str, execution: str, task: str) -> list[dict]:
@@ -77,14 +66,14 @@ def messages(page: Page) -> list[str]:
 
 
 def test_from_a_failed_tasks_row_one_click_shows_its_logs_ending_with_the_reported_error(
-    page, base_url
+    page, live_url
 ):
-    page.goto(base_url + BIG + "/tasks?status=failed&sort=name:asc")
+    page.goto(live_url + BIG + "/tasks?status=failed&sort=name:asc")
     row = page.locator("#rows tr.task").first
     name = row.locator("th.name a.task-link").inner_text()
     reported = row.locator(".condition-summary").inner_text().split(": ", 1)[1]
     row.get_by_role("link", name=f"Logs of {name}").click()
-    expect(page).to_have_url(f"{base_url}{BIG}/tasks/{name}/logs")
+    expect(page).to_have_url(f"{live_url}{BIG}/tasks/{name}/logs")
     expect(page.get_by_role("heading", name=re.compile("Logs"))).to_contain_text(name)
     last = page.locator("#log-lines li.log-line").last
     expect(last.locator(".msg")).to_have_text(reported)
@@ -98,17 +87,17 @@ def test_from_a_failed_tasks_row_one_click_shows_its_logs_ending_with_the_report
         assert any(text.startswith("Traceback (most recent call last):") for text in shown)
 
 
-def test_the_task_page_links_to_its_logs(page, base_url):
-    page.goto(base_url + BIG + "/tasks/task-3")
+def test_the_task_page_links_to_its_logs(page, live_url):
+    page.goto(live_url + BIG + "/tasks/task-3")
     page.get_by_role("link", name="Logs").click()
-    expect(page).to_have_url(base_url + BIG + "/tasks/task-3/logs")
+    expect(page).to_have_url(live_url + BIG + "/tasks/task-3/logs")
     expect(page.get_by_role("link", name="task-3")).to_be_visible()  # the way back
 
 
 def test_severity_chips_and_search_narrow_the_lines_and_the_url_reproduces_the_view(
-    page, browser, base_url
+    page, browser, live_url
 ):
-    logs = f"{base_url}{INVOICES}/tasks/task-10/logs"
+    logs = f"{live_url}{INVOICES}/tasks/task-10/logs"
     page.goto(logs)
     everything = messages(page)
     page.get_by_role("checkbox", name="warning").check()
@@ -153,34 +142,34 @@ def running_crawl_task(clock) -> tuple[str, str]:
 
 
 def test_a_running_crawl_tasks_logs_grow_on_their_own_without_gaps_and_stop_when_it_ends(
-    page, base_url, demo_clock
+    page, live_url, live_clock
 ):
-    execution, task = running_crawl_task(demo_clock)
+    execution, task = running_crawl_task(live_clock)
     polls: list[str] = []
     page.on("request", lambda request: "/logs/follow" in request.url and polls.append(request.url))
-    page.goto(f"{base_url}/jobs/sitemap-crawler/executions/{execution}/tasks/{task}/logs")
+    page.goto(f"{live_url}/jobs/sitemap-crawler/executions/{execution}/tasks/{task}/logs")
     expect(page.locator("#log-follow .live")).to_be_visible()
     counts = [len(shown_keys(page))]
     with page.expect_response(following, timeout=12_000):
         pass  # in step with the polls: the next one starts about 5 s after this answer
     for _ in range(3):
         # Past the cache's 5 s, so each poll reads Blaxel afresh.
-        demo_clock.advance(6)
+        live_clock.advance(6)
         with page.expect_response(following, timeout=12_000):
             pass
         page.wait_for_timeout(300)  # the swap, and app.js putting lines in order
         shown = shown_keys(page)
         assert len(shown) == len(set(shown))  # never a line twice
-        lines = upstream_lines(demo_clock, "sitemap-crawler", execution, task)
+        lines = upstream_lines(live_clock, "sitemap-crawler", execution, task)
         assert shown == [key(line) for line in lines]  # every line there is, in order: no gap
         counts.append(len(shown))
     assert counts[-1] > counts[0]  # it grew on its own
 
-    demo_clock.advance(180)  # long past the task's end
+    live_clock.advance(180)  # long past the task's end
     expect(page.locator("#log-follow-note")).to_contain_text("following stopped", timeout=12_000)
     expect(page.locator("#log-follow .live")).to_have_count(0)
     expect(page.locator("#log-pause")).to_be_hidden()
-    final = upstream_lines(demo_clock, "sitemap-crawler", execution, task)
+    final = upstream_lines(live_clock, "sitemap-crawler", execution, task)
     assert shown_keys(page) == [key(line) for line in final]
     made = len(polls)
     page.wait_for_timeout(6_000)
@@ -188,9 +177,9 @@ def test_a_running_crawl_tasks_logs_grow_on_their_own_without_gaps_and_stop_when
 
 
 def test_earlier_lines_load_in_place_up_to_the_first_line_and_the_download_has_them_all(
-    page, base_url
+    page, live_url
 ):
-    logs = f"{base_url}{THUMBNAILS}/tasks/task-0/logs?limit=100"
+    logs = f"{live_url}{THUMBNAILS}/tasks/task-0/logs?limit=100"
     page.goto(logs)
     total = int(
         re.search(r"of ([\d,]+) lines", page.locator("#log-status").inner_text())[1].replace(
@@ -321,10 +310,10 @@ def test_following_pauses_while_hidden_or_paused_and_resumes(page, live):
         pass
 
 
-def test_without_javascript_the_logs_read_through_plain_links(browser, base_url):
+def test_without_javascript_the_logs_read_through_plain_links(browser, live_url):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(f"{base_url}{THUMBNAILS}/tasks/task-0/logs?limit=100")
+    page.goto(f"{live_url}{THUMBNAILS}/tasks/task-0/logs?limit=100")
     newest = messages(page)
     page.get_by_role("link", name="Earlier lines").click()
     earlier = messages(page)
@@ -342,10 +331,10 @@ def test_without_javascript_the_logs_read_through_plain_links(browser, base_url)
 @pytest.mark.parametrize(
     "path", [BIG + "/tasks/task-3/logs", INVOICES + "/tasks/task-10/logs?severity=WARNING"]
 )
-def test_no_serious_accessibility_violations(browser, base_url, scheme, path):
+def test_no_serious_accessibility_violations(browser, live_url, scheme, path):
     context = browser.new_context(color_scheme=scheme)
     page = context.new_page()
-    page.goto(base_url + path)
+    page.goto(live_url + path)
     page.locator("#log-scroll").evaluate("box => { box.scrollTop = 0; }")  # shows Jump to latest
     serious = serious_violations(page)
     context.close()
@@ -356,14 +345,14 @@ def test_no_serious_accessibility_violations(browser, base_url, scheme, path):
 @pytest.mark.parametrize(
     ("name", "width", "scheme"), [("logs", 1400, "light"), ("logs-phone-dark", 360, "dark")]
 )
-def test_screenshots_of_a_failed_tasks_logs(browser, base_url, tmp_path, name, width, scheme):
+def test_screenshots_of_a_failed_tasks_logs(browser, live_url, tmp_path, name, width, scheme):
     """For the README: written to $SCREENSHOTS_DIR when set, else into this test's own folder."""
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()
-    page.goto(base_url + BIG + "/tasks?status=failed&sort=name:asc")
+    page.goto(live_url + BIG + "/tasks?status=failed&sort=name:asc")
     name_cell = page.locator("#rows tr.task th.name a.task-link").first.inner_text()
-    page.goto(f"{base_url}{BIG}/tasks/{quote(name_cell)}/logs")
+    page.goto(f"{live_url}{BIG}/tasks/{quote(name_cell)}/logs")
     expect(page.locator("#log-lines li.log-line").last).to_be_visible()
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

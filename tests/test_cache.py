@@ -18,7 +18,6 @@ import redis
 from flask import template_rendered
 
 from bench.serving import RedisServer, free_port, running_redis, wait_for
-from webapp import create_app
 from webapp.blaxel import (
     BlaxelClient,
     CachedClient,
@@ -34,7 +33,7 @@ from webapp.config import ConfigError, Settings
 from webapp.simulator import create_simulator
 
 from .browser import serve
-from .conftest import EXECUTION, TOKEN, ScriptedUpstream, task_json, task_page
+from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, task_json, task_page
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"
@@ -63,18 +62,6 @@ def slow_tasks(delay: float = 0.3):
         return httpx.Response(200, json=task_page([task_json(i) for i in range(3)]))
 
     return handler
-
-
-def app_on(upstream: ScriptedUpstream, **config):
-    return create_app(
-        {
-            "TESTING": True,
-            "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_WORKSPACE": "team-space",
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-            **config,
-        }
-    )
 
 
 def concurrently(count: int, call):

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp import create_app
 from webapp.export import INCOMPLETE
 
-from .conftest import TOKEN, FakeClock
+from .conftest import TOKEN, FakeClock, app_on
 from .logs_upstream import T0, Line, LogsUpstream, steady_lines
 
 LOGS = "/jobs/nightly/executions/exec-1/tasks/task-0/logs"
@@ -29,16 +28,7 @@ def clock():
 
 def site(clock, **upstream_options):
     upstream = LogsUpstream(clock, **upstream_options)
-    app = create_app(
-        {
-            "TESTING": True,
-            "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_WORKSPACE": "team-space",
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-            "CLOCK": clock,
-        }
-    )
-    return app.test_client(), upstream
+    return app_on(upstream, CLOCK=clock).test_client(), upstream
 
 
 def shown(html: str) -> list[str]:

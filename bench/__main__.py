@@ -12,7 +12,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ import httpx
 
 from bench import datasette, speed
 from bench.common import API_HEADERS, EXECUTION, JOB, TOKEN, median_ms, tasks_path, verdict
-from bench.serving import free_port, running_redis, wait_for
+from bench.serving import free_port, running, running_redis
 from webapp.simulator.latency import BASE_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,32 +37,12 @@ CHROMIUM_ARGS += ["--disable-background-networking", "--disable-component-update
 
 
 @contextlib.contextmanager
-def process(args: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    child = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(ready_url)
-        yield
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
-@contextlib.contextmanager
 def upstream(*options: str) -> Iterator[str]:
     """The counting simulator on a socket; `options` such as ("--latency", "80ms")."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "bench.upstream", "--port", str(port), *options]
-    with process(args, base + "/_bench/calls"):
+    with running(args, base + "/_bench/calls", ROOT):
         yield base
 
 
@@ -75,7 +54,7 @@ def app_server(upstream_url: str, workers: int = 1, **env: str) -> Iterator[str]
     args += ["--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}", "webapp:create_app()"]
     settings = {"BLAXEL_API_KEY": TOKEN, "BLAXEL_API_URL": upstream_url + "/v0", **env}
     settings.setdefault("WEBAPP_SECRET_KEY", "bench-secret")
-    with process(args, base + "/healthz", settings):
+    with running(args, base + "/healthz", ROOT, settings):
         yield base
 
 

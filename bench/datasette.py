@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from bench.common import median_ms, verdict
 from bench.replay import record
-from bench.serving import free_port, wait_for
+from bench.serving import free_port, running
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETTE = ROOT / ".venv-bench" / "bin" / "datasette"
@@ -64,17 +62,6 @@ def task_table(tasks: list[dict], path: Path) -> None:
         db.commit()
 
 
-@contextlib.contextmanager
-def serving(args: list[str], ready: str) -> Iterator[None]:
-    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(ready)
-        yield
-    finally:
-        child.terminate()
-        child.wait(timeout=15)
-
-
 def compare(report, answers: dict[str, bytes], tasks: list[dict], page: str, repeat: int) -> None:
     if not DATASETTE.exists():
         report.add("(h) against Datasette", "not run", "", "needs .venv-bench (`make bench`)")
@@ -87,11 +74,14 @@ def compare(report, answers: dict[str, bytes], tasks: list[dict], page: str, rep
         theirs = f"http://127.0.0.1:{theirs_port}/tasks/tasks?_size=200"
         ours = f"http://127.0.0.1:{ours_port}{page}"
         with (
-            serving([str(DATASETTE), "serve", str(database), "--port", str(theirs_port)], theirs),
-            serving(
+            running(
+                [str(DATASETTE), "serve", str(database), "--port", str(theirs_port)], theirs, ROOT
+            ),
+            running(
                 [sys.executable, "-m", "bench.replay", "--port", str(ours_port)]
                 + ["--answers", str(recorded)],
                 ours,
+                ROOT,
             ),
             httpx.Client(timeout=60, headers={"Accept-Encoding": "identity"}) as http,
         ):

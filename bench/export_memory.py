@@ -24,7 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import free_port  # noqa: E402
+from bench.serving import free_port, stop  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.blaxel import CallScope, PageRequest  # noqa: E402
 from webapp.export import task_json  # noqa: E402
@@ -121,8 +121,7 @@ def main() -> None:
         )
         print(f"naive list-then-dump of 5,000 tasks: median peak {gathered / 1024:8.0f} KiB")
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+        stop(simulator, seconds=10)
 
 
 if __name__ == "__main__":

@@ -163,10 +163,8 @@ def main() -> None:
                 thread.join()
             elapsed = time.monotonic() - started
     finally:
-        server.terminate()
-        simulator.terminate()
-        server.wait(30)
-        simulator.wait(30)
+        stop(server, seconds=30)
+        stop(simulator, seconds=30)
 
     latencies = sorted(tally.latencies)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")

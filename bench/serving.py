@@ -1,19 +1,51 @@
 """Servers on loopback for the benchmark and the tests alike: a free port, a readiness wait and a
-throw-away Redis server (Debian's redis-server)."""
+throw-away Redis server (Debian's redis-server); a child process started and stopped."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import redis
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def stop(child: subprocess.Popen, seconds: float = 15) -> None:
+    """Ask a child process to end; kill it if it has not within `seconds`."""
+    child.terminate()
+    try:
+        child.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
+@contextmanager
+def running(
+    args: list[str], ready_url: str, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """A server as a child process (its output discarded) for the block, once `ready_url`
+    answers."""
+    child = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(ready_url)
+        yield
+    finally:
+        stop(child)
 
 
 def free_port() -> int:
@@ -68,12 +100,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            stop(self.process, seconds=10)
             self.process = None
 
     def client(self) -> redis.Redis:

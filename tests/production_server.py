@@ -4,7 +4,6 @@ port, its log in a file, stopped (and killed if it must be) when the test ends."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,11 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from bench.serving import free_port, stop
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = [sys.executable, "-m", "webapp.cli", "serve"]
 SECRET = {"WEBAPP_SECRET_KEY": "s" * 64}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def clean_environ(**settings: str) -> dict[str, str]:
@@ -73,9 +68,4 @@ def running(
                     time.sleep(0.1)
             yield base
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            stop(server, seconds=30)

@@ -17,7 +17,7 @@ import pytest
 import redis
 from flask import template_rendered
 
-from bench.serving import RedisServer, free_port, running_redis, wait_for
+from bench.serving import RedisServer, free_port, running_redis, stop, wait_for
 from webapp.blaxel import (
     BlaxelClient,
     CachedClient,
@@ -415,8 +415,7 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
                 12, lambda _: httpx.get(url, headers={**FRAGMENT, "Connection": "close"})
             )
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            stop(server, seconds=10)
     assert [r.status_code for r in responses] == [200] * 12
     assert upstream.task_lists == 1
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from werkzeug.security import generate_password_hash
 
-from bench.serving import free_port, wait_for
+from bench.serving import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 URLS = [
@@ -102,5 +102,4 @@ def test_under_gunicorn_alternating_people_never_get_each_others_page():
                     assert page.status_code == 200
                     assert signed_in_as(page.text) == [person], (round_, url, person)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server, seconds=10)

@@ -157,6 +157,32 @@ def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted,
     assert len(upstream.requests) == 2
 
 
+def late_execution(request: httpx.Request) -> httpx.Response:
+    """GetJobExecution ("failed") answering after the task list asked beside it."""
+    time.sleep(0.3)
+    return httpx.Response(200, json=EXECUTION)
+
+
+def test_a_task_page_stored_before_its_execution_was_seen_finished_is_kept_for_the_final_ttl(
+    scripted, clock
+):
+    client, upstream = scripted(slow_tasks(0), late_execution, WEBAPP_CACHE_TTL="0.2")
+    assert client.get(TASKS).status_code == 200  # the rows are stored first, for 0.2 s
+    clock.advance(0.25)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 1
+
+
+def test_the_same_holds_for_task_pages_kept_in_redis(scripted, redis_url):
+    client, upstream = scripted(
+        slow_tasks(0), late_execution, WEBAPP_CACHE_TTL="1", WEBAPP_CACHE_URL=redis_url
+    )
+    assert client.get(TASKS).status_code == 200  # the rows stored 0.3 s ago, for 1 s
+    time.sleep(1.0)  # Redis keeps time itself
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.listing_requests) == 1
+
+
 def test_searched_task_pages_of_a_finished_execution_keep_the_short_ttl(scripted, clock):
     # Every distinct search would otherwise stay for the final TTL: memory for nothing.
     client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")

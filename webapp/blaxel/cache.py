@@ -68,6 +68,10 @@ class Store(ABC):
         `lifetime(value)` seconds (0: not kept)."""
 
     @abstractmethod
+    def extend(self, key: str, seconds: float) -> None:
+        """Keep a stored value for `seconds` from now, if it is still there."""
+
+    @abstractmethod
     def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
         """Remember a small fact for `seconds`."""
 
@@ -100,6 +104,11 @@ class CachedClient:
         self.max_entry_bytes = max_entry_bytes
         # Who is asking whom: every key starts with it (the token only as a digest).
         self._scope = request_key(*client.credentials, token_digest(client.token))
+        # Task pages kept for the short TTL while their execution's state was not yet known, by
+        # execution: a GetJobExecution made side by side that then says finished keeps them for
+        # the final TTL too, whichever of the two calls answered first.
+        self._provisional: OrderedDict[str, list[str]] = OrderedDict()
+        self._provisional_lock = threading.Lock()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -128,6 +137,10 @@ class CachedClient:
         execution = self._through("GetJobExecution", key, load, Execution, scope, lifetime)
         if execution.is_finished and not finished:
             self.store.mark(self._finished_key(job_id, execution_id), self.final_ttl, {})
+            with self._provisional_lock:
+                pages = self._provisional.pop(execution_path(job_id, execution_id), [])
+            for stored in pages:
+                self.store.extend(stored, self.final_ttl)
         return execution
 
     def list_tasks(
@@ -142,17 +155,31 @@ class CachedClient:
         """`shared=False`: past the cache (walks of a whole execution), under the 429 hold."""
         load = lambda: self.client.list_tasks(job_id, execution_id, page, scope)  # noqa: E731
 
-        def lifetime(_: bytes) -> float:
-            # Asked once the answer is in, so that a GetJobExecution made side by side counts:
-            # a finished execution's pages no longer change. Searched ones are not kept long,
-            # since every distinct search would otherwise stay for the final TTL.
-            final = not page.q and self._finished(job_id, execution_id)
-            return self.final_ttl if final else self.ttl
-
         key = ("tasks", job_id, execution_id, page)
+
+        def lifetime(_: bytes) -> float:
+            # A finished execution's pages no longer change. Searched ones are not kept long,
+            # since every distinct search would otherwise stay for the final TTL.
+            if page.q:
+                return self.ttl
+            if self._finished(job_id, execution_id):
+                return self.final_ttl
+            self._provisionally(execution_path(job_id, execution_id), key)
+            return self.ttl
+
         return self._through(
             "ListJobExecutionTasks", key, load, Page[Task], scope, lifetime, shared=shared
         )
+
+    def _provisionally(self, execution: str, key_parts: tuple[Any, ...]) -> None:
+        """Note a task page kept for the short TTL; the last 256 executions' last 16 pages."""
+        stored = request_key(self._scope, _key_json(key_parts))
+        with self._provisional_lock:
+            pages = self._provisional.setdefault(execution, [])
+            self._provisional.move_to_end(execution)
+            pages[:] = [*pages[-15:], stored]
+            while len(self._provisional) > 256:
+                self._provisional.popitem(last=False)
 
     def remember(self, name: str, parts: tuple[Any, ...], value: dict[str, Any], seconds: float):
         """Keep a small value the app made from these credentials' answers, shared like them."""
@@ -322,6 +349,12 @@ class LocalStore(Store):
             call.done.set()
         return call.value, False
 
+    def extend(self, key: str, seconds: float) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > self._clock():
+                self._entries[key] = (self._clock() + seconds, entry[1])
+
     def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
         with self._lock:
             self._facts[key] = (self._clock() + seconds, value)
@@ -468,6 +501,10 @@ class RedisStore(Store):
             self._quietly(lambda: self._redis.set(data, value, px=max(1, int(seconds * 1000))))
         self._quietly(lambda: self._release(keys=[lock], args=[claim]))
         return value
+
+    def extend(self, key: str, seconds: float) -> None:
+        data = NAMESPACE + "data:" + key
+        self._quietly(lambda: self._redis.pexpire(data, max(1, int(seconds * 1000))))
 
     def mark(self, key: str, seconds: float, value: dict[str, Any]) -> None:
         encoded = json.dumps(value)

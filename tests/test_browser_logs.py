@@ -127,6 +127,12 @@ def following(response) -> bool:
     return "/logs/follow" in response.url
 
 
+def next_poll(page) -> None:
+    """Waits for the page's next follow poll to be answered."""
+    with page.expect_response(following, timeout=12_000):
+        pass
+
+
 def running_crawl_task(clock) -> tuple[str, str]:
     """The live crawl's running task that started last, so it runs a while yet."""
     execution = live_execution_id(clock())
@@ -150,13 +156,11 @@ def test_a_running_crawl_tasks_logs_grow_on_their_own_without_gaps_and_stop_when
     page.goto(f"{live_url}/jobs/sitemap-crawler/executions/{execution}/tasks/{task}/logs")
     expect(page.locator("#log-follow .live")).to_be_visible()
     counts = [len(shown_keys(page))]
-    with page.expect_response(following, timeout=12_000):
-        pass  # in step with the polls: the next one starts about 5 s after this answer
+    next_poll(page)  # in step with the polls: the next one starts about 5 s after this answer
     for _ in range(3):
         # Past the cache's 5 s, so each poll reads Blaxel afresh.
         live_clock.advance(6)
-        with page.expect_response(following, timeout=12_000):
-            pass
+        next_poll(page)
         page.wait_for_timeout(300)  # the swap, and app.js putting lines in order
         shown = shown_keys(page)
         assert len(shown) == len(set(shown))  # never a line twice
@@ -248,8 +252,7 @@ def test_scrolling_up_stops_auto_scrolling_and_jump_to_latest_brings_it_back(pag
     expect(page.get_by_role("button", name="Jump to latest")).to_be_visible()
     lines = len(shown_keys(page))
     clock.advance(6)
-    with page.expect_response(following, timeout=12_000):
-        pass
+    next_poll(page)
     expect(page.locator("#log-lines li.log-line")).not_to_have_count(lines)
     assert page.locator("#log-scroll").evaluate("box => box.scrollTop") == 0  # left where it was
     page.get_by_role("button", name="Jump to latest").click()
@@ -257,8 +260,7 @@ def test_scrolling_up_stops_auto_scrolling_and_jump_to_latest_brings_it_back(pag
     expect(page.get_by_role("button", name="Jump to latest")).to_be_hidden()
     lines = len(shown_keys(page))
     clock.advance(6)
-    with page.expect_response(following, timeout=12_000):
-        pass
+    next_poll(page)
     expect(page.locator("#log-lines li.log-line")).not_to_have_count(lines)
     assert scrolled_to_bottom(page)  # and follows the newest lines again
 
@@ -266,12 +268,10 @@ def test_scrolling_up_stops_auto_scrolling_and_jump_to_latest_brings_it_back(pag
 def test_late_lines_take_their_place_in_time_and_no_line_shows_twice(page, live):
     url, clock = live
     page.goto(url)
-    with page.expect_response(following, timeout=12_000):
-        pass
+    next_poll(page)
     for _ in range(3):
         clock.advance(6)
-        with page.expect_response(following, timeout=12_000):
-            pass
+        next_poll(page)
     page.wait_for_timeout(300)
     shown = messages(page)
     # Lines 0 to 77 printed by now; the late ones among them (every 7th, 12 s late) included.
@@ -294,8 +294,7 @@ def test_following_pauses_while_hidden_or_paused_and_resumes(page, live):
     page.wait_for_timeout(6_000)
     assert polls == []
     page.get_by_role("button", name="Resume following").click()
-    with page.expect_response(following, timeout=12_000):
-        pass
+    next_poll(page)
     page.evaluate(
         "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
     )
@@ -306,8 +305,7 @@ def test_following_pauses_while_hidden_or_paused_and_resumes(page, live):
     page.evaluate(
         "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})"
     )
-    with page.expect_response(following, timeout=12_000):
-        pass
+    next_poll(page)
 
 
 def test_without_javascript_the_logs_read_through_plain_links(browser, live_url):

@@ -9,22 +9,16 @@ import pytest
 
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
+from .conftest import FakeClock
+
 START = datetime(2026, 8, 21, 12, 0, 30, tzinfo=UTC)
 PAGINATED = "2026-04-28"
 WIRE = "%Y-%m-%dT%H:%M:%S"
 
 
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock(START)
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -92,9 +92,9 @@ class LogView:
     def with_problem(self, error: UpstreamError) -> LogView:
         return replace(self, problem=LogProblem.of(error))
 
-    @property
-    def follow_seconds(self) -> int:
-        return FOLLOW_SECONDS
+    # For the templates: the poll's period and the severity filter's choices.
+    follow_seconds = FOLLOW_SECONDS
+    severities = SEVERITIES
 
     @property
     def status(self) -> int:
@@ -145,14 +145,12 @@ class LogView:
 
     # Links. Each keeps the view's filters; the page's own URL is the whole view.
 
+    @property
+    def _ids(self) -> dict[str, str]:
+        return dict(job_id=self.job_id, execution_id=self.execution_id, task_name=self.task.name)
+
     def _url(self, endpoint: str, query: LogQuery) -> str:
-        return url_for(
-            endpoint,
-            job_id=self.job_id,
-            execution_id=self.execution_id,
-            task_name=self.task.name,
-            **query.url_args(),
-        )
+        return url_for(endpoint, **self._ids, **query.url_args())
 
     @property
     def url(self) -> str:
@@ -164,12 +162,7 @@ class LogView:
 
     @property
     def task_url(self) -> str:
-        return url_for(
-            "tasks.task",
-            job_id=self.job_id,
-            execution_id=self.execution_id,
-            task_name=self.task.name,
-        )
+        return url_for("tasks.task", **self._ids)
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.
@@ -197,9 +190,6 @@ class LogView:
     def download_url(self) -> str:
         kept = replace(self.query.view(), limit=LogQuery().limit, utc=False)
         return self._url("logs.download", kept)
-
-    def severity_url(self, *severities: str) -> str:
-        return self._url("logs.page", self.query.with_severities(severities))
 
     @property
     def unfiltered_url(self) -> str:
@@ -237,7 +227,3 @@ class LogView:
     @property
     def end_field(self) -> str:
         return field_time(self.window.end)
-
-    @property
-    def severities(self) -> tuple[str, ...]:
-        return SEVERITIES

@@ -131,10 +131,6 @@ class LogView:
         return max(self.page.total - self.query.offset - len(self.page.lines), 0)
 
     @property
-    def assumed_severity(self) -> str:
-        return self.request.one_severity
-
-    @property
     def dated(self) -> bool:
         """Whether lines need their date as well as their time: the window spans two days."""
         return self.window.start.date() != self.window.end.date()
@@ -198,21 +194,16 @@ class LogView:
     @property
     def widenings(self) -> list[tuple[str, str]]:
         """(label, URL) of wider windows: earlier, later (once the window has ended), 3 days."""
-        view = self.query.view()
-        links = [
-            ("1 h earlier", self._url("logs.page", replace(view, start=self.window.start - WIDEN)))
-        ]
-        if self.window.end < self.now:
-            later = replace(view, start=self.window.start, end=self.window.end + WIDEN)
-            links.append(("1 h later", self._url("logs.page", later)))
-        if self.window.end - self.window.start < contract.MAX_WINDOW:
-            whole = replace(view, start=self.window.end - contract.MAX_WINDOW, end=self.query.end)
-            links.append(("the 3 days before", self._url("logs.page", whole)))
+        view, window = self.query.view(), self.window
+        wider = [("1 h earlier", replace(view, start=window.start - WIDEN))]
+        if window.end < self.now:
+            wider.append(("1 h later", replace(view, start=window.start, end=window.end + WIDEN)))
+        if window.end - window.start < contract.MAX_WINDOW:
+            whole = replace(view, start=window.end - contract.MAX_WINDOW, end=self.query.end)
+            wider.append(("the 3 days before", whole))
         if self.explicit:
-            links.append(
-                ("the task's run", self._url("logs.page", replace(view, start=None, end=None)))
-            )
-        return links
+            wider.append(("the task's run", replace(view, start=None, end=None)))
+        return [(label, self._url("logs.page", query)) for label, query in wider]
 
     @property
     def default_window_text(self) -> str:

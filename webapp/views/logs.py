@@ -64,9 +64,8 @@ def follow(job_id: str, execution_id: str, task_name: str) -> Response | str:
         return redirect(page_url(query))
     api = blaxel()
     task = find(api, job_id, execution_id, task_name)
-    moment = now()
-    shown = LogView.of(job_id, execution_id, task, query, moment)
-    polled = shown.following_from(query.since or follow_since(moment))
+    shown = LogView.of(job_id, execution_id, task, query, now())
+    polled = shown.following_from(query.since or follow_since(shown.now))
     # A failure here goes to the error handler: the poll keeps its lines and says why.
     polled = polled.with_page(api.task_logs(polled.request))
     return render_template("_log_follow_poll.html", view=shown, polled=polled)
@@ -78,8 +77,7 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
     query = LogQuery.parse(request.args).view()
     session = export_session()
     task = find(session, job_id, execution_id, task_name)
-    moment = now()
-    view = LogView.of(job_id, execution_id, task, query, moment, limit=MAX_LIMIT)
+    view = LogView.of(job_id, execution_id, task, query, now(), limit=MAX_LIMIT)
     batches = session.walk_logs(view.request, settled=view.settled)
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(batches)
@@ -89,7 +87,7 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
         + (f"; severity {', '.join(query.severities)}" if query.severities else "")
         + (f"; lines containing “{query.q}”" if query.q else "")
     )
-    name = logtext.filename(job_id, execution_id, task.name, moment)
+    name = logtext.filename(job_id, execution_id, task.name, view.now)
     body = logtext.text_lines(heading, itertools.chain([first], batches), view.request.one_severity)
     return Response(
         stream_with_context(body),

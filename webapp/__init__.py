@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, delivery, handlers, limits, requestlog, views
+from . import auth, delivery, handlers, limits, logtext, requestlog, views
 from .blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
 from .config import Settings
 from .formatting import FILTERS
@@ -21,11 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(
-        __name__,
-        template_folder=str(TEMPLATES),
-        static_folder=str(STATIC),
-    )
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(STATIC))
     settings = Settings.load(test_config)
     app.config["SECRET_KEY"] = settings.secret_key
     app.config.from_mapping(test_config or {})
@@ -67,7 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.filters.update(FILTERS, **logtext.FILTERS)
     app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
 
     @app.context_processor

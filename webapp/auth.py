@@ -182,11 +182,8 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
 
 
 def register(app: Flask, settings: Settings) -> None:
-    users = (
-        UsersFile(settings.users_file, float(app.config.get("SIGNIN_HASH_WAIT", 2.0)))
-        if settings.users_file
-        else None
-    )
+    hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
+    users = UsersFile(settings.users_file, hash_wait) if settings.users_file else None
     clock = app.extensions["clock"]
     throttle = SignInThrottle(
         settings.signin_failures, settings.signin_window, lambda: clock().timestamp()

@@ -76,15 +76,9 @@ class Settings:
         api_url = str(source.get("BLAXEL_API_URL") or DEFAULT_API_URL)
         if not api_url.startswith(("https://", "http://")):
             raise ConfigError("BLAXEL_API_URL must be an http(s) URL such as " + DEFAULT_API_URL)
-        raw_budget = str(source.get("WEBAPP_SCAN_BUDGET") or DEFAULT_SCAN_BUDGET).strip()
-        if (
-            not (raw_budget.isascii() and raw_budget.isdigit())
-            or not 1 <= int(raw_budget) <= MAX_SCAN_BUDGET
-        ):
-            raise ConfigError(
-                f"WEBAPP_SCAN_BUDGET must be a whole number of upstream calls from 1 to "
-                f"{MAX_SCAN_BUDGET}, not {raw_budget!r}"
-            )
+        scan_budget = _count(
+            source, "WEBAPP_SCAN_BUDGET", DEFAULT_SCAN_BUDGET, MAX_SCAN_BUDGET, " of upstream calls"
+        )
         auth = str(source.get("WEBAPP_AUTH") or "none").strip().lower()
         if auth not in AUTH_MODES:
             raise ConfigError(f"WEBAPP_AUTH must be one of {', '.join(AUTH_MODES)}, not {auth!r}")
@@ -111,7 +105,7 @@ class Settings:
             workspace=str(source.get("BLAXEL_WORKSPACE") or "").strip(),
             timeout=timeout,
             secret_key=str(source.get("WEBAPP_SECRET_KEY") or "") or secrets.token_hex(32),
-            scan_budget=int(raw_budget),
+            scan_budget=scan_budget,
             auth=auth,
             users_file=users_file,
             proxy_header=str(source.get("WEBAPP_PROXY_HEADER") or DEFAULT_PROXY_HEADER).strip(),
@@ -120,7 +114,7 @@ class Settings:
             cache_url=cache_url,
             cache_ttl=_seconds(source, "WEBAPP_CACHE_TTL", 5.0),
             cache_final_ttl=_seconds(source, "WEBAPP_CACHE_FINAL_TTL", 600.0),
-            cache_max_bytes=_megabytes(source, "WEBAPP_CACHE_MAX_MB", 64),
+            cache_max_bytes=_count(source, "WEBAPP_CACHE_MAX_MB", 64, 65536, " of MiB") * 1024**2,
             export_seconds=_seconds(source, "WEBAPP_EXPORT_SECONDS", 600.0, low=1),
             signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
             signin_window=_signin_window(source),
@@ -142,13 +136,6 @@ def _seconds(source: Mapping[str, Any], name: str, default: float, low: float = 
     return seconds
 
 
-def _megabytes(source: Mapping[str, Any], name: str, default: int) -> int:
-    raw = str(source.get(name) or default).strip()
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65536:
-        raise ConfigError(f"{name} must be a whole number of MiB from 1 to 65536, not {raw!r}")
-    return int(raw) * 1024 * 1024
-
-
 def flag(value: Any) -> bool:
     """An on/off environment variable: 1, true, yes or on."""
     return str(value or "").strip().lower() in {"1", "true", "yes", "on"}
@@ -167,10 +154,13 @@ def _networks(raw: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _count(source: Mapping[str, Any], name: str, default: int) -> int:
+def _count(
+    source: Mapping[str, Any], name: str, default: int, high: int = MAX_COUNT, unit: str = ""
+) -> int:
+    """A whole number from 1 to `high`; `unit` says what it counts, for the message."""
     raw = str(source.get(name) or default).strip()
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_COUNT:
-        raise ConfigError(f"{name} must be a whole number from 1 to {MAX_COUNT}, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number{unit} from 1 to {high}, not {raw!r}")
     return int(raw)
 
 

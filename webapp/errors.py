@@ -53,10 +53,6 @@ PRESENTATION: dict[ErrorKind, tuple[int, str, str]] = {
 FINAL_KINDS = frozenset({ErrorKind.NOT_FOUND, ErrorKind.CREDENTIALS_REFUSED, ErrorKind.REJECTED})
 
 
-def presentation(error: UpstreamError) -> tuple[int, str, str]:
-    return PRESENTATION[error.kind]
-
-
 def why_incomplete(error: UpstreamError | ChainStopped) -> str:
     """One line for the end of an export that stopped early."""
     if isinstance(error, ChainStopped):
@@ -97,8 +93,6 @@ LOGS_PRESENTATION: dict[ErrorKind, tuple[str, str]] = {
 def logs_presentation(error: UpstreamError) -> tuple[int, str, str]:
     """(status, headline, explanation) of a failed logs call: the logs' own words where the
     general ones would mislead (a 404 is not a missing job), else the general ones."""
-    status, title, explanation = PRESENTATION[error.kind]
     if error.kind in LOGS_PRESENTATION:
-        title, explanation = LOGS_PRESENTATION[error.kind]
-        status = 502
-    return status, title, explanation
+        return (502, *LOGS_PRESENTATION[error.kind])
+    return PRESENTATION[error.kind]

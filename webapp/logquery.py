@@ -36,10 +36,8 @@ class LogQuery:
         problems: list[str] = []
         single = one_value(args, problems)
 
-        start, end = (
-            _time(single("start"), "start", problems),
-            _time(single("end"), "end", problems),
-        )
+        start = _time(single("start"), "start", problems)
+        end = _time(single("end"), "end", problems)
         if start and end and start >= end:
             problems.append("“start” must be before “end”.")
         since = _time(single("since"), "since", problems)
@@ -60,24 +58,17 @@ class LogQuery:
 
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out."""
-        args: dict[str, str | int] = {}
-        if self.start:
-            args["start"] = url_time(self.start)
-        if self.end:
-            args["end"] = url_time(self.end)
-        if self.severities:
-            args["severity"] = ",".join(self.severities)
-        if self.q:
-            args["q"] = self.q
-        if self.limit != DEFAULT_LIMIT:
-            args["limit"] = self.limit
-        if self.offset:
-            args["offset"] = self.offset
-        if self.utc:
-            args["tz"] = "utc"
-        if self.since:
-            args["since"] = url_time(self.since)
-        return args
+        args = {
+            "start": self.start and url_time(self.start),
+            "end": self.end and url_time(self.end),
+            "severity": ",".join(self.severities),
+            "q": self.q,
+            "limit": self.limit if self.limit != DEFAULT_LIMIT else 0,
+            "offset": self.offset,
+            "tz": "utc" if self.utc else "",
+            "since": self.since and url_time(self.since),
+        }
+        return {name: value for name, value in args.items() if value}
 
     @property
     def filtered(self) -> bool:
@@ -86,9 +77,6 @@ class LogQuery:
     def view(self) -> LogQuery:
         """The view this request belongs to: its first page, not a poll."""
         return replace(self, offset=0, since=None)
-
-    def with_severities(self, severities: tuple[str, ...]) -> LogQuery:
-        return replace(self.view(), severities=_canonical(severities))
 
     @property
     def limit_choices(self) -> list[int]:
@@ -138,10 +126,6 @@ def _severities(raw: list[str], problems: list[str]) -> tuple[str, ...]:
         shown = ", ".join(f"“{value[:20]}”" for value in unknown[:5])
         problems.append(f"“severity” must be among {', '.join(SEVERITIES)}; not {shown}.")
         return ()
-    return _canonical(tuple(picked))
-
-
-def _canonical(severities: tuple[str, ...]) -> tuple[str, ...]:
     # Every severity at once filters nothing: the same view as none.
-    chosen = tuple(name for name in SEVERITIES if name in severities)
+    chosen = tuple(name for name in SEVERITIES if name in picked)
     return () if len(chosen) == len(SEVERITIES) else chosen

@@ -13,7 +13,6 @@ from .blaxel import ChainStopped, LogLine, UpstreamError
 from .blaxel.logs import readable
 from .errors import why_incomplete
 from .export import INCOMPLETE, UNSAFE_IN_FILENAME
-from .formatting import iso
 from .text import inert
 
 log = logging.getLogger(__name__)
@@ -39,15 +38,12 @@ def log_message(text: str) -> Markup:
     """A message as inert text: colour codes stripped, carriage returns as line breaks, control
     and bidi characters shown as marks, at most MAX_SHOWN characters."""
     text = ANSI.sub("", readable(text)).replace("\r\n", "\n").replace("\r", "\n")
-    cut = len(text) - MAX_SHOWN
-    parts = [inert(text[:MAX_SHOWN])]
-    if cut > 0:
-        parts.append(
-            Markup(
-                '<span class="cut">… {:,} more characters: the download has the whole line.</span>'
-            ).format(cut)
-        )
-    return Markup("").join(parts)
+    shown = inert(text[:MAX_SHOWN])
+    if len(text) > MAX_SHOWN:
+        shown += Markup(
+            '<span class="cut">… {:,} more characters: the download has the whole line.</span>'
+        ).format(len(text) - MAX_SHOWN)
+    return shown
 
 
 def log_time(line: LogLine, dated: bool = False) -> Markup:
@@ -79,7 +75,6 @@ FILTERS = {
     "log_message": log_message,
     "log_time": log_time,
     "severity_badge": severity_badge,
-    "utc_iso": iso,
 }
 
 

@@ -92,9 +92,9 @@ class LogView:
     def with_problem(self, error: UpstreamError) -> LogView:
         return replace(self, problem=LogProblem.of(error))
 
-    @property
-    def follow_seconds(self) -> int:
-        return FOLLOW_SECONDS
+    # For the templates: the poll's period and the severity filter's choices.
+    follow_seconds = FOLLOW_SECONDS
+    severities = SEVERITIES
 
     @property
     def status(self) -> int:
@@ -131,10 +131,6 @@ class LogView:
         return max(self.page.total - self.query.offset - len(self.page.lines), 0)
 
     @property
-    def assumed_severity(self) -> str:
-        return self.request.one_severity
-
-    @property
     def dated(self) -> bool:
         """Whether lines need their date as well as their time: the window spans two days."""
         return self.window.start.date() != self.window.end.date()
@@ -145,14 +141,12 @@ class LogView:
 
     # Links. Each keeps the view's filters; the page's own URL is the whole view.
 
+    @property
+    def _ids(self) -> dict[str, str]:
+        return dict(job_id=self.job_id, execution_id=self.execution_id, task_name=self.task.name)
+
     def _url(self, endpoint: str, query: LogQuery) -> str:
-        return url_for(
-            endpoint,
-            job_id=self.job_id,
-            execution_id=self.execution_id,
-            task_name=self.task.name,
-            **query.url_args(),
-        )
+        return url_for(endpoint, **self._ids, **query.url_args())
 
     @property
     def url(self) -> str:
@@ -164,12 +158,7 @@ class LogView:
 
     @property
     def task_url(self) -> str:
-        return url_for(
-            "tasks.task",
-            job_id=self.job_id,
-            execution_id=self.execution_id,
-            task_name=self.task.name,
-        )
+        return url_for("tasks.task", **self._ids)
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.
@@ -198,9 +187,6 @@ class LogView:
         kept = replace(self.query.view(), limit=LogQuery().limit, utc=False)
         return self._url("logs.download", kept)
 
-    def severity_url(self, *severities: str) -> str:
-        return self._url("logs.page", self.query.with_severities(severities))
-
     @property
     def unfiltered_url(self) -> str:
         return self._url("logs.page", replace(self.query.view(), severities=(), q=""))
@@ -208,21 +194,16 @@ class LogView:
     @property
     def widenings(self) -> list[tuple[str, str]]:
         """(label, URL) of wider windows: earlier, later (once the window has ended), 3 days."""
-        view = self.query.view()
-        links = [
-            ("1 h earlier", self._url("logs.page", replace(view, start=self.window.start - WIDEN)))
-        ]
-        if self.window.end < self.now:
-            later = replace(view, start=self.window.start, end=self.window.end + WIDEN)
-            links.append(("1 h later", self._url("logs.page", later)))
-        if self.window.end - self.window.start < contract.MAX_WINDOW:
-            whole = replace(view, start=self.window.end - contract.MAX_WINDOW, end=self.query.end)
-            links.append(("the 3 days before", self._url("logs.page", whole)))
+        view, window = self.query.view(), self.window
+        wider = [("1 h earlier", replace(view, start=window.start - WIDEN))]
+        if window.end < self.now:
+            wider.append(("1 h later", replace(view, start=window.start, end=window.end + WIDEN)))
+        if window.end - window.start < contract.MAX_WINDOW:
+            whole = replace(view, start=window.end - contract.MAX_WINDOW, end=self.query.end)
+            wider.append(("the 3 days before", whole))
         if self.explicit:
-            links.append(
-                ("the task's run", self._url("logs.page", replace(view, start=None, end=None)))
-            )
-        return links
+            wider.append(("the task's run", replace(view, start=None, end=None)))
+        return [(label, self._url("logs.page", query)) for label, query in wider]
 
     @property
     def default_window_text(self) -> str:
@@ -237,7 +218,3 @@ class LogView:
     @property
     def end_field(self) -> str:
         return field_time(self.window.end)
-
-    @property
-    def severities(self) -> tuple[str, ...]:
-        return SEVERITIES

@@ -18,30 +18,22 @@ def needs_encoding(name: str) -> bool:
     return not name or "/" in name or name in (".", "..") or name.startswith(ENCODED)
 
 
-def encode_id(name: str) -> str:
-    if not needs_encoding(name):
-        return name
-    return ENCODED + base64.urlsafe_b64encode(name.encode()).rstrip(b"=").decode()
-
-
-def decode_id(segment: str) -> str:
-    if not segment.startswith(ENCODED):
-        return segment
-    packed = segment[len(ENCODED) :]
-    try:
-        name = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationError() from None
-    if not needs_encoding(name):
-        raise ValidationError()  # one URL per name: a plain name is never written encoded
-    return name
-
-
 class IdConverter(BaseConverter):
     """`<id:job_id>`: one path segment holding any job, execution or task name."""
 
     def to_python(self, value: str) -> str:
-        return decode_id(value)
+        if not value.startswith(ENCODED):
+            return value
+        packed = value[len(ENCODED) :]
+        try:
+            name = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValidationError() from None
+        if not needs_encoding(name):
+            raise ValidationError()  # one URL per name: a plain name is never written encoded
+        return name
 
     def to_url(self, value: str) -> str:
-        return super().to_url(encode_id(value))
+        if needs_encoding(value):
+            value = ENCODED + base64.urlsafe_b64encode(value.encode()).rstrip(b"=").decode()
+        return super().to_url(value)

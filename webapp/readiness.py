@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from .blaxel import CachedClient, CallScope, PageRequest, UpstreamError
 
@@ -17,27 +16,20 @@ PROBE = PageRequest(limit=1)
 
 
 class Readiness:
-    def __init__(
-        self,
-        client: CachedClient,
-        timeout: float,
-        ttl: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, client: CachedClient, timeout: float, ttl: float) -> None:
         self.client = client
         self.timeout = timeout
         self.ttl = ttl
-        self.clock = clock
         self._probing = threading.Lock()
         self._checked_at: float | None = None
         self._ready = False
 
     def ready(self) -> bool:
-        due = self._checked_at is None or self.clock() - self._checked_at >= self.ttl
+        due = self._checked_at is None or time.monotonic() - self._checked_at >= self.ttl
         if due and self._probing.acquire(blocking=False):
             try:
                 self._ready = self._probe()
-                self._checked_at = self.clock()
+                self._checked_at = time.monotonic()
             finally:
                 self._probing.release()
         return self._ready

@@ -36,10 +36,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def request_id() -> str:
-    return g.get("request_id", "")
-
-
 def elapsed_ms() -> float:
     """Milliseconds since the request began (the first thing every request does)."""
     return round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)

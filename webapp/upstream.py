@@ -25,9 +25,8 @@ def export_session() -> Session:
     WEBAPP_EXPORT_SECONDS."""
     settings: Settings = current_app.extensions["settings"]
     scope = CallScope.starting_now(settings.export_seconds, call_timeout=settings.timeout)
-    session = Session(client(), scope)
-    g.blaxel = session
-    return session
+    g.blaxel = Session(client(), scope)
+    return g.blaxel
 
 
 def client() -> CachedClient:

@@ -100,7 +100,7 @@ class UsersFile:
     file that cannot be read, or has no usable line at all, leaves the last good table in place:
     a file caught mid-write or with a bad byte locks nobody out. Deleting it lets nobody in."""
 
-    def __init__(self, path: str, hash_wait: float = 2.0) -> None:
+    def __init__(self, path: str, hash_wait: float) -> None:
         self.path = Path(path)
         self.hash_wait = hash_wait
         self._stamp: tuple[int, int, int] | None = None
@@ -178,10 +178,8 @@ class UsersFile:
             return False
         if len(self._remembered) > 1024:
             self._remembered.clear()
-        self._remembered[self._remember_key(name, password)] = (
-            stored,
-            time.monotonic() + REMEMBER_SECONDS,
-        )
+        expires = time.monotonic() + REMEMBER_SECONDS
+        self._remembered[self._remember_key(name, password)] = (stored, expires)
         return True
 
 

@@ -17,31 +17,25 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from werkzeug.exceptions import NotFound
 
 from .. import logtext
-from ..blaxel import Session, Task, UpstreamError
+from ..blaxel import UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
 from ..listing import is_fragment
 from ..logquery import LogQuery, url_time
 from ..logview import LogView
 from ..upstream import blaxel, export_session
+from .tasks import find
 
 bp = Blueprint("logs", __name__)
 TASK = "/jobs/<id:job_id>/executions/<id:execution_id>/tasks/<id:task_name>"
 PANEL_ID = "log-view"
 
-for name, template_filter in logtext.FILTERS.items():
-    bp.add_app_template_filter(template_filter, name)
-
 
 @bp.get(TASK + "/logs")
 def page(job_id: str, execution_id: str, task_name: str) -> Response:
     """The task's lines, newest page first; for htmx (the controls), the panel alone."""
-    query = LogQuery.parse(request.args)
-    api = blaxel()
-    task = task_or_404(api, job_id, execution_id, task_name)
-    view = read(api, LogView.of(job_id, execution_id, task, query, now()))
+    view = read(job_id, execution_id, task_name, LogQuery.parse(request.args))
     template = "_log_view.html" if is_fragment() else "logs.html"
     response = make_response(render_template(template, view=view), view.status)
     if is_fragment() and request.headers.get("HX-Target") == PANEL_ID:
@@ -56,10 +50,8 @@ def lines(job_id: str, execution_id: str, task_name: str) -> Response | tuple[st
     """Earlier lines, for htmx to put above those shown."""
     query = LogQuery.parse(request.args)
     if not is_fragment():
-        return redirect(page_url(job_id, execution_id, task_name, query))
-    api = blaxel()
-    task = task_or_404(api, job_id, execution_id, task_name)
-    view = read(api, LogView.of(job_id, execution_id, task, query, now()))
+        return redirect(page_url(query))
+    view = read(job_id, execution_id, task_name, query)
     return render_template("_log_lines.html", view=view), view.status
 
 
@@ -69,12 +61,11 @@ def follow(job_id: str, execution_id: str, task_name: str) -> Response | str:
     drops by key), the next poll or the end of following, and the task's state."""
     query = LogQuery.parse(request.args)
     if not is_fragment():
-        return redirect(page_url(job_id, execution_id, task_name, query))
+        return redirect(page_url(query))
     api = blaxel()
-    task = task_or_404(api, job_id, execution_id, task_name)
-    moment = now()
-    shown = LogView.of(job_id, execution_id, task, query, moment)
-    polled = shown.following_from(query.since or follow_since(moment))
+    task = find(api, job_id, execution_id, task_name)
+    shown = LogView.of(job_id, execution_id, task, query, now())
+    polled = shown.following_from(query.since or follow_since(shown.now))
     # A failure here goes to the error handler: the poll keeps its lines and says why.
     polled = polled.with_page(api.task_logs(polled.request))
     return render_template("_log_follow_poll.html", view=shown, polled=polled)
@@ -85,9 +76,8 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
     """Every line of the view's window, oldest first, streamed a page at a time."""
     query = LogQuery.parse(request.args).view()
     session = export_session()
-    task = task_or_404(session, job_id, execution_id, task_name)
-    moment = now()
-    view = LogView.of(job_id, execution_id, task, query, moment, limit=MAX_LIMIT)
+    task = find(session, job_id, execution_id, task_name)
+    view = LogView.of(job_id, execution_id, task, query, now(), limit=MAX_LIMIT)
     batches = session.walk_logs(view.request, settled=view.settled)
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(batches)
@@ -97,7 +87,7 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
         + (f"; severity {', '.join(query.severities)}" if query.severities else "")
         + (f"; lines containing “{query.q}”" if query.q else "")
     )
-    name = logtext.filename(job_id, execution_id, task.name, moment)
+    name = logtext.filename(job_id, execution_id, task.name, view.now)
     body = logtext.text_lines(heading, itertools.chain([first], batches), view.request.one_severity)
     return Response(
         stream_with_context(body),
@@ -106,31 +96,21 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
     )
 
 
-def task_or_404(api: Session, job_id: str, execution_id: str, task_name: str) -> Task:
-    budget = current_app.extensions["settings"].scan_budget
-    found = api.find_task(job_id, execution_id, task_name, max_pages=budget)
-    if found is None:
-        raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
-    return found
-
-
-def read(api: Session, view: LogView) -> LogView:
+def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> LogView:
     """The view with its page of lines or, when the logs call fails, the reason in words: the
     rest of the page does not depend on it."""
+    api = blaxel()
+    task = find(api, job_id, execution_id, task_name)
+    view = LogView.of(job_id, execution_id, task, query, now())
     try:
         return view.with_page(api.task_logs(view.request, settled=view.settled))
     except UpstreamError as error:
         return view.with_problem(error)
 
 
-def page_url(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> str:
-    return url_for(
-        ".page",
-        job_id=job_id,
-        execution_id=execution_id,
-        task_name=task_name,
-        **query.url_args(),
-    )
+def page_url(query: LogQuery) -> str:
+    """The page of this request's task, for a fragment's URL opened as a page."""
+    return url_for(".page", **(request.view_args or {}), **query.url_args())
 
 
 def now() -> datetime:

@@ -20,17 +20,9 @@ PAGINATED_VERSION = date(2026, 4, 28)
 VERSION_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 SORTS = ("createdAt:desc", "createdAt:asc", "name:asc", "name:desc")
 JOB_STATUSES = (
-    "DELETING",
-    "TERMINATED",
-    "FAILED",
-    "DEACTIVATED",
-    "DEACTIVATING",
-    "UPLOADING",
-    "BUILDING",
-    "DEPLOYING",
-    "DEPLOYED",
-    "BUILT",
-)
+    "DELETING", "TERMINATED", "FAILED", "DEACTIVATED", "DEACTIVATING", "UPLOADING", "BUILDING",
+    "DEPLOYING", "DEPLOYED", "BUILT",
+)  # fmt: skip
 MAX_QUERY = 200
 CURSOR_REJECTED = "cursor is invalid, expired or bound to another query"
 DOCS = "https://docs.blaxel.ai/api-reference/introduction"
@@ -107,9 +99,14 @@ class ListQuery:
     bound_to: str  # the fingerprint of the query its cursors are valid for
 
 
-def create_app(
-    clock: Callable[[], datetime], secret: bytes, latency: Latency | None = None
+def create_simulator(
+    clock: Callable[[], datetime] | None = None,
+    secret: bytes = b"blaxel-simulator-demo",
+    latency: Latency | None = None,
 ) -> Flask:
+    """The simulator as a WSGI app serving /v0; `clock` returns aware UTC datetimes; with a
+    `latency`, it answers as slowly as that model of Blaxel says."""
+    clock = clock or (lambda: datetime.now(UTC))
     app = Flask(__name__, static_folder=None)
     anchor = clock().astimezone(UTC).replace(second=0, microsecond=0)
     app.extensions["simulator"] = Simulator(clock, secret, anchor, latency)
@@ -342,7 +339,7 @@ def _bad_request(message: str) -> ApiError:
 
 
 def _not_found(job: str, execution_id: str | None = None) -> ApiError:
-    if execution_id is None or not data.has_job(job):
+    if execution_id is None or job not in data.JOBS_BY_NAME:
         message = f"job '{job}' not found in workspace '{g.workspace}'"
     else:
         message = f"execution '{execution_id}' of job '{job}' not found"
@@ -350,7 +347,19 @@ def _not_found(job: str, execution_id: str | None = None) -> ApiError:
 
 
 def _api_error(error: ApiError) -> tuple[Response, int]:
-    return _structured(error.status, error.code, error.message)
+    retryable, action, do_not, docs_url = ADVICE[error.code]
+    body = {
+        "code": error.code,
+        "message": error.message,
+        "status": error.status,
+        "retryable": retryable,
+        "action": action,
+        "do_not": do_not,
+        "docs_url": docs_url,
+        "origin": "simulator",
+        "timestamp": data.iso(_simulator().clock()),
+    }
+    return jsonify(error=body), error.status
 
 
 def _version_error(error: VersionError) -> tuple[Response, int]:
@@ -360,21 +369,4 @@ def _version_error(error: VersionError) -> tuple[Response, int]:
 def _http_error(error: HTTPException) -> tuple[Response, int]:
     status = error.code or 500
     message = f"{error.name}: {request.method} {request.path}"
-    return _structured(status, HTTP_CODES.get(status, "INTERNAL_ERROR"), message)
-
-
-def _structured(status: int, code: str, message: str) -> tuple[Response, int]:
-    retryable, action, do_not, docs_url = ADVICE[code]
-    timestamp = data.iso(_simulator().clock())
-    body = {
-        "code": code,
-        "message": message,
-        "status": status,
-        "retryable": retryable,
-        "action": action,
-        "do_not": do_not,
-        "docs_url": docs_url,
-        "origin": "simulator",
-        "timestamp": timestamp,
-    }
-    return jsonify(error=body), status
+    return _api_error(ApiError(status, HTTP_CODES.get(status, "INTERNAL_ERROR"), message))

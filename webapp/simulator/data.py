@@ -229,52 +229,26 @@ JOBS_BY_NAME = {job.name: job for job in JOBS}
 
 NAMED_EXECUTIONS = {
     "nightly-embeddings": ExecutionSeed(
-        "exec-5k-embeddings",
-        timedelta(hours=6),
-        tasks=5000,
-        parallelism=50,
-        seconds=(70, 150),
-        failed=125,
-        cancelled=50,
-        retried=175,
-        memory_override=6144,
+        "exec-5k-embeddings", timedelta(hours=6), tasks=5000, parallelism=50, seconds=(70, 150),
+        failed=125, cancelled=50, retried=175, memory_override=6144,
         env_override=("BATCH_SIZE", "EMBEDDING_MODEL"),
     ),
     "invoice-ocr": ExecutionSeed(
-        "exec-320-invoices",
-        timedelta(days=1, hours=3),
-        tasks=320,
-        parallelism=16,
-        seconds=(20, 90),
-        retried=14,
+        "exec-320-invoices", timedelta(days=1, hours=3), tasks=320, parallelism=16,
+        seconds=(20, 90), retried=14,
     ),
     "weekly-digest": ExecutionSeed(
-        "exec-4-digest",
-        timedelta(days=2, hours=5),
-        tasks=4,
-        parallelism=2,
-        seconds=(40, 120),
+        "exec-4-digest", timedelta(days=2, hours=5), tasks=4, parallelism=2, seconds=(40, 120),
     ),
     "thumbnail-render": ExecutionSeed(
-        "exec-slow-thumbnails",
-        timedelta(minutes=40),
-        tasks=60,
-        parallelism=8,
-        seconds=(480, 840),
-        failed=2,
-        retried=3,
-        stalled=True,
+        "exec-slow-thumbnails", timedelta(minutes=40), tasks=60, parallelism=8,
+        seconds=(480, 840), failed=2, retried=3, stalled=True,
     ),
     "report-render": ExecutionSeed(
-        "exec-stragglers",
-        timedelta(hours=3),
-        tasks=240,
-        parallelism=8,
-        seconds=(40, 90),
-        retried=6,
-        stragglers=5,
+        "exec-stragglers", timedelta(hours=3), tasks=240, parallelism=8, seconds=(40, 90),
+        retried=6, stragglers=5,
     ),
-}
+}  # fmt: skip
 
 
 class Event(NamedTuple):
@@ -294,6 +268,8 @@ class Snapshot(NamedTuple):
     status: str
     stats: dict[str, int]
     times: dict[str, str]
+    plans: list[list[Event]]  # each task's whole planned history, future events included
+    seen_at: datetime  # the moment it is seen as of: a frozen execution stays at its anchor
 
 
 def iso(moment: datetime) -> str:
@@ -303,10 +279,6 @@ def iso(moment: datetime) -> str:
 def jobs(anchor: datetime, workspace: str) -> list[dict]:
     """Every job, ordered by name."""
     return [_job(job, anchor, workspace) for job in sorted(JOBS, key=lambda job: job.name)]
-
-
-def has_job(name: str) -> bool:
-    return name in JOBS_BY_NAME
 
 
 def executions(anchor: datetime, job: str, at: datetime, workspace: str) -> list[dict] | None:
@@ -338,7 +310,7 @@ def live_execution_id(at: datetime) -> str:
 
 
 def _job(job: JobSeed, anchor: datetime, workspace: str) -> dict:
-    rng = _rng(job.name, "job")
+    rng = seeded(job.name, "job")
     created = anchor - timedelta(days=job.age_days, minutes=rng.randint(0, 1439))
     updated = created + (anchor - created) * rng.uniform(0.1, 0.9)
     runtime = {
@@ -350,14 +322,8 @@ def _job(job: JobSeed, anchor: datetime, workspace: str) -> dict:
     }
     spec = {"enabled": job.status != "DEACTIVATED", "region": job.region, "runtime": runtime}
     if job.schedule:
-        spec["triggers"] = [
-            {
-                "id": "schedule",
-                "type": "cron",
-                "enabled": True,
-                "configuration": {"schedule": job.schedule},
-            },
-        ]
+        trigger = {"id": "schedule", "type": "cron", "enabled": True}
+        spec["triggers"] = [{**trigger, "configuration": {"schedule": job.schedule}}]
     metadata = {
         "name": job.name,
         "displayName": job.display_name,
@@ -391,7 +357,8 @@ def _execution(shot: Snapshot, workspace: str) -> dict:
 
 def _find(anchor: datetime, job: str, execution_id: str, at: datetime) -> Snapshot | None:
     if job == LIVE_JOB:
-        return next((s for s in _live_snapshots(at) if s.seed.id == execution_id), None)
+        found = (cycle for cycle in _live_cycles(at) if cycle[0].id == execution_id)
+        return next((_snapshot(JOBS_BY_NAME[job], *cycle, at) for cycle in found), None)
     if job not in JOBS_BY_NAME or execution_id not in _execution_seeds(job):
         return None
     return _frozen(anchor, job, execution_id)
@@ -413,9 +380,13 @@ def _frozen(anchor: datetime, job_name: str, execution_id: str) -> Snapshot:
 
 
 def _live_snapshots(at: datetime) -> list[Snapshot]:
-    job, current = JOBS_BY_NAME[LIVE_JOB], _cycle_start(at)
-    starts = (current - CYCLE * back for back in range(LIVE_WINDOW))
-    return [_snapshot(job, *_cycle(start), at) for start in starts]
+    return [_snapshot(JOBS_BY_NAME[LIVE_JOB], *cycle, at) for cycle in _live_cycles(at)]
+
+
+def _live_cycles(at: datetime) -> list[tuple[ExecutionSeed, datetime, list[list[Event]]]]:
+    """The live job's cycles still listable at `at`, newest first."""
+    current = _cycle_start(at)
+    return [_cycle(current - CYCLE * back) for back in range(LIVE_WINDOW)]
 
 
 @functools.lru_cache(maxsize=2 * LIVE_WINDOW)
@@ -447,7 +418,7 @@ def _execution_seeds(job_name: str) -> dict[str, ExecutionSeed]:
 
 
 def _history(job: JobSeed) -> Iterator[ExecutionSeed]:
-    rng = _rng(job.name, "history")
+    rng = seeded(job.name, "history")
     for number in range(job.runs):
         size = rng.randint(*job.sizes)
         outcome = rng.choices(("succeeded", "failed", "cancelled", "timeout"), (16, 3, 1, 1))[0]
@@ -471,7 +442,7 @@ def _history(job: JobSeed) -> Iterator[ExecutionSeed]:
 
 def _plan(job: JobSeed, seed: ExecutionSeed, created: datetime) -> list[list[Event]]:
     """Each task's event history: tasks take free slots in index order, `parallelism` at once."""
-    rng = _rng(job.name, seed.id)
+    rng = seeded(job.name, seed.id)
     pool = range(seed.parallelism * 2 if seed.stalled else seed.tasks)  # stalled: early troubles
     special = rng.sample(pool, seed.failed + seed.cancelled + seed.retried)
     failing = set(special[: seed.failed])
@@ -481,7 +452,7 @@ def _plan(job: JobSeed, seed: ExecutionSeed, created: datetime) -> list[list[Eve
     # Among the last tasks to start, so they hold the execution open; drawn apart from `rng`, so
     # that executions without stragglers keep every draw they had.
     late = range(seed.tasks * 3 // 4, seed.tasks)
-    slow = set(_rng(job.name, seed.id, "stragglers").sample(late, seed.stragglers))
+    slow = set(seeded(job.name, seed.id, "stragglers").sample(late, seed.stragglers))
     slots = [created + QUEUED] * seed.parallelism
     plans = []
     for index in range(seed.tasks):
@@ -515,22 +486,12 @@ def _run(
     *,
     slow: bool = False,
 ) -> list[Event]:
+    waiting = f"Waiting for a free slot (parallelism {seed.parallelism})"
+    placed = f"Task scheduled on node {rng.choice(NODES)}"
     events = [
+        Event(born, "pending", None, _condition("Pending", "TaskCreated", waiting)),
         Event(
-            born,
-            "pending",
-            None,
-            _condition(
-                "Pending",
-                "TaskCreated",
-                f"Waiting for a free slot (parallelism {seed.parallelism})",
-            ),
-        ),
-        Event(
-            scheduled,
-            "pending",
-            "scheduledAt",
-            _condition("Scheduled", "TaskScheduled", f"Task scheduled on node {rng.choice(NODES)}"),
+            scheduled, "pending", "scheduledAt", _condition("Scheduled", "TaskScheduled", placed)
         ),
     ]
     first = at = scheduled + timedelta(seconds=1)
@@ -538,25 +499,20 @@ def _run(
         events.append(Event(at, "running", "startedAt", _started(number)))
         if cancel:
             at += timedelta(seconds=rng.randint(5, seed.seconds[0]))
-            cancelled = _condition(
-                "Cancelled",
-                "TaskCancelled",
-                "Task cancelled by user request",
-                "Warning",
-                "Cancelled",
-            )
+            why = "Task cancelled by user request"
+            cancelled = _condition("Cancelled", "TaskCancelled", why, "Warning", "Cancelled")
             events.append(Event(at, "cancelled", "completedAt", cancelled))
             break
         length = _attempt_length(rng, job, seed, failure)
         at += length * STRAGGLE if slow and failure is None else length
         if failure is None:
-            done = _condition("Succeeded", "Completed", f"Task completed in {_span(at - first)}")
+            done = _condition("Succeeded", "Completed", f"Task completed in {span(at - first)}")
             events.append(Event(at, "succeeded", "completedAt", done))
         elif number < len(attempts):
             events.append(Event(at, "reconciling", None, _retrying(number, failure)))
             at += BACKOFF
         else:
-            message = failure.final.format(retries=number - 1, timeout=_span(job.timeout))
+            message = failure.final.format(retries=number - 1, timeout=span(job.timeout))
             failed = _condition(
                 "Failed", failure.reason, message, "Error", failure.execution_reason
             )
@@ -581,10 +537,8 @@ def _cut(events: list[Event], at: datetime) -> list[Event]:
     if kept[-1].status in TERMINAL:
         return kept
     started = any(event.stamp == "startedAt" for event in kept)
-    message = (
-        "Execution cancelled by user; task stopped"
-        if started
-        else ("Execution cancelled by user before the task started")
+    message = "Execution cancelled by user" + (
+        "; task stopped" if started else " before the task started"
     )
     condition = _condition("Cancelled", "ExecutionCancelled", message, "Warning", "Cancelled")
     return [*kept, Event(at, "cancelled", "completedAt", condition)]
@@ -595,7 +549,7 @@ def _stall(plans: list[list[Event]], at: datetime) -> None:
     running = [
         events
         for events in plans
-        if _last(events, at).status == "running" and _last(events, at).at <= at - STALL
+        if (last := _seen(events, at)[-1]).status == "running" and last.at <= at - STALL
     ]
     retrying, lost = running[:2]
     failed_at = at - timedelta(seconds=4)
@@ -603,20 +557,15 @@ def _stall(plans: list[list[Event]], at: datetime) -> None:
         Event(failed_at, "reconciling", None, _retrying(1, OOM)),
         Event(failed_at + BACKOFF, "running", "startedAt", _started(2)),
     ]
-    unknown = _condition(
-        "Unknown",
-        "NodeLost",
-        "Lost contact with the node running this task; state unknown",
-        "Warning",
-        state="Unknown",
-    )
+    lost_contact = "Lost contact with the node running this task; state unknown"
+    unknown = _condition("Unknown", "NodeLost", lost_contact, "Warning", state="Unknown")
     lost[len(_seen(lost, at)) :] = [Event(at - timedelta(seconds=90), "unspecified", None, unknown)]
 
 
 def _snapshot(
     job: JobSeed, seed: ExecutionSeed, created: datetime, plans: list[list[Event]], at: datetime
 ) -> Snapshot:
-    spec = {"maxRetries": job.max_retries, "timeout": _span(job.timeout)}
+    spec = {"maxRetries": job.max_retries, "timeout": span(job.timeout)}
     found = tuple(_task(index, events, spec, at) for index, events in enumerate(plans))
     counts = Counter(task["status"] for task in found)
     stats = {
@@ -637,7 +586,7 @@ def _snapshot(
         status = _outcome(seed, counts) if finished else "running"
     if status not in ("queued", "running"):
         times["completedAt"] = max(task["metadata"]["completedAt"] for task in found)
-    return Snapshot(job, seed, created, found, status, stats, times)
+    return Snapshot(job, seed, created, found, status, stats, times, plans, at)
 
 
 def _outcome(seed: ExecutionSeed, counts: Counter) -> str:
@@ -662,10 +611,6 @@ def _task(index: int, events: list[Event], spec: dict, at: datetime) -> dict:
 
 def _seen(events: list[Event], at: datetime) -> list[Event]:
     return [event for event in events if event.at <= at]
-
-
-def _last(events: list[Event], at: datetime) -> Event:
-    return _seen(events, at)[-1]
 
 
 def _was_retried(task: dict) -> bool:
@@ -700,7 +645,7 @@ def _condition(
     }
 
 
-def _span(length: timedelta | int) -> str:
+def span(length: timedelta | int) -> str:
     """A duration as Blaxel writes it: 1h, 30m, 1m42s."""
     seconds = int(length.total_seconds()) if isinstance(length, timedelta) else length
     hours, rest = divmod(seconds, 3600)
@@ -709,7 +654,7 @@ def _span(length: timedelta | int) -> str:
     return "".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
 
 
-def _rng(*parts: str) -> random.Random:
+def seeded(*parts: str) -> random.Random:
     """A generator seeded from ids, so the data never depends on the global random state."""
     seed = int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "big")
     return random.Random(seed)  # noqa: S311 - demo data, not secrets
@@ -731,30 +676,10 @@ class TaskRun(NamedTuple):
 
 def task_runs(anchor: datetime, job: str, execution_id: str, at: datetime) -> list[TaskRun] | None:
     """Every task of the execution with its planned history; None for an unknown execution."""
-    if job == LIVE_JOB:
-        current = _cycle_start(at)
-        for back in range(LIVE_WINDOW):
-            seed, _, plans = _cycle(current - CYCLE * back)
-            if seed.id == execution_id:
-                return _runs(JOBS_BY_NAME[job], seed, plans, at)
+    shot = _find(anchor, job, execution_id, at)
+    if shot is None:
         return None
-    if job not in JOBS_BY_NAME or execution_id not in _execution_seeds(job):
-        return None
-    return _frozen_runs(anchor, job, execution_id)
-
-
-def _runs(
-    job: JobSeed, seed: ExecutionSeed, plans: list[list[Event]], at: datetime
-) -> list[TaskRun]:
-    return [TaskRun(job, seed, index, tuple(events), at) for index, events in enumerate(plans)]
-
-
-@functools.lru_cache(maxsize=64)
-def _frozen_runs(anchor: datetime, job_name: str, execution_id: str) -> list[TaskRun]:
-    """The plans `_frozen` folds into its snapshot (the stalled execution's freeze included),
-    as runs seen at the anchor."""
-    job, seed = JOBS_BY_NAME[job_name], _execution_seeds(job_name)[execution_id]
-    plans = _plan(job, seed, anchor - seed.age)
-    if seed.stalled:
-        _stall(plans, anchor)
-    return _runs(job, seed, plans, anchor)
+    return [
+        TaskRun(shot.job, shot.seed, index, tuple(events), shot.seen_at)
+        for index, events in enumerate(shot.plans)
+    ]

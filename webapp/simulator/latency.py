@@ -40,9 +40,6 @@ class Latency:
     scan_cost: float = SCAN_COST_SECONDS
     jitter: float = JITTER
 
-    def delay(self, events_scanned: int = 0) -> float:
-        spread = random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - not crypto
-        return (self.base + self.scan_cost * events_scanned) * spread
-
     def wait(self, events_scanned: int = 0) -> None:
-        time.sleep(self.delay(events_scanned))
+        spread = random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - not crypto
+        time.sleep((self.base + self.scan_cost * events_scanned) * spread)

@@ -15,7 +15,6 @@ timestamp, some much later than the lines after them. The answer has the contrac
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -157,6 +156,13 @@ TRACEBACK = (
     "    {code}\n"
     "{error}"
 )
+
+
+def _raised(**where: str | int) -> tuple[tuple[int, str], ...]:
+    """What a Python worker prints as it dies of an exception: its traceback, as one line."""
+    return ((ERROR, TRACEBACK.format(**where)),)
+
+
 # What each failure prints before the task ends: (severity, text), with {memory} and {process}.
 FAILURE_OUTPUT: dict[str, tuple[tuple[int, str], ...]] = {
     "exit code 137 (OOMKilled)": (
@@ -167,59 +173,39 @@ FAILURE_OUTPUT: dict[str, tuple[tuple[int, str], ...]] = {
             " file-rss:0kB, shmem-rss:0kB",
         ),
     ),
-    "exit code 1 (KeyError: 'text')": (
-        (
-            ERROR,
-            TRACEBACK.format(
-                call="handle(record)",
-                file="/app/worker.py",
-                line=21,
-                function="handle",
-                code='text = record["text"]',
-                error="KeyError: 'text'",
-            ),
-        ),
+    "exit code 1 (KeyError: 'text')": _raised(
+        call="handle(record)",
+        file="/app/worker.py",
+        line=21,
+        function="handle",
+        code='text = record["text"]',
+        error="KeyError: 'text'",
     ),
     "exit code 1 (ValueError: invalid PDF header)": ((ERROR, data.BAD_PDF.final),),
-    "HTTP 503 from embeddings-api.internal:8080": (
-        (
-            ERROR,
-            TRACEBACK.format(
-                call="vectors = embed(batch)",
-                file="/app/embed/client.py",
-                line=64,
-                function="embed",
-                code="response.raise_for_status()",
-                error="httpx.HTTPStatusError: Server error '503 Service Unavailable' for url"
-                " 'http://embeddings-api.internal:8080/v1/embed'",
-            ),
-        ),
+    "HTTP 503 from embeddings-api.internal:8080": _raised(
+        call="vectors = embed(batch)",
+        file="/app/embed/client.py",
+        line=64,
+        function="embed",
+        code="response.raise_for_status()",
+        error="httpx.HTTPStatusError: Server error '503 Service Unavailable' for url"
+        " 'http://embeddings-api.internal:8080/v1/embed'",
     ),
-    "HTTP 429 from api.openai.com": (
-        (
-            ERROR,
-            TRACEBACK.format(
-                call="result = complete(prompt)",
-                file="/app/llm.py",
-                line=88,
-                function="complete",
-                code="return client.chat.completions.create(**request)",
-                error="openai.RateLimitError: Error code: 429 - Rate limit reached for requests",
-            ),
-        ),
+    "HTTP 429 from api.openai.com": _raised(
+        call="result = complete(prompt)",
+        file="/app/llm.py",
+        line=88,
+        function="complete",
+        code="return client.chat.completions.create(**request)",
+        error="openai.RateLimitError: Error code: 429 - Rate limit reached for requests",
     ),
-    "SMTP 421 from smtp.mailgun.org": (
-        (
-            ERROR,
-            TRACEBACK.format(
-                call="send(batch)",
-                file="/usr/lib/python3.12/smtplib.py",
-                line=1012,
-                function="sendmail",
-                code="raise SMTPSenderRefused(code, resp, from_addr)",
-                error="smtplib.SMTPServerDisconnected: 421 Service not available",
-            ),
-        ),
+    "SMTP 421 from smtp.mailgun.org": _raised(
+        call="send(batch)",
+        file="/usr/lib/python3.12/smtplib.py",
+        line=1012,
+        function="sendmail",
+        code="raise SMTPSenderRefused(code, resp, from_addr)",
+        error="smtplib.SMTPServerDisconnected: 421 Service not available",
     ),
     "getaddrinfo ENOTFOUND cdn.shop-images.example": (
         (
@@ -314,8 +300,6 @@ def answer(query: LogsQuery, anchor: datetime, now: datetime, workspace: str) ->
 def _runs(
     query: LogsQuery, job: str, anchor: datetime, now: datetime, workspace: str
 ) -> Iterator[TaskRun]:
-    if not data.has_job(job):
-        return
     executions = (
         [query.execution_id]
         if query.execution_id
@@ -343,17 +327,15 @@ def task_lines(run: TaskRun) -> list[Line]:
         "unknown",
     )
     for number, (began, ended) in enumerate(_attempts(run), start=1):
-        rng = _rng(run.job.name, run.execution.id, str(run.index), str(number))
+        rng = data.seeded("logs", run.job.name, run.execution.id, str(run.index), str(number))
         lines += _attempt(run, number, node, began, ended, rng)
     return lines
 
 
 def _attempts(run: TaskRun) -> Iterator[tuple[Event, Event | None]]:
     """(the event starting each attempt, the event ending it, or None while it runs)."""
-    events = run.events
-    for position, event in enumerate(events):
+    for event, following in zip(run.events, (*run.events[1:], None), strict=True):
         if event.condition["type"] == "Running":
-            following = events[position + 1] if position + 1 < len(events) else None
             yield event, following
 
 
@@ -382,7 +364,7 @@ def _attempt(
         severity, template = script.work[rng.randrange(len(script.work))]
         printed.append((at, severity, template.format(**values)))
     if ended is not None:
-        values.update(k=k, took=_took((stop - start) // SECOND))
+        values.update(k=k, took=data.span((stop - start) // SECOND))
         printed += [
             (stop - back - rng.randrange(1_000_000, 90_000_000), level, text)
             for back, level, text in _ending(run, ended, values)
@@ -406,13 +388,11 @@ def _ending(run: TaskRun, ended: Event, values: dict) -> list[tuple[int, int, st
         return []
     output = FAILURE_OUTPUT[failure.attempt]
     last = WARNING if ended.status == "reconciling" else FATAL if failure is data.OOM else ERROR
-    return [
-        *(
-            ((len(output) - place) * SECOND // 2, level, text.format(**values))
-            for place, (level, text) in enumerate(output)
-        ),
-        (0, last, message),
+    printed = [
+        ((len(output) - place) * SECOND // 2, level, text.format(**values))
+        for place, (level, text) in enumerate(output)
     ]
+    return [*printed, (0, last, message)]
 
 
 def _failure(message: str) -> Failure | None:
@@ -432,7 +412,7 @@ def _values(run: TaskRun, rng: random.Random) -> dict:
         "shard": f"{run.index:05d}",
         "memory": run.job.memory,
         "process": SCRIPTS.get(run.job.name, GENERIC).process,
-        "timeout": _took(run.job.timeout),
+        "timeout": data.span(run.job.timeout),
         "vm": run.job.memory * 1100 + rng.randrange(1000),
         "rss": run.job.memory * 1020 + rng.randrange(1000),
         "n": rng.randint(10, 500),
@@ -484,17 +464,5 @@ def _count(args: Mapping[str, str], name: str, default: int, low: int) -> int:
     return int(raw)
 
 
-def _took(seconds: int) -> str:
-    """A duration as Blaxel writes it: 1h, 30m, 1m42s."""
-    hours, rest = divmod(seconds, 3600)
-    parts = [(hours, "h"), (rest // 60, "m"), (rest % 60, "s")]
-    return "".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
-
-
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp()) * SECOND + moment.microsecond * 1000
-
-
-def _rng(*parts: str) -> random.Random:
-    seed = int.from_bytes(hashlib.sha256("/".join(("logs", *parts)).encode()).digest()[:8], "big")
-    return random.Random(seed)  # noqa: S311 - demo data, not secrets

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
+from webapp.simulator import DEMO_TOKEN, create_simulator, data, live_execution_id
 
 from .conftest import FakeClock
 
@@ -218,3 +218,16 @@ def test_an_unknown_job_task_or_resource_type_has_no_lines(client):
 def test_the_cli_s_all_severity_and_a_whole_execution_are_served(client):
     body = logs(client, "weekly-digest", "exec-4-digest", "", severity="all,INFO").json
     assert body["weekly-digest"]["totalCount"] > 4  # every task's lines
+
+
+@pytest.mark.parametrize("job", [job.name for job in data.JOBS])
+def test_every_demo_jobs_logs_are_served_whatever_its_runs_failed_of(client, job):
+    # Each failure its runs met prints its own output (a job with no run in the window: none).
+    response = logs(client, job, limit=1000)
+    assert response.status_code == 200
+
+
+def test_a_failed_orders_export_task_prints_the_missing_columns_traceback(client):
+    body = logs(client, "orders-export", severity="ERROR", limit=1000).json
+    printed = [line["message"] for line in body["orders-export"]["logs"]]
+    assert any("KeyError: 'customer_id'" in text and "Traceback" in text for text in printed)

@@ -182,6 +182,14 @@ FAILURE_OUTPUT: dict[str, tuple[tuple[int, str], ...]] = {
         error="KeyError: 'text'",
     ),
     "exit code 1 (ValueError: invalid PDF header)": ((ERROR, data.BAD_PDF.final),),
+    "exit code 1 (KeyError: 'customer_id')": _raised(
+        call="rows = [export_row(order) for order in batch]",
+        file="/app/export.py",
+        line=33,
+        function="export_row",
+        code='customer = order["customer_id"]',
+        error="KeyError: 'customer_id'",
+    ),
     "HTTP 503 from embeddings-api.internal:8080": _raised(
         call="vectors = embed(batch)",
         file="/app/embed/client.py",

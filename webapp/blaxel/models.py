@@ -49,8 +49,10 @@ class cached_property:  # noqa: N801 - named for what it stands in for
 
     def __init__(self, compute: Callable[[Any], Any]) -> None:
         self.compute = compute
-        self.name = compute.__name__
         self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -59,16 +61,12 @@ class cached_property:  # noqa: N801 - named for what it stands in for
         return value
 
 
+# An execution's tasks are mostly created in the same second: each text is read once.
+@lru_cache(maxsize=4096)
 def moment(text: str | None) -> datetime | None:
     """An upstream timestamp as an aware UTC datetime; None when absent or unusable."""
     if not text:
         return None
-    return _moment(text)
-
-
-# An execution's tasks are mostly created in the same second: each text is read once.
-@lru_cache(maxsize=4096)
-def _moment(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
         parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
@@ -76,6 +74,11 @@ def _moment(text: str) -> datetime | None:
         return None
     # Whole seconds: what a person reads, and what every time and duration here is shown in.
     return parsed.replace(microsecond=0) if EARLIEST <= parsed <= LATEST else None
+
+
+def _time(field: str) -> cached_property:
+    """The object's metadata `field` as a moment, read once (None without metadata)."""
+    return cached_property(lambda self: moment(getattr(self.metadata, field, None)))
 
 
 class _Wire(msgspec.Struct, rename="camel", frozen=True):
@@ -126,6 +129,12 @@ class Task(_Wire, dict=True):
         default=None, name="conditions"
     )
 
+    created_at = _time("created_at")
+    scheduled_at = _time("scheduled_at")
+    started_at = _time("started_at")
+    completed_at = _time("completed_at")
+    updated_at = _time("updated_at")
+
     @property
     def name(self) -> str:
         return (self.metadata or NO_TASK_METADATA).name or ""
@@ -141,26 +150,6 @@ class Task(_Wire, dict=True):
     @cached_property
     def conditions(self) -> tuple[Condition, ...]:
         return tuple(c for c in self.reported_conditions or () if c is not None)
-
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).created_at)
-
-    @cached_property
-    def scheduled_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).scheduled_at)
-
-    @cached_property
-    def started_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).started_at)
-
-    @cached_property
-    def completed_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).completed_at)
-
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).updated_at)
 
     @property
     def max_retries(self) -> int | None:
@@ -233,6 +222,11 @@ class Execution(_Wire, dict=True):
     reported_stats: ExecutionStats | None = msgspec.field(default=None, name="stats")
     reported_status: str | None = msgspec.field(default=None, name="status")
 
+    created_at = _time("created_at")
+    started_at = _time("started_at")
+    completed_at = _time("completed_at")
+    updated_at = _time("updated_at")
+
     @property
     def id(self) -> str:
         return (self.metadata or NO_EXECUTION_METADATA).id or ""
@@ -249,18 +243,6 @@ class Execution(_Wire, dict=True):
     def stats(self) -> ExecutionStats:
         return self.reported_stats or NO_STATS
 
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).created_at)
-
-    @cached_property
-    def started_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).started_at)
-
-    @cached_property
-    def completed_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).completed_at)
-
     @property
     def parallelism(self) -> int | None:
         return (self.spec or NO_EXECUTION_SPEC).parallelism
@@ -269,17 +251,11 @@ class Execution(_Wire, dict=True):
     def timeout_seconds(self) -> int | None:
         return (self.spec or NO_EXECUTION_SPEC).timeout
 
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).updated_at)
-
     @property
     def is_finished(self) -> bool:
         return self.status not in UNFINISHED_EXECUTION_STATUSES
 
-    @property
-    def is_final(self) -> bool:
-        return self.is_finished
+    is_final = is_finished  # the name Task has, for what takes either
 
 
 class JobMetadata(_Wire):
@@ -308,6 +284,9 @@ class Job(_Wire, dict=True):
     spec: JobSpec | None = None
     reported_status: str | None = msgspec.field(default=None, name="status")
 
+    created_at = _time("created_at")
+    updated_at = _time("updated_at")
+
     @property
     def name(self) -> str:
         return (self.metadata or NO_JOB_METADATA).name or ""
@@ -328,14 +307,6 @@ class Job(_Wire, dict=True):
     @property
     def region(self) -> str:
         return (self.spec or NO_JOB_SPEC).region or ""
-
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_JOB_METADATA).created_at)
-
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_JOB_METADATA).updated_at)
 
     @property
     def max_retries(self) -> int | None:

@@ -76,9 +76,24 @@ def moment(text: str | None) -> datetime | None:
     return parsed.replace(microsecond=0) if EARLIEST <= parsed <= LATEST else None
 
 
+# The wire objects' fields are read with getattr(..., None): a missing (None) object reads as
+# missing fields, the way the API means it.
+
+
 def _time(field: str) -> cached_property:
-    """The object's metadata `field` as a moment, read once (None without metadata)."""
+    """The object's metadata `field` as a moment, read once."""
     return cached_property(lambda self: moment(getattr(self.metadata, field, None)))
+
+
+def _nested(*path: str, default: Any = None) -> property:
+    """The value down `path` through the object's nested wire objects, `default` if null."""
+
+    def read(value: Any) -> Any:
+        for name in path:
+            value = getattr(value, name, None)
+        return default if value is None else value
+
+    return property(read)
 
 
 class _Wire(msgspec.Struct, rename="camel", frozen=True):
@@ -116,9 +131,6 @@ class TaskSpec(_Leaf):
     timeout: str | None = None
 
 
-NO_TASK_METADATA, NO_TASK_SPEC = TaskMetadata(), TaskSpec()
-
-
 class Task(_Wire, dict=True):
     """A task of an execution; `dict=True` lets the parsed times be computed once each."""
 
@@ -134,10 +146,9 @@ class Task(_Wire, dict=True):
     started_at = _time("started_at")
     completed_at = _time("completed_at")
     updated_at = _time("updated_at")
-
-    @property
-    def name(self) -> str:
-        return (self.metadata or NO_TASK_METADATA).name or ""
+    name = _nested("metadata", "name", default="")
+    max_retries = _nested("spec", "max_retries")
+    timeout = _nested("spec", "timeout", default="")
 
     @property
     def status(self) -> str:
@@ -150,14 +161,6 @@ class Task(_Wire, dict=True):
     @cached_property
     def conditions(self) -> tuple[Condition, ...]:
         return tuple(c for c in self.reported_conditions or () if c is not None)
-
-    @property
-    def max_retries(self) -> int | None:
-        return (self.spec or NO_TASK_SPEC).max_retries
-
-    @property
-    def timeout(self) -> str:
-        return (self.spec or NO_TASK_SPEC).timeout or ""
 
     @cached_property
     def key_condition(self) -> Condition | None:
@@ -209,11 +212,7 @@ class ExecutionSpec(_Leaf):
     tasks: int | None = None
 
 
-NO_EXECUTION_METADATA, NO_EXECUTION_SPEC, NO_STATS = (
-    ExecutionMetadata(),
-    ExecutionSpec(),
-    ExecutionStats(),
-)
+NO_STATS = ExecutionStats()
 
 
 class Execution(_Wire, dict=True):
@@ -226,14 +225,10 @@ class Execution(_Wire, dict=True):
     started_at = _time("started_at")
     completed_at = _time("completed_at")
     updated_at = _time("updated_at")
-
-    @property
-    def id(self) -> str:
-        return (self.metadata or NO_EXECUTION_METADATA).id or ""
-
-    @property
-    def job(self) -> str:
-        return (self.metadata or NO_EXECUTION_METADATA).job or ""
+    id = _nested("metadata", "id", default="")
+    job = _nested("metadata", "job", default="")
+    parallelism = _nested("spec", "parallelism")
+    timeout_seconds = _nested("spec", "timeout")
 
     @property
     def status(self) -> str:
@@ -242,14 +237,6 @@ class Execution(_Wire, dict=True):
     @property
     def stats(self) -> ExecutionStats:
         return self.reported_stats or NO_STATS
-
-    @property
-    def parallelism(self) -> int | None:
-        return (self.spec or NO_EXECUTION_SPEC).parallelism
-
-    @property
-    def timeout_seconds(self) -> int | None:
-        return (self.spec or NO_EXECUTION_SPEC).timeout
 
     @property
     def is_finished(self) -> bool:
@@ -276,9 +263,6 @@ class JobSpec(_Wire):
     runtime: JobRuntime | None = None
 
 
-NO_JOB_METADATA, NO_JOB_SPEC, NO_RUNTIME = JobMetadata(), JobSpec(), JobRuntime()
-
-
 class Job(_Wire, dict=True):
     metadata: JobMetadata | None = None
     spec: JobSpec | None = None
@@ -286,14 +270,11 @@ class Job(_Wire, dict=True):
 
     created_at = _time("created_at")
     updated_at = _time("updated_at")
-
-    @property
-    def name(self) -> str:
-        return (self.metadata or NO_JOB_METADATA).name or ""
-
-    @property
-    def display_name(self) -> str:
-        return (self.metadata or NO_JOB_METADATA).display_name or ""
+    name = _nested("metadata", "name", default="")
+    display_name = _nested("metadata", "display_name", default="")
+    region = _nested("spec", "region", default="")
+    max_retries = _nested("spec", "runtime", "max_retries")
+    timeout_seconds = _nested("spec", "runtime", "timeout")
 
     @property
     def status(self) -> str:
@@ -301,20 +282,8 @@ class Job(_Wire, dict=True):
 
     @cached_property
     def labels(self) -> dict[str, str]:
-        found = (self.metadata or NO_JOB_METADATA).labels or {}
+        found = getattr(self.metadata, "labels", None) or {}
         return {key: value for key, value in found.items() if value is not None}
-
-    @property
-    def region(self) -> str:
-        return (self.spec or NO_JOB_SPEC).region or ""
-
-    @property
-    def max_retries(self) -> int | None:
-        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).max_retries
-
-    @property
-    def timeout_seconds(self) -> int | None:
-        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).timeout
 
 
 class PageMeta(_Leaf):

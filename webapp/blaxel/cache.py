@@ -51,11 +51,6 @@ def request_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=asdict).encode()).hexdigest()
 
 
-def token_digest(token: str) -> str:
-    """Stands for the token in keys, so no cache ever holds the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 Lifetime = Callable[[bytes], float]
 
 
@@ -94,8 +89,10 @@ class CachedClient:
         self.ttl = ttl
         self.final_ttl = final_ttl
         self.max_entry_bytes = MAX_ENTRY_BYTES
-        # Who is asking whom: every key starts with it (the token only as a digest).
-        self._scope = request_key(*client.credentials, token_digest(client.token))
+        # Who is asking whom: every key starts with it (the token only as a digest, so that no
+        # cache ever holds the token itself).
+        digest = hashlib.sha256(client.token.encode()).hexdigest()
+        self._scope = request_key(*client.credentials, digest)
         # Task pages kept for the short TTL while their execution's state was not yet known, by
         # execution: a GetJobExecution made side by side that then says finished keeps them for
         # the final TTL too, whichever of the two calls answered first.
@@ -249,13 +246,8 @@ class CachedClient:
             return
         fields, remaining = held
         scope.note(CallRecord(endpoint, 429, 0.0, 0, "held", time.monotonic()))
-        raise UpstreamError(
-            ErrorKind.RATE_LIMITED,
-            detail=fields.get("detail", ""),
-            upstream_status=fields.get("upstream_status"),
-            code=fields.get("code", ""),
-            retry_after=float(max(1, math.ceil(remaining))),
-        )
+        retry_after = float(max(1, math.ceil(remaining)))
+        raise UpstreamError(ErrorKind.RATE_LIMITED, retry_after=retry_after, **fields)
 
 
 class _Call:

@@ -64,19 +64,16 @@ class CallRecord:
     cache: str = ""  # "hit", "held" (a 429 hold answered), "" (an upstream call)
     started: float = 0.0  # time.monotonic() when it began
 
-    @property
-    def ended(self) -> float:
-        return self.started + self.seconds
-
 
 def waited(records: list[CallRecord]) -> float:
     """Seconds during which at least one upstream call was under way: calls made side by side
     count once."""
     total, reach = 0.0, float("-inf")
     for call in sorted((r for r in records if not r.cache), key=lambda r: r.started):
-        if call.ended > reach:
-            total += call.ended - max(call.started, reach)
-            reach = call.ended
+        ended = call.started + call.seconds
+        if ended > reach:
+            total += ended - max(call.started, reach)
+            reach = ended
     return total
 
 

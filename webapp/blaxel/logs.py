@@ -59,10 +59,9 @@ def nanoseconds(text: str) -> int | None:
     found = TIMESTAMP.fullmatch(text.strip())
     if found is None:
         return None
-    zone = found[3] or "Z"
-    zone = "+00:00" if zone in ("Z", "z") else zone
     try:
-        moment = datetime.fromisoformat(found[1].replace(" ", "T") + zone)
+        # No zone means UTC; fromisoformat takes "Z" (not "z") and a space before the time.
+        moment = datetime.fromisoformat(found[1] + (found[3] or "Z").upper())
     except ValueError:
         return None
     if not EARLIEST <= moment <= LATEST:
@@ -233,9 +232,7 @@ def task_window(task: Task, now: datetime) -> Window:
 def still_arriving(task: Task, now: datetime) -> bool:
     """Whether new lines may still come: the task runs, or ended so recently that late lines
     may be on their way."""
-    if not task.is_final:
-        return True
-    return task.completed_at is not None and now < task.completed_at + LATE
+    return not task.is_final or (task.completed_at is not None and now < task.completed_at + LATE)
 
 
 def settled(task: Task, now: datetime) -> bool:

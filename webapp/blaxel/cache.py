@@ -47,13 +47,8 @@ _encoder = msgspec.json.Encoder()
 
 
 def request_key(*parts: Any) -> str:
-    """A fixed-length key for a request; parts must be JSON-serialisable."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def token_digest(token: str) -> str:
-    """Stands for the token in keys, so no cache ever holds the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """A fixed-length key for a request; parts must be JSON-serialisable or dataclasses."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=asdict).encode()).hexdigest()
 
 
 Lifetime = Callable[[bytes], float]
@@ -86,24 +81,18 @@ class Store(ABC):
 class CachedClient:
     """A BlaxelClient's methods through a Store."""
 
-    def __init__(
-        self,
-        client: BlaxelClient,
-        store: Store,
-        *,
-        ttl: float,
-        final_ttl: float,
-        max_entry_bytes: int = MAX_ENTRY_BYTES,
-    ) -> None:
+    def __init__(self, client: BlaxelClient, store: Store, *, ttl: float, final_ttl: float) -> None:
         self.client = client
         # Where a request's independent calls run side by side (Session.together).
         self.pool = ThreadPoolExecutor(32, thread_name_prefix="blaxel-call")
         self.store = store
         self.ttl = ttl
         self.final_ttl = final_ttl
-        self.max_entry_bytes = max_entry_bytes
-        # Who is asking whom: every key starts with it (the token only as a digest).
-        self._scope = request_key(*client.credentials, token_digest(client.token))
+        self.max_entry_bytes = MAX_ENTRY_BYTES
+        # Who is asking whom: every key starts with it (the token only as a digest, so that no
+        # cache ever holds the token itself).
+        digest = hashlib.sha256(client.token.encode()).hexdigest()
+        self._scope = request_key(*client.credentials, digest)
         # Task pages kept for the short TTL while their execution's state was not yet known, by
         # execution: a GetJobExecution made side by side that then says finished keeps them for
         # the final TTL too, whichever of the two calls answered first.
@@ -173,7 +162,7 @@ class CachedClient:
 
     def _provisionally(self, execution: str, key_parts: tuple[Any, ...]) -> None:
         """Note a task page kept for the short TTL; the last 256 executions' last 16 pages."""
-        stored = request_key(self._scope, _key_json(key_parts))
+        stored = request_key(self._scope, key_parts)
         with self._provisional_lock:
             pages = self._provisional.setdefault(execution, [])
             self._provisional.move_to_end(execution)
@@ -191,7 +180,7 @@ class CachedClient:
         return found[0] if found is not None else None
 
     def _note_key(self, name: str, parts: tuple[Any, ...]) -> str:
-        return f"note:{name}:" + request_key(self._scope, list(parts))
+        return f"note:{name}:" + request_key(self._scope, parts)
 
     def task_logs(self, request: LogRequest, scope: CallScope, *, settled: bool = False) -> LogPage:
         """A task's lines change while it runs (and for a while after, as late lines arrive):
@@ -219,40 +208,27 @@ class CachedClient:
         *,
         shared: bool = True,
     ) -> T:
-        self._check_hold(endpoint, scope)
-        try:
-            if not shared or (self.ttl <= 0 and self.final_ttl <= 0):
-                return load()  # nothing would be kept: no store, no copy of the answer
-            return self._fetch(endpoint, key_parts, load, kind, scope, lifetime)
-        except UpstreamError as error:
-            if error.kind is ErrorKind.RATE_LIMITED:
-                self._hold(error)
-            raise
-
-    def _fetch(
-        self,
-        endpoint: str,
-        key_parts: tuple[Any, ...],
-        load: Callable[[], T],
-        kind: type[T],
-        scope: CallScope,
-        lifetime: Lifetime | None,
-    ) -> T:
         loaded: list[T] = []
 
         def load_bytes() -> bytes:
-            value = load()
-            loaded.append(value)
-            return _encoder.encode(value)
+            loaded.append(load())
+            return _encoder.encode(loaded[0])
 
         def kept_for(body: bytes) -> float:
             if len(body) > self.max_entry_bytes:
                 return 0.0
             return lifetime(body) if lifetime else self.ttl
 
-        key = request_key(self._scope, _key_json(key_parts))
+        self._check_hold(endpoint, scope)
         started = time.monotonic()
-        body, hit = self.store.fetch(key, load_bytes, kept_for)
+        try:
+            if not shared or (self.ttl <= 0 and self.final_ttl <= 0):
+                return load()  # nothing would be kept: no store, no copy of the answer
+            body, _ = self.store.fetch(request_key(self._scope, key_parts), load_bytes, kept_for)
+        except UpstreamError as error:
+            if error.kind is ErrorKind.RATE_LIMITED:
+                self._hold(error)
+            raise
         if loaded:
             return loaded[0]
         scope.note(CallRecord(endpoint, 200, time.monotonic() - started, 0, "hit", started))
@@ -270,17 +246,8 @@ class CachedClient:
             return
         fields, remaining = held
         scope.note(CallRecord(endpoint, 429, 0.0, 0, "held", time.monotonic()))
-        raise UpstreamError(
-            ErrorKind.RATE_LIMITED,
-            detail=fields.get("detail", ""),
-            upstream_status=fields.get("upstream_status"),
-            code=fields.get("code", ""),
-            retry_after=float(max(1, math.ceil(remaining))),
-        )
-
-
-def _key_json(parts: tuple[Any, ...]) -> list[Any]:
-    return [asdict(part) if isinstance(part, PageRequest) else part for part in parts]
+        retry_after = float(max(1, math.ceil(remaining)))
+        raise UpstreamError(ErrorKind.RATE_LIMITED, retry_after=retry_after, **fields)
 
 
 class _Call:
@@ -296,16 +263,11 @@ class LocalStore(Store):
     """Entries in this process: least recently used first out, within a byte budget."""
 
     def __init__(
-        self,
-        *,
-        max_bytes: int = DEFAULT_BUDGET_BYTES,
-        max_facts: int = 4096,
-        wait_limit: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, *, max_bytes: int = DEFAULT_BUDGET_BYTES, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.max_bytes = max_bytes
-        self.max_facts = max_facts
-        self.wait_limit = wait_limit
+        self.max_facts = 4096  # holds, finished executions and notes remembered at once
+        self.wait_limit = 60.0  # seconds a request waits on an identical call before its own
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
@@ -405,14 +367,7 @@ class RedisStore(Store):
     `maxmemory` and `maxmemory-policy volatile-lru` (every key here expires).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        lock_seconds: float = 30.0,
-        poll_seconds: float = 0.005,
-        retry_seconds: float = 1.0,
-    ) -> None:
+    def __init__(self, url: str) -> None:
         import redis
 
         self._errors = (redis.RedisError, OSError)
@@ -421,9 +376,9 @@ class RedisStore(Store):
         parts = urlsplit(url)
         # Host and port only: a Redis URL may carry a password.
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
-        self.lock_seconds = lock_seconds
-        self.poll_seconds = poll_seconds
-        self.retry_seconds = retry_seconds
+        self.lock_seconds = 30.0  # the longest one call holds a key's lock
+        self.poll_seconds = 0.005  # the first pause between looks for the holder's answer
+        self.retry_seconds = 1.0  # after a failure, Redis is left alone this long
         self._state_lock = threading.Lock()
         self._down = False
         self._retry_at = 0.0
@@ -476,7 +431,8 @@ class RedisStore(Store):
             if current != holder or current is None:
                 failed = self._redis.get(NAMESPACE + "failed:" + (holder or b"").decode())
                 if failed is not None:
-                    raise _error_from_json(json.loads(failed))
+                    raw = json.loads(failed)
+                    raise UpstreamError(**{**raw, "kind": ErrorKind(raw["kind"])})
                 return None
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
@@ -489,7 +445,7 @@ class RedisStore(Store):
             value = load()
         except UpstreamError as error:
             # Not cached: only the requests already waiting on this call see its error.
-            failed = json.dumps(_error_json(error))
+            failed = _encoder.encode(error)
             self._quietly(lambda: self._redis.set(NAMESPACE + "failed:" + claim, failed, px=5000))
             self._quietly(lambda: self._release(keys=[lock], args=[claim]))
             raise
@@ -555,11 +511,3 @@ class RedisStore(Store):
             was_down, self._down = self._down, False
         if was_down:
             log.warning("shared cache at %s is back", self.where)
-
-
-def _error_json(error: UpstreamError) -> dict[str, Any]:
-    return {**error.fields(), "kind": error.kind.value}
-
-
-def _error_from_json(raw: dict[str, Any]) -> UpstreamError:
-    return UpstreamError(**{**raw, "kind": ErrorKind(raw["kind"])})

@@ -18,15 +18,14 @@ import httpx
 import msgspec
 
 from . import logs
-from .errors import ErrorKind, UpstreamError
+from .errors import bad_response
 from .logs import LogPage, LogRequest
 from .models import Execution, Job, Page, Task
 from .redaction import install_redaction, redact
-from .transport import ACCEPT_ENCODING, Attempts, get_json_bytes, network_transport
+from .transport import ACCEPT_ENCODING, get_json_bytes, network_transport
 
 API_VERSION = "2026-04-28"
 USER_AGENT = "blaxel-tasks-webapp/0.1"
-SORTS = ("createdAt:desc", "createdAt:asc", "name:asc", "name:desc")
 T = TypeVar("T")
 
 DECODERS: dict[Any, msgspec.json.Decoder] = {
@@ -65,19 +64,16 @@ class CallRecord:
     cache: str = ""  # "hit", "held" (a 429 hold answered), "" (an upstream call)
     started: float = 0.0  # time.monotonic() when it began
 
-    @property
-    def ended(self) -> float:
-        return self.started + self.seconds
-
 
 def waited(records: list[CallRecord]) -> float:
     """Seconds during which at least one upstream call was under way: calls made side by side
     count once."""
     total, reach = 0.0, float("-inf")
     for call in sorted((r for r in records if not r.cache), key=lambda r: r.started):
-        if call.ended > reach:
-            total += call.ended - max(call.started, reach)
-            reach = call.ended
+        ended = call.started + call.seconds
+        if ended > reach:
+            total += ended - max(call.started, reach)
+            reach = ended
     return total
 
 
@@ -153,7 +149,7 @@ class BlaxelClient:
         install_redaction()
         self.base_url = base_url.rstrip("/") + "/"
         self.workspace = workspace
-        self._token = token
+        self.token = token
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -171,68 +167,49 @@ class BlaxelClient:
         """Who asks whom, for cache keys: base URL, workspace, version; never the token itself."""
         return (self.base_url, self.workspace, API_VERSION)
 
-    @property
-    def token(self) -> str:
-        return self._token
-
     def close(self) -> None:
         self._http.close()
 
     def list_jobs(self, page: PageRequest, scope: CallScope) -> Page[Job]:
-        return self._get("ListJobs", "jobs", page.params(), scope, Page[Job])
+        return decode(self._get("ListJobs", "jobs", page.params(), scope), Page[Job])
 
     def list_executions(self, job_id: str, page: PageRequest, scope: CallScope) -> Page[Execution]:
         path = f"jobs/{segment(job_id)}/executions"
-        return self._get("ListJobExecutions", path, page.params(), scope, Page[Execution])
+        return decode(self._get("ListJobExecutions", path, page.params(), scope), Page[Execution])
 
     def get_execution(self, job_id: str, execution_id: str, scope: CallScope) -> Execution:
         path = execution_path(job_id, execution_id)
-        return self._get("GetJobExecution", path, {}, scope, Execution)
+        return decode(self._get("GetJobExecution", path, {}, scope), Execution)
 
     def list_tasks(
         self, job_id: str, execution_id: str, page: PageRequest, scope: CallScope
     ) -> Page[Task]:
         path = execution_path(job_id, execution_id) + "/tasks"
-        return self._get("ListJobExecutionTasks", path, page.params(), scope, Page[Task])
+        body = self._get("ListJobExecutionTasks", path, page.params(), scope)
+        return decode(body, Page[Task])
 
     def task_logs(self, request: LogRequest, scope: CallScope) -> LogPage:
         """One page of a task's lines (GET /observability/logs, see logs.py), newest first."""
-        body = self._get_bytes(logs.ENDPOINT, logs.PATH, request.params(self.workspace), scope)
-        return logs.page_of(body, request.job_id).without(self._token)
+        body = self._get(logs.ENDPOINT, logs.PATH, request.params(self.workspace), scope)
+        return logs.page_of(body, request.job_id).without(self.token)
 
     def _get(
-        self,
-        endpoint: str,
-        path: str,
-        params: Mapping[str, str | int],
-        scope: CallScope,
-        kind: type[T],
-    ) -> T:
-        return decode(self._get_bytes(endpoint, path, params, scope), kind)
-
-    def _get_bytes(
         self, endpoint: str, path: str, params: Mapping[str, str | int], scope: CallScope
     ) -> bytes:
-        def record(attempts: Attempts) -> None:
-            started = time.monotonic() - attempts.seconds
-            scope.note(
-                CallRecord(
-                    endpoint, attempts.status, attempts.seconds, attempts.attempts, "", started
-                )
-            )
+        def record(status: int | None, seconds: float, attempts: int) -> None:
+            started = time.monotonic() - seconds
+            scope.note(CallRecord(endpoint, status, seconds, attempts, "", started))
 
         return get_json_bytes(self._http, path, params, scope.call_deadline(), self._redact, record)
 
     def _redact(self, text: str) -> str:
         """Upstream text as shown to people: never the token, even if the API echoes it."""
-        return redact(text.replace(self._token, "[redacted]") if self._token else text)
+        return redact(text.replace(self.token, "[redacted]") if self.token else text)
 
 
 def decode(body: bytes, kind: type[T]) -> T:
     """`body` as `kind`, or the BAD_RESPONSE error that any nonsense becomes."""
     try:
         return DECODERS[kind].decode(body)
-    except msgspec.ValidationError as exc:
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)[:200], 200) from None
-    except (msgspec.DecodeError, ValueError, RecursionError):  # UnicodeDecodeError included
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+    except (ValueError, RecursionError) as exc:  # msgspec's errors and UnicodeDecodeError too
+        raise bad_response(exc) from None

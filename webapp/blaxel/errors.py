@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 
 class ErrorKind(enum.Enum):
     NOT_FOUND = "not_found"
@@ -36,6 +38,13 @@ class UpstreamError(Exception):
 
     def fields(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def bad_response(error: Exception) -> UpstreamError:
+    """What an answer that does not decode becomes: msgspec's reason for a value of the wrong
+    type, "not JSON" for anything else."""
+    detail = str(error)[:200] if isinstance(error, msgspec.ValidationError) else "not JSON"
+    return UpstreamError(ErrorKind.BAD_RESPONSE, detail, 200)
 
 
 class ChainStopped(Exception):

@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from .errors import ChainStopped, ErrorKind, UpstreamError
-from .models import Task
+from .errors import ChainStopped, bad_response
+from .models import EARLIEST, LATEST, Task
 
 PATH = "observability/logs"
 ENDPOINT = "TaskLogs"  # how the calls are named in records and logs; the API gives it no name
@@ -44,7 +44,6 @@ MAX_WALK_PAGES = 5000
 TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9})\d*)?(Z|z|[+-]\d{2}:?\d{2})?"
 )
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
 
 
 def severity_name(number: int) -> str:
@@ -60,10 +59,9 @@ def nanoseconds(text: str) -> int | None:
     found = TIMESTAMP.fullmatch(text.strip())
     if found is None:
         return None
-    zone = found[3] or "Z"
-    zone = "+00:00" if zone in ("Z", "z") else zone
     try:
-        moment = datetime.fromisoformat(found[1].replace(" ", "T") + zone)
+        # No zone means UTC; fromisoformat takes "Z" (not "z") and a space before the time.
+        moment = datetime.fromisoformat(found[1] + (found[3] or "Z").upper())
     except ValueError:
         return None
     if not EARLIEST <= moment <= LATEST:
@@ -114,8 +112,7 @@ class LogLine(msgspec.Struct, frozen=True, dict=True):
         which could hold anything."""
         if not self.at_ns:
             return ""
-        whole, fraction = divmod(self.at_ns, 1_000_000_000)
-        return f"{datetime.fromtimestamp(whole, UTC):%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"
+        return f"{self.moment:%Y-%m-%dT%H:%M:%S}.{self.at_ns % 1_000_000_000:09d}Z"
 
     @cached_property
     def key(self) -> str:
@@ -179,13 +176,13 @@ def page_of(body: bytes, job_id: str) -> LogPage:
     try:
         answer = _answer_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)[:200], 200) from None
+        raise bad_response(exc) from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         # Log text is whatever a task printed: invalid UTF-8 and lone surrogate escapes must
         # cost one line its characters, not the whole page.
         answer = _lenient(body)
-    except (ValueError, RecursionError):
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_response(exc) from None
     found = answer.get(job_id)
     if found is None:
         return LogPage()
@@ -198,10 +195,8 @@ def _lenient(body: bytes) -> Answer:
     try:
         raw = json.loads(body.decode("utf-8", "replace"), object_hook=_readable_object)
         return msgspec.convert(raw, Answer)
-    except msgspec.ValidationError as exc:
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, str(exc)[:200], 200) from None
-    except (ValueError, RecursionError):
-        raise UpstreamError(ErrorKind.BAD_RESPONSE, "not JSON", 200) from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_response(exc) from None
 
 
 def _readable_object(pairs: dict[str, Any]) -> dict[str, Any]:
@@ -237,9 +232,7 @@ def task_window(task: Task, now: datetime) -> Window:
 def still_arriving(task: Task, now: datetime) -> bool:
     """Whether new lines may still come: the task runs, or ended so recently that late lines
     may be on their way."""
-    if not task.is_final:
-        return True
-    return task.completed_at is not None and now < task.completed_at + LATE
+    return not task.is_final or (task.completed_at is not None and now < task.completed_at + LATE)
 
 
 def settled(task: Task, now: datetime) -> bool:

@@ -49,8 +49,10 @@ class cached_property:  # noqa: N801 - named for what it stands in for
 
     def __init__(self, compute: Callable[[Any], Any]) -> None:
         self.compute = compute
-        self.name = compute.__name__
         self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -59,16 +61,12 @@ class cached_property:  # noqa: N801 - named for what it stands in for
         return value
 
 
+# An execution's tasks are mostly created in the same second: each text is read once.
+@lru_cache(maxsize=4096)
 def moment(text: str | None) -> datetime | None:
     """An upstream timestamp as an aware UTC datetime; None when absent or unusable."""
     if not text:
         return None
-    return _moment(text)
-
-
-# An execution's tasks are mostly created in the same second: each text is read once.
-@lru_cache(maxsize=4096)
-def _moment(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
         parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
@@ -76,6 +74,26 @@ def _moment(text: str) -> datetime | None:
         return None
     # Whole seconds: what a person reads, and what every time and duration here is shown in.
     return parsed.replace(microsecond=0) if EARLIEST <= parsed <= LATEST else None
+
+
+# The wire objects' fields are read with getattr(..., None): a missing (None) object reads as
+# missing fields, the way the API means it.
+
+
+def _time(field: str) -> cached_property:
+    """The object's metadata `field` as a moment, read once."""
+    return cached_property(lambda self: moment(getattr(self.metadata, field, None)))
+
+
+def _nested(*path: str, default: Any = None) -> property:
+    """The value down `path` through the object's nested wire objects, `default` if null."""
+
+    def read(value: Any) -> Any:
+        for name in path:
+            value = getattr(value, name, None)
+        return default if value is None else value
+
+    return property(read)
 
 
 class _Wire(msgspec.Struct, rename="camel", frozen=True):
@@ -113,9 +131,6 @@ class TaskSpec(_Leaf):
     timeout: str | None = None
 
 
-NO_TASK_METADATA, NO_TASK_SPEC = TaskMetadata(), TaskSpec()
-
-
 class Task(_Wire, dict=True):
     """A task of an execution; `dict=True` lets the parsed times be computed once each."""
 
@@ -126,9 +141,14 @@ class Task(_Wire, dict=True):
         default=None, name="conditions"
     )
 
-    @property
-    def name(self) -> str:
-        return (self.metadata or NO_TASK_METADATA).name or ""
+    created_at = _time("created_at")
+    scheduled_at = _time("scheduled_at")
+    started_at = _time("started_at")
+    completed_at = _time("completed_at")
+    updated_at = _time("updated_at")
+    name = _nested("metadata", "name", default="")
+    max_retries = _nested("spec", "max_retries")
+    timeout = _nested("spec", "timeout", default="")
 
     @property
     def status(self) -> str:
@@ -141,34 +161,6 @@ class Task(_Wire, dict=True):
     @cached_property
     def conditions(self) -> tuple[Condition, ...]:
         return tuple(c for c in self.reported_conditions or () if c is not None)
-
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).created_at)
-
-    @cached_property
-    def scheduled_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).scheduled_at)
-
-    @cached_property
-    def started_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).started_at)
-
-    @cached_property
-    def completed_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).completed_at)
-
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_TASK_METADATA).updated_at)
-
-    @property
-    def max_retries(self) -> int | None:
-        return (self.spec or NO_TASK_SPEC).max_retries
-
-    @property
-    def timeout(self) -> str:
-        return (self.spec or NO_TASK_SPEC).timeout or ""
 
     @cached_property
     def key_condition(self) -> Condition | None:
@@ -220,11 +212,7 @@ class ExecutionSpec(_Leaf):
     tasks: int | None = None
 
 
-NO_EXECUTION_METADATA, NO_EXECUTION_SPEC, NO_STATS = (
-    ExecutionMetadata(),
-    ExecutionSpec(),
-    ExecutionStats(),
-)
+NO_STATS = ExecutionStats()
 
 
 class Execution(_Wire, dict=True):
@@ -233,13 +221,14 @@ class Execution(_Wire, dict=True):
     reported_stats: ExecutionStats | None = msgspec.field(default=None, name="stats")
     reported_status: str | None = msgspec.field(default=None, name="status")
 
-    @property
-    def id(self) -> str:
-        return (self.metadata or NO_EXECUTION_METADATA).id or ""
-
-    @property
-    def job(self) -> str:
-        return (self.metadata or NO_EXECUTION_METADATA).job or ""
+    created_at = _time("created_at")
+    started_at = _time("started_at")
+    completed_at = _time("completed_at")
+    updated_at = _time("updated_at")
+    id = _nested("metadata", "id", default="")
+    job = _nested("metadata", "job", default="")
+    parallelism = _nested("spec", "parallelism")
+    timeout_seconds = _nested("spec", "timeout")
 
     @property
     def status(self) -> str:
@@ -249,37 +238,11 @@ class Execution(_Wire, dict=True):
     def stats(self) -> ExecutionStats:
         return self.reported_stats or NO_STATS
 
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).created_at)
-
-    @cached_property
-    def started_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).started_at)
-
-    @cached_property
-    def completed_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).completed_at)
-
-    @property
-    def parallelism(self) -> int | None:
-        return (self.spec or NO_EXECUTION_SPEC).parallelism
-
-    @property
-    def timeout_seconds(self) -> int | None:
-        return (self.spec or NO_EXECUTION_SPEC).timeout
-
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_EXECUTION_METADATA).updated_at)
-
     @property
     def is_finished(self) -> bool:
         return self.status not in UNFINISHED_EXECUTION_STATUSES
 
-    @property
-    def is_final(self) -> bool:
-        return self.is_finished
+    is_final = is_finished  # the name Task has, for what takes either
 
 
 class JobMetadata(_Wire):
@@ -300,21 +263,18 @@ class JobSpec(_Wire):
     runtime: JobRuntime | None = None
 
 
-NO_JOB_METADATA, NO_JOB_SPEC, NO_RUNTIME = JobMetadata(), JobSpec(), JobRuntime()
-
-
 class Job(_Wire, dict=True):
     metadata: JobMetadata | None = None
     spec: JobSpec | None = None
     reported_status: str | None = msgspec.field(default=None, name="status")
 
-    @property
-    def name(self) -> str:
-        return (self.metadata or NO_JOB_METADATA).name or ""
-
-    @property
-    def display_name(self) -> str:
-        return (self.metadata or NO_JOB_METADATA).display_name or ""
+    created_at = _time("created_at")
+    updated_at = _time("updated_at")
+    name = _nested("metadata", "name", default="")
+    display_name = _nested("metadata", "display_name", default="")
+    region = _nested("spec", "region", default="")
+    max_retries = _nested("spec", "runtime", "max_retries")
+    timeout_seconds = _nested("spec", "runtime", "timeout")
 
     @property
     def status(self) -> str:
@@ -322,28 +282,8 @@ class Job(_Wire, dict=True):
 
     @cached_property
     def labels(self) -> dict[str, str]:
-        found = (self.metadata or NO_JOB_METADATA).labels or {}
+        found = getattr(self.metadata, "labels", None) or {}
         return {key: value for key, value in found.items() if value is not None}
-
-    @property
-    def region(self) -> str:
-        return (self.spec or NO_JOB_SPEC).region or ""
-
-    @cached_property
-    def created_at(self) -> datetime | None:
-        return moment((self.metadata or NO_JOB_METADATA).created_at)
-
-    @cached_property
-    def updated_at(self) -> datetime | None:
-        return moment((self.metadata or NO_JOB_METADATA).updated_at)
-
-    @property
-    def max_retries(self) -> int | None:
-        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).max_retries
-
-    @property
-    def timeout_seconds(self) -> int | None:
-        return ((self.spec or NO_JOB_SPEC).runtime or NO_RUNTIME).timeout
 
 
 class PageMeta(_Leaf):

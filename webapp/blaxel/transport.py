@@ -15,10 +15,8 @@ import math
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -98,8 +96,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 class DeadlineBackend(httpcore.NetworkBackend):
     """httpcore's network backend, each operation limited to the current call's time left."""
 
-    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
-        self._inner = inner or httpcore.SyncBackend()
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         left = _time_left(timeout, httpcore.ConnectTimeout)
@@ -122,42 +120,28 @@ def network_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     return transport
 
 
-@contextmanager
-def within(deadline: float) -> Iterator[None]:
-    token = _deadline.set(deadline)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-@dataclass(frozen=True)
-class Attempts:
-    """How one call went: the status it ended on, how long it took, how many tries."""
-
-    status: int | None
-    seconds: float
-    attempts: int
-
-
 def get_json_bytes(
     http: httpx.Client,
     path: str,
     params: Mapping[str, str | int],
     deadline: float,
     redact: Callable[[str], str],
-    record: Callable[[Attempts], None],
+    record: Callable[[int | None, float, int], None],
 ) -> bytes:
     """The body of a 200 answer to GET `path`, or an UpstreamError; retried within `deadline`.
-    `record` learns how the call went, whatever the outcome."""
+    `record` learns how the call went, whatever the outcome: the status it ended on, how long it
+    took, how many tries."""
     started = time.monotonic()
     attempt = 0
     status: int | None = None
     try:
         while True:
             try:
-                status, body = _exchange(http, path, params, deadline, redact)
-                return body
+                answer, body = _exchange(http, path, params, deadline)
+                status = answer.status_code
+                if status == 200:
+                    return body
+                raise _classify(answer, body, redact)
             except UpstreamError as error:
                 status = error.upstream_status
                 pause = _retry_pause(error, attempt, deadline)
@@ -166,24 +150,22 @@ def get_json_bytes(
                 attempt += 1
                 _sleep(pause)
     finally:
-        record(Attempts(status, time.monotonic() - started, attempt + 1))
+        record(status, time.monotonic() - started, attempt + 1)
 
 
 def _exchange(
-    http: httpx.Client,
-    path: str,
-    params: Mapping[str, str | int],
-    deadline: float,
-    redact: Callable[[str], str],
-) -> tuple[int, bytes]:
+    http: httpx.Client, path: str, params: Mapping[str, str | int], deadline: float
+) -> tuple[httpx.Response, bytes]:
+    """One attempt: the answer and its body, whatever its status."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time")
     answered = False
+    token = _deadline.set(deadline)
     try:
-        with within(deadline), http.stream("GET", path, params=params, timeout=remaining) as answer:
+        with http.stream("GET", path, params=params, timeout=remaining) as answer:
             answered = True
-            body = _read_body(answer, deadline)
+            return answer, _read_body(answer, deadline)
     except httpx.TimeoutException:
         raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time") from None
     except httpx.HTTPError as exc:
@@ -192,9 +174,8 @@ def _exchange(
         raise UpstreamError(
             ErrorKind.UNAVAILABLE, type(exc).__name__, transient=not answered
         ) from None
-    if answer.status_code != 200:
-        raise _classify(answer, body, redact)
-    return 200, body
+    finally:
+        _deadline.reset(token)
 
 
 def _read_body(answer: httpx.Response, deadline: float) -> bytes:

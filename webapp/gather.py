@@ -9,14 +9,13 @@ for the final TTL: once read, its whole task list costs nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
-from .filtered import FilteredPage, ScanProgress
+from .filtered import FilteredPage, ScanProgress, task_filter
 from .formatting import run_time
 from .query import MAX_SHOWN, ListQuery
 
@@ -81,7 +80,6 @@ def slowest_first(
     job_id: str,
     execution_id: str,
     query: ListQuery,
-    matches: Callable[[Task], bool],
     *,
     budget: int,
     signer: CursorSigner,
@@ -96,7 +94,7 @@ def slowest_first(
     gathered = gather_tasks(
         session, job_id, execution_id, search=query.search, budget=budget, upto=upto
     )
-    kept = [task for task in gathered.tasks if matches(task)]
+    kept = list(filter(task_filter(query), gathered.tasks))
     kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
     shown = kept[offset : offset + query.limit]
     more = offset + query.limit < len(kept)

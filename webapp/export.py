@@ -56,9 +56,6 @@ def filename(job_id: str, execution_id: str, fmt: str, now: datetime) -> str:
     return f"{parts[0]}_{parts[1]}_tasks_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
 
 
-Incomplete = UpstreamError | ChainStopped
-
-
 def stream(fmt: str, pages: Iterable[Page[Task]], keep: Callable[[Task], bool]) -> Iterator[str]:
     """The file, chunk by chunk: the kept tasks of each page as the page arrives."""
     batches = ([task for task in page.items if keep(task)] for page in pages)
@@ -170,7 +167,7 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def _why(error: Exception) -> str:
-    if isinstance(error, Incomplete):
+    if isinstance(error, UpstreamError | ChainStopped):
         return why_incomplete(error)
     return "this server failed while writing it"
 

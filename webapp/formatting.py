@@ -75,26 +75,18 @@ def plural(value: int | None, one: str, many: str = "") -> str:
 
 
 STATUS_ICONS = {
-    "succeeded": "✓",
-    "failed": "✕",
-    "running": "▶",
-    "pending": "…",
-    "queued": "…",
-    "reconciling": "↻",
-    "cancelled": "⊘",
-    "cancelling": "⊘",
-    "timeout": "⧗",
-    "unspecified": "?",
-    "DEPLOYED": "✓",
-    "BUILT": "✓",
-    "FAILED": "✕",
-    "DEACTIVATED": "⊘",
-    "DEACTIVATING": "⊘",
-    "DELETING": "⊘",
-    "TERMINATED": "⊘",
-    "BUILDING": "↻",
-    "DEPLOYING": "↻",
-    "UPLOADING": "↻",
+    status: icon
+    for icon, statuses in (
+        ("✓", "succeeded DEPLOYED BUILT"),
+        ("✕", "failed FAILED"),
+        ("▶", "running"),
+        ("…", "pending queued"),
+        ("↻", "reconciling BUILDING DEPLOYING UPLOADING"),
+        ("⊘", "cancelled cancelling DEACTIVATED DEACTIVATING DELETING TERMINATED"),
+        ("⧗", "timeout"),
+        ("?", "unspecified"),
+    )
+    for status in statuses.split()
 }
 
 

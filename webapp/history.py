@@ -11,11 +11,13 @@ pages each, and says when that was not enough.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from itertools import takewhile
 from statistics import median
 from typing import TypeVar
 
@@ -81,12 +83,7 @@ class JobHistory:
     @cached_property
     def streak(self) -> int:
         """How many of its last finished runs failed in a row."""
-        count = 0
-        for run in self.finished:
-            if run.status not in FAILED:
-                break
-            count += 1
-        return count
+        return len(list(takewhile(lambda run: run.status in FAILED, self.finished)))
 
     @property
     def failing_since(self) -> datetime | None:
@@ -213,11 +210,13 @@ class Summary:
 
     @cached_property
     def failed_by_job(self) -> list[tuple[str, int]]:
-        counts = [
-            (name, sum(run.status in FAILED for run in window.runs))
+        counts = Counter(
+            name
             for name, window in self.jobs.items()
-        ]
-        return sorted(((n, c) for n, c in counts if c), key=lambda item: (-item[1], item[0]))
+            for run in window.runs
+            if run.status in FAILED
+        )
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     @cached_property
     def failing_jobs(self) -> list[JobHistory]:

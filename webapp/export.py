@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from .blaxel import ChainStopped, Page, Task, UpstreamError
 from .errors import why_incomplete
 from .formatting import iso
@@ -111,17 +113,8 @@ def task_json(task: Task) -> dict[str, Any]:
         "updatedAt": iso(task.updated_at) or None,
         "maxRetries": task.max_retries,
         "timeout": task.timeout or None,
-        "conditions": [
-            {
-                "type": c.type,
-                "state": c.state,
-                "severity": c.severity,
-                "reason": c.reason,
-                "message": c.message,
-                "executionReason": c.execution_reason,
-            }
-            for c in task.conditions
-        ],
+        # Each condition as Blaxel sends it: every field, camelCase keys.
+        "conditions": msgspec.to_builtins(task.conditions),
     }
 
 

@@ -68,10 +68,6 @@ class Listing:
     def loaded(self) -> int:
         return self.query.shown + len(self.page.items)
 
-    @property
-    def columns(self) -> int:
-        return self.query.kind.columns
-
     def url(self, query: ListQuery) -> str:
         return url_for(self.endpoint, **self.path_args, **query.url_args())
 

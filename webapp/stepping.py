@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .blaxel import Page, PageRequest, Session, Task
+from .filtered import task_filter
 from .query import ListQuery, cursor_from_link, cursor_in_link
 
 MAX_PAGE = 200
@@ -62,7 +63,6 @@ def steps(
     job_id: str,
     execution_id: str,
     query: ListQuery,
-    keep: Callable[[Task], bool],
     name: str,
     at: Position,
     back: Position | None,
@@ -71,6 +71,7 @@ def steps(
 ) -> Steps | None:
     """The task called `name` at `at` in the view, and its neighbours; None when it is no
     longer there (the list changed, or the link was edited)."""
+    keep = task_filter(query)
 
     def page_at(cursor: str, limit: int) -> Page[Task]:
         request = PageRequest(query.sort, query.search, limit, cursor)

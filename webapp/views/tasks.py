@@ -26,14 +26,7 @@ from ..causes import Cause, cause_of
 from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
-from ..filtered import (
-    SALT,
-    UPSTREAM_LIMIT,
-    FilteredPage,
-    counted_out,
-    filtered_tasks,
-    task_filter,
-)
+from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_tasks, task_filter
 from ..gather import SALT as SLOWEST_SALT
 from ..gather import gather_tasks, slowest_first
 from ..listing import (
@@ -251,8 +244,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     back = Position.parse(request.args.get("back", ""))
     around = None
     if at is not None and not query.ordered_by_app:
-        keep = task_filter(query)
-        around = steps(api, job_id, execution_id, query, keep, task_name, at, back, budget=budget)
+        around = steps(api, job_id, execution_id, query, task_name, at, back, budget=budget)
     found = around.task if around is not None else find(api, job_id, execution_id, task_name)
     listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     return render_template(

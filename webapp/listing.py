@@ -109,13 +109,6 @@ class Listing:
             return Position(cursor, index, UPSTREAM_LIMIT)
         return Position(self.query.cursor, row, self.query.limit)
 
-    def task_url(self, task_name: str, row: int) -> str:
-        """The task's own page, from which the view's other tasks are a step away."""
-        args = {**self.path_args, **self.query.view_args()}
-        if self.query.ordered_by_app:  # Blaxel cannot page in that order: no stepping
-            return url_for("tasks.task", task_name=task_name, **args)
-        return url_for("tasks.task", task_name=task_name, at=self.position(row).link(), **args)
-
     @property
     def exports(self) -> list[tuple[str, str]]:
         """(label, URL) of each download of this view: same order, search and filter."""

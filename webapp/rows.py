@@ -33,7 +33,6 @@ class TaskRow:
     """Each field is Markup (escaped here) or text the app itself made: the template places
     them without escaping again."""
 
-    task: Task
     status: Markup
     name_cell: Markup  # the name, a link to the task's page
     conditions_cell: Markup  # the key condition, and every condition behind a disclosure
@@ -117,7 +116,6 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
         name = inert(task.name)
         rows.append(
             TaskRow(
-                task,
                 escape(task.status),
                 name_cell(task.name, name, link),
                 conditions_cell(task, name, link),

@@ -117,8 +117,7 @@ def attempts(task: Task) -> Attempts:
     that anything tells of.
     """
     allowed = task.max_retries + 1 if task.max_retries is not None else None
-    used = 0
-    retries = 0
+    used = retries = 0
     for condition in task.conditions:
         message = condition.message
         # Most messages name no attempt at all: a substring test spares them the patterns.

@@ -19,7 +19,6 @@ class Bar:
     height: float
     title: str  # the bar's own tooltip
     kind: str  # a CSS class suffix: what the bar stands for
-    href: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,6 @@ class BarChart:
         text: str,
         *,
         height: int = 60,
-        hrefs: Sequence[str] = (),
     ) -> BarChart:
         top = max(values, default=0) or 1
         slot = WIDTH / max(len(values), 1)
@@ -57,7 +55,6 @@ class BarChart:
                     round(tall, 2),
                     titles[index],
                     kinds[index],
-                    hrefs[index] if hrefs else "",
                 )
             )
         return cls(tuple(bars), height, top, text)

@@ -11,7 +11,6 @@ pages each, and says when that was not enough.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import takewhile
 from statistics import median
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from .blaxel import ErrorKind, Execution, Job, PageRequest, Session, UpstreamError
 from .charts import BarChart
@@ -203,6 +202,7 @@ class Summary:
     jobs: dict[str, JobWindow]
     unread: list[str] = field(default_factory=list)  # jobs whose runs could not be read
     more_jobs: int = 0  # jobs beyond the first 200, not read
+    most_read: ClassVar[int] = MAX_PAGES * STRIP  # runs per job the summary reads at most
 
     @cached_property
     def failed(self) -> list[Execution]:
@@ -210,13 +210,11 @@ class Summary:
 
     @cached_property
     def failed_by_job(self) -> list[tuple[str, int]]:
-        counts = Counter(
-            name
+        counts = [
+            (name, sum(run.status in FAILED for run in window.runs))
             for name, window in self.jobs.items()
-            for run in window.runs
-            if run.status in FAILED
-        )
-        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        return sorted(((n, c) for n, c in counts if c), key=lambda item: (-item[1], item[0]))
 
     @cached_property
     def failing_jobs(self) -> list[JobHistory]:
@@ -231,11 +229,6 @@ class Summary:
             for run in window.history.runs
             if not run.is_finished
         ]
-
-    @property
-    def most_read(self) -> int:
-        """Runs per job the summary reads at most."""
-        return MAX_PAGES * STRIP
 
     @property
     def partial(self) -> list[str]:

@@ -117,8 +117,7 @@ class ListQuery:
 
         sort = single("sort") or kind.default_sort
         if sort not in kind.sorts:
-            choices = ", ".join(kind.sorts)
-            problems.append(f"“sort” must be one of {choices}.")
+            problems.append(f"“sort” must be one of {', '.join(kind.sorts)}.")
             sort = kind.default_sort
 
         q = single("q")
@@ -157,8 +156,8 @@ class ListQuery:
 
         if problems:
             raise QueryError(problems)
-        window = "" if window == WINDOWS[0] else window
-        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only, window)
+        query = cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only)
+        return query.with_window(window)
 
     @property
     def filtered(self) -> bool:

@@ -87,15 +87,9 @@ def index(job_id: str, execution_id: str) -> Response | str:
     }
     if fragment:
         return rows_response("_task_rows.html", listing, refill=tally, **context)
-    return render_template(
-        "tasks.html",
-        listing=listing,
-        execution=found,
-        tally=tally,
-        chips=None,
-        refill=None,
-        **context,
-    )
+    # The whole page also shows the execution: its summary and the status chips.
+    context.update(execution=found, tally=tally, chips=None, refill=None)
+    return render_template("tasks.html", listing=listing, **context)
 
 
 def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery) -> str:

@@ -76,10 +76,6 @@ class Cause:
     def outcome_text(self) -> str:
         return OUTCOMES.get(self.outcome, self.outcome)
 
-    @property
-    def title(self) -> str:
-        return f"{self.outcome_text}: {self.pattern}"
-
 
 OUTCOMES = {
     "failed": "Failed",
@@ -88,17 +84,12 @@ OUTCOMES = {
 }
 
 
-RETRY_TYPES = frozenset({"retrying"})
-RETRY_REASONS = frozenset({"attemptfailed", "backofflimitexceeded"})
 ATTEMPT_NUMBER = re.compile(r"\battempt\s+#?(\d{1,4})\b", re.IGNORECASE)
 RETRIES_DONE = re.compile(r"\bafter\s+(\d{1,4})\s+retr(?:y|ies)\b", re.IGNORECASE)
 
 
 def _is_retry(condition: Condition) -> bool:
-    kind, reason = condition.type, condition.reason
-    if kind == "Retrying" or reason == "AttemptFailed":  # as Blaxel writes them, at once
-        return True
-    return kind.lower() in RETRY_TYPES or reason.lower() == "attemptfailed"
+    return condition.type.lower() == "retrying" or condition.reason.lower() == "attemptfailed"
 
 
 @dataclass(frozen=True)
@@ -126,8 +117,7 @@ def attempts(task: Task) -> Attempts:
     that anything tells of.
     """
     allowed = task.max_retries + 1 if task.max_retries is not None else None
-    used = 0
-    retries = 0
+    used = retries = 0
     for condition in task.conditions:
         message = condition.message
         # Most messages name no attempt at all: a substring test spares them the patterns.

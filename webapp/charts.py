@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 WIDTH = 600  # the viewBox's width; the SVG scales to its box
 GAP = 0.15  # of each slot left empty between bars
@@ -18,7 +19,6 @@ class Bar:
     height: float
     title: str  # the bar's own tooltip
     kind: str  # a CSS class suffix: what the bar stands for
-    href: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,7 @@ class BarChart:
     height: int
     top: float  # the value a full-height bar stands for
     text: str  # what the chart says, in words
-
-    @property
-    def width(self) -> int:
-        return WIDTH
+    width: ClassVar[int] = WIDTH
 
     @classmethod
     def of(
@@ -43,7 +40,6 @@ class BarChart:
         text: str,
         *,
         height: int = 60,
-        hrefs: Sequence[str] = (),
     ) -> BarChart:
         top = max(values, default=0) or 1
         slot = WIDTH / max(len(values), 1)
@@ -59,7 +55,6 @@ class BarChart:
                     round(tall, 2),
                     titles[index],
                     kinds[index],
-                    hrefs[index] if hrefs else "",
                 )
             )
         return cls(tuple(bars), height, top, text)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from .blaxel import ChainStopped, Page, Task, UpstreamError
 from .errors import why_incomplete
 from .formatting import iso
@@ -54,9 +56,6 @@ UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 def filename(job_id: str, execution_id: str, fmt: str, now: datetime) -> str:
     parts = [UNSAFE_IN_FILENAME.sub("_", part)[:80] for part in (job_id, execution_id)]
     return f"{parts[0]}_{parts[1]}_tasks_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
-
-
-Incomplete = UpstreamError | ChainStopped
 
 
 def stream(fmt: str, pages: Iterable[Page[Task]], keep: Callable[[Task], bool]) -> Iterator[str]:
@@ -114,17 +113,8 @@ def task_json(task: Task) -> dict[str, Any]:
         "updatedAt": iso(task.updated_at) or None,
         "maxRetries": task.max_retries,
         "timeout": task.timeout or None,
-        "conditions": [
-            {
-                "type": c.type,
-                "state": c.state,
-                "severity": c.severity,
-                "reason": c.reason,
-                "message": c.message,
-                "executionReason": c.execution_reason,
-            }
-            for c in task.conditions
-        ],
+        # Each condition as Blaxel sends it: every field, camelCase keys.
+        "conditions": msgspec.to_builtins(task.conditions),
     }
 
 
@@ -170,7 +160,7 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def _why(error: Exception) -> str:
-    if isinstance(error, Incomplete):
+    if isinstance(error, UpstreamError | ChainStopped):
         return why_incomplete(error)
     return "this server failed while writing it"
 

@@ -30,9 +30,6 @@ from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
 from .query import EXECUTIONS, MAX_SHOWN, TASKS, ListQuery
 
-# What a walk counts its tasks by, for the status chips when the execution has no stats.
-TALLIED = TASKS.choices
-
 UPSTREAM_LIMIT = 200
 EXECUTIONS_LIMIT = 100  # ListJobExecutions' largest page
 T = TypeVar("T")
@@ -97,12 +94,11 @@ def filtered_tasks(
     job_id: str,
     execution_id: str,
     query: ListQuery,
-    matches: Callable[[Task], bool],
     *,
     budget: int,
     signer: CursorSigner,
 ) -> FilteredPage:
-    """Up to `query.limit` tasks for which `matches` holds, for at most `budget` upstream calls."""
+    """Up to `query.limit` tasks in the view, for at most `budget` upstream calls."""
     binding = view_binding(
         job_id, execution_id, query.sort, query.search, list(query.statuses), query.cause
     )
@@ -116,8 +112,9 @@ def filtered_tasks(
         if attempts(task).retried:
             yield "retried"
 
-    walk = Walk(pages, UPSTREAM_LIMIT, TALLIED, tally, binding)
-    return _filtered(walk, session, query, matches, budget=budget, signer=signer)
+    # A walk counts its tasks by status, for the status chips when the execution has no stats.
+    walk = Walk(pages, UPSTREAM_LIMIT, TASKS.choices, tally, binding)
+    return _filtered(walk, session, query, task_filter(query), budget=budget, signer=signer)
 
 
 def filtered_executions(
@@ -164,7 +161,6 @@ def _filtered(
     budget: int,
     signer: CursorSigner,
 ) -> FilteredPage:
-    binding = walk.binding
     at = _resume(query.cursor, walk, signer) if query.cursor else Resume()
     found: list[T] = []
     positions: list[tuple[str, int]] = []
@@ -175,7 +171,7 @@ def _filtered(
         next_cursor = ""
         if resume is not None:
             fields = [resume.upstream, resume.position, resume.scanned, list(tally.values())]
-            next_cursor = signer.sign(fields, binding)
+            next_cursor = signer.sign(fields, walk.binding)
         progress = ScanProgress(scanned, paused, dict(tally))
         return FilteredPage(found, resume is not None, next_cursor, total, progress, positions)
 

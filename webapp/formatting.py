@@ -30,10 +30,9 @@ def relative(moment: datetime | None, now: datetime) -> str:
     seconds = abs(seconds)
     if seconds < 45:
         return "just now" if past else "in a few seconds"
-    for unit_seconds, unit in ((86400 * 365, "y"), (86400, "d"), (3600, "h"), (60, "min")):
+    for unit_seconds, unit in ((86400 * 365, "y"), (86400, "d"), (3600, "h"), (60, " min")):
         if seconds >= unit_seconds * 0.95:
-            amount = max(round(seconds / unit_seconds), 1)
-            text = f"{amount} {unit}" if unit == "min" else f"{amount}{unit}"
+            text = f"{max(round(seconds / unit_seconds), 1)}{unit}"
             return f"{text} ago" if past else f"in {text}"
     return "1 min ago" if past else "in 1 min"
 
@@ -75,26 +74,18 @@ def plural(value: int | None, one: str, many: str = "") -> str:
 
 
 STATUS_ICONS = {
-    "succeeded": "✓",
-    "failed": "✕",
-    "running": "▶",
-    "pending": "…",
-    "queued": "…",
-    "reconciling": "↻",
-    "cancelled": "⊘",
-    "cancelling": "⊘",
-    "timeout": "⧗",
-    "unspecified": "?",
-    "DEPLOYED": "✓",
-    "BUILT": "✓",
-    "FAILED": "✕",
-    "DEACTIVATED": "⊘",
-    "DEACTIVATING": "⊘",
-    "DELETING": "⊘",
-    "TERMINATED": "⊘",
-    "BUILDING": "↻",
-    "DEPLOYING": "↻",
-    "UPLOADING": "↻",
+    status: icon
+    for icon, statuses in (
+        ("✓", "succeeded DEPLOYED BUILT"),
+        ("✕", "failed FAILED"),
+        ("▶", "running"),
+        ("…", "pending queued"),
+        ("↻", "reconciling BUILDING DEPLOYING UPLOADING"),
+        ("⊘", "cancelled cancelling DEACTIVATED DEACTIVATING DELETING TERMINATED"),
+        ("⧗", "timeout"),
+        ("?", "unspecified"),
+    )
+    for status in statuses.split()
 }
 
 

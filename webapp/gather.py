@@ -9,14 +9,13 @@ for the final TTL: once read, its whole task list costs nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
-from .filtered import FilteredPage, ScanProgress
+from .filtered import FilteredPage, ScanProgress, task_filter
 from .formatting import run_time
 from .query import MAX_SHOWN, ListQuery
 
@@ -29,7 +28,6 @@ class Gathered:
     tasks: list[Task]
     total: int | None  # the execution's tasks, as Blaxel counts them
     complete: bool  # every task was read
-    calls: int  # upstream calls this request made for it (cached pages are free)
     stopped: str = ""  # why the walk ended before the chain did, if it did
 
 
@@ -50,30 +48,26 @@ def gather_tasks(
     records = session.scope.records
     tasks: list[Task] = []
     total = None
-
-    def calls() -> int:
-        return sum(record.cache not in ("hit", "held") for record in records)
-
     try:
         for page in pages:
             total = page.total
             tasks.extend(page.items)
             if not page.has_more:
-                return Gathered(tasks, total, True, calls())
+                return Gathered(tasks, total, True)
             if upto is not None and len(tasks) >= upto:
-                return Gathered(tasks[:upto], total, False, calls())
-            if calls() >= budget:
+                return Gathered(tasks[:upto], total, False)
+            if sum(record.cache not in ("hit", "held") for record in records) >= budget:
                 break
     except ChainStopped as stop:
         if session.scope.remaining() > 0:
-            return Gathered(tasks, total, True, calls(), stop.reason)
+            return Gathered(tasks, total, True, stop.reason)
     except UpstreamError as error:
         # Out of time is a pause: the next request reads on from what is kept.
         if error.kind is not ErrorKind.TIMED_OUT or not tasks:
             raise
     finally:
         pages.close()
-    return Gathered(tasks, total, False, calls())
+    return Gathered(tasks, total, False)
 
 
 def slowest_first(
@@ -81,7 +75,6 @@ def slowest_first(
     job_id: str,
     execution_id: str,
     query: ListQuery,
-    matches: Callable[[Task], bool],
     *,
     budget: int,
     signer: CursorSigner,
@@ -96,7 +89,7 @@ def slowest_first(
     gathered = gather_tasks(
         session, job_id, execution_id, search=query.search, budget=budget, upto=upto
     )
-    kept = [task for task in gathered.tasks if matches(task)]
+    kept = list(filter(task_filter(query), gathered.tasks))
     kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
     shown = kept[offset : offset + query.limit]
     more = offset + query.limit < len(kept)

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from itertools import takewhile
 from statistics import median
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from .blaxel import ErrorKind, Execution, Job, PageRequest, Session, UpstreamError
 from .charts import BarChart
@@ -81,12 +82,7 @@ class JobHistory:
     @cached_property
     def streak(self) -> int:
         """How many of its last finished runs failed in a row."""
-        count = 0
-        for run in self.finished:
-            if run.status not in FAILED:
-                break
-            count += 1
-        return count
+        return len(list(takewhile(lambda run: run.status in FAILED, self.finished)))
 
     @property
     def failing_since(self) -> datetime | None:
@@ -206,6 +202,7 @@ class Summary:
     jobs: dict[str, JobWindow]
     unread: list[str] = field(default_factory=list)  # jobs whose runs could not be read
     more_jobs: int = 0  # jobs beyond the first 200, not read
+    most_read: ClassVar[int] = MAX_PAGES * STRIP  # runs per job the summary reads at most
 
     @cached_property
     def failed(self) -> list[Execution]:
@@ -232,11 +229,6 @@ class Summary:
             for run in window.history.runs
             if not run.is_finished
         ]
-
-    @property
-    def most_read(self) -> int:
-        """Runs per job the summary reads at most."""
-        return MAX_PAGES * STRIP
 
     @property
     def partial(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ class Listing:
     page: Page[Any] | FilteredPage
     notice: str = ""
     endpoint: str = ""
-    path_args: dict[str, str] | None = None
+    path_args: dict[str, str] = field(default_factory=dict)
     # An endpoint taking `fmt` ("csv" or "json") that exports the whole listing, if any.
     export_endpoint: str = ""
 
@@ -47,20 +47,13 @@ class Listing:
         export_endpoint: str = "",
     ) -> Listing:
         """The listing the current request shows: its links lead back to the same view."""
-        return cls(
-            query,
-            page,
-            notice,
-            request.endpoint or "",
-            dict(request.view_args or {}),
-            export_endpoint,
-        )
+        path_args = dict(request.view_args or {})
+        return cls(query, page, notice, request.endpoint or "", path_args, export_endpoint)
 
     @classmethod
     def links_only(cls, query: ListQuery, endpoint: str, **path_args: str) -> Listing:
         """A view's links without a page of its rows, for fragments that link into a listing."""
-        no_rows: Page[Any] = Page(data=())
-        return cls(query, no_rows, "", endpoint, path_args)
+        return cls(query, Page(data=()), "", endpoint, path_args)
 
     @cached_property
     def task_defaults(self) -> TaskDefaults:
@@ -75,12 +68,8 @@ class Listing:
     def loaded(self) -> int:
         return self.query.shown + len(self.page.items)
 
-    @property
-    def columns(self) -> int:
-        return self.query.kind.columns
-
     def url(self, query: ListQuery) -> str:
-        return url_for(self.endpoint, **(self.path_args or {}), **query.url_args())
+        return url_for(self.endpoint, **self.path_args, **query.url_args())
 
     @property
     def first_url(self) -> str:
@@ -89,11 +78,6 @@ class Listing:
     @property
     def has_more(self) -> bool:
         return self.page.has_more and cursor_fits_link(self.page.next_cursor)
-
-    @property
-    def cursor_too_long(self) -> bool:
-        """Blaxel said there is more, with a cursor no link can carry."""
-        return self.page.has_more and not self.has_more
 
     @property
     def next_url(self) -> str:
@@ -105,14 +89,14 @@ class Listing:
 
     @property
     def base_url(self) -> str:
-        return url_for(self.endpoint, **(self.path_args or {}))
+        return url_for(self.endpoint, **self.path_args)
 
     def status_url(self, *statuses: str) -> str:
         return self.url(self.query.with_statuses(statuses))
 
     def view_url(self, view: str = "", **extra: str) -> str:
         """This view's tasks as a list ("") or another view of them ("timeline")."""
-        args = {**(self.path_args or {}), **self.query.first_page().url_args()}
+        args = {**self.path_args, **self.query.first_page().url_args()}
         return url_for(self.endpoint, **args, **({"view": view} if view else {}), **extra)
 
     def cause_url(self, cause: str = "") -> str:
@@ -125,19 +109,12 @@ class Listing:
             return Position(cursor, index, UPSTREAM_LIMIT)
         return Position(self.query.cursor, row, self.query.limit)
 
-    def task_url(self, task_name: str, row: int) -> str:
-        """The task's own page, from which the view's other tasks are a step away."""
-        args = {**(self.path_args or {}), **self.query.view_args()}
-        if self.query.ordered_by_app:  # Blaxel cannot page in that order: no stepping
-            return url_for("tasks.task", task_name=task_name, **args)
-        return url_for("tasks.task", task_name=task_name, at=self.position(row).link(), **args)
-
     @property
     def exports(self) -> list[tuple[str, str]]:
         """(label, URL) of each download of this view: same order, search and filter."""
         if not self.export_endpoint:
             return []
-        args = {**(self.path_args or {}), **self.query.view_args()}
+        args = {**self.path_args, **self.query.view_args()}
         return [
             (label, url_for(self.export_endpoint, fmt=fmt, **args))
             for fmt, label in (("csv", "Download CSV"), ("json", "Download JSON"))

@@ -52,10 +52,9 @@ class ListingKind:
     one: str  # the singular: "task"
     columns: int
     where: str  # what the upstream total counts: "tasks *in this execution*"
-    default_limit: int
-    max_limit: int
-    limit_choices: tuple[int, ...]
     sorts: dict[str, str]
+    default_limit: int = 50
+    limit_choices: tuple[int, ...] = (25, 50, 100, 200)  # the largest is the most allowed
     default_sort: str = "createdAt:desc"
     # The statuses the page can filter by (the app walks upstream for them); empty: no filter.
     statuses: tuple[str, ...] = ()
@@ -77,34 +76,22 @@ TASKS = ListingKind(
     "task",
     8,
     "in this execution",
-    50,
-    200,
-    (25, 50, 100, 200),
     {**SORTS, SLOWEST_FIRST: "Slowest first"},
     statuses=TASK_STATUSES,
     kinds_of=("retried",),
     by_cause=True,
 )
 JOBS = ListingKind(
-    "jobs",
-    "job",
-    6,
-    "in the workspace",
-    50,
-    200,
-    (25, 50, 100, 200),
-    {**SORTS, FAILING_FIRST: "Failing first"},
-    health=True,
+    "jobs", "job", 6, "in the workspace", {**SORTS, FAILING_FIRST: "Failing first"}, health=True
 )
 EXECUTIONS = ListingKind(
     "executions",
     "execution",
     7,
     "of this job",
-    20,
-    100,
-    (20, 50, 100),
     {**SORTS, "name:asc": "Id A → Z", "name:desc": "Id Z → A"},
+    default_limit=20,
+    limit_choices=(20, 50, 100),
     statuses=EXECUTION_STATUSES,
 )
 
@@ -130,8 +117,7 @@ class ListQuery:
 
         sort = single("sort") or kind.default_sort
         if sort not in kind.sorts:
-            choices = ", ".join(kind.sorts)
-            problems.append(f"“sort” must be one of {choices}.")
+            problems.append(f"“sort” must be one of {', '.join(kind.sorts)}.")
             sort = kind.default_sort
 
         q = single("q")
@@ -140,9 +126,8 @@ class ListQuery:
         elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
             problems.append("The search contains control characters; remove them.")
 
-        limit = _bounded_int(
-            single("limit"), "limit", kind.default_limit, 1, kind.max_limit, problems
-        )
+        most = max(kind.limit_choices)
+        limit = _bounded_int(single("limit"), "limit", kind.default_limit, 1, most, problems)
         shown = _bounded_int(single("shown"), "shown", 0, 0, MAX_SHOWN, problems)
         refresh = _bounded_int(single("refresh"), "refresh", 0, 0, MAX_REFRESH, problems)
         if 0 < refresh < MIN_REFRESH:
@@ -171,8 +156,8 @@ class ListQuery:
 
         if problems:
             raise QueryError(problems)
-        window = "" if window == WINDOWS[0] else window
-        return cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only, window)
+        query = cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only)
+        return query.with_window(window)
 
     @property
     def filtered(self) -> bool:
@@ -204,28 +189,19 @@ class ListQuery:
 
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out, so links stay short."""
-        args: dict[str, str | int] = {}
-        if self.sort != self.kind.default_sort:
-            args["sort"] = self.sort
-        if self.q.strip():
-            args["q"] = self.q.strip()
-        if self.statuses:
-            args["status"] = ",".join(self.statuses)
-        if self.cause:
-            args["cause"] = self.cause
-        if self.only:
-            args["only"] = self.only
-        if self.window:
-            args["window"] = self.window
-        if self.limit != self.kind.default_limit:
-            args["limit"] = self.limit
-        if self.refresh:
-            args["refresh"] = self.refresh
-        if self.cursor:
-            args["cursor"] = cursor_in_link(self.cursor)
-            if self.shown:
-                args["shown"] = self.shown
-        return args
+        args: dict[str, str | int] = {
+            "sort": self.sort if self.sort != self.kind.default_sort else "",
+            "q": self.q.strip(),
+            "status": ",".join(self.statuses),
+            "cause": self.cause,
+            "only": self.only,
+            "window": self.window,
+            "limit": self.limit if self.limit != self.kind.default_limit else 0,
+            "refresh": self.refresh,
+            "cursor": cursor_in_link(self.cursor),
+            "shown": self.shown if self.cursor else 0,
+        }
+        return {key: value for key, value in args.items() if value}
 
     def view_args(self) -> dict[str, str | int]:
         """What an export or a task's link keeps of this view: what is shown and in which
@@ -303,14 +279,10 @@ def _bounded_int(
 ) -> int:
     if raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        problems.append(f"“{name}” must be a whole number from {low} to {high}.")
-        return default
-    value = int(raw)
-    if not low <= value <= high:
-        problems.append(f"“{name}” must be a whole number from {low} to {high}.")
-        return default
-    return value
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high:
+        return int(raw)
+    problems.append(f"“{name}” must be a whole number from {low} to {high}.")
+    return default
 
 
 def _statuses(raw: list[str], kind: ListingKind, problems: list[str]) -> tuple[str, ...]:

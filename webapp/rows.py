@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from urllib.parse import quote, urlencode
 
 from flask import current_app, url_for
@@ -32,7 +33,6 @@ class TaskRow:
     """Each field is Markup (escaped here) or text the app itself made: the template places
     them without escaping again."""
 
-    task: Task
     status: Markup
     name_cell: Markup  # the name, a link to the task's page
     conditions_cell: Markup  # the key condition, and every condition behind a disclosure
@@ -98,14 +98,11 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
     stepping = not listing.query.ordered_by_app  # Blaxel cannot page in the app's own orders
     default_timeout = listing.task_defaults.timeout
     now = now.astimezone(UTC)
-    # Tasks made together share their creation time: each moment is written once a page.
-    written: dict[datetime | None, Markup] = {}
 
+    # Tasks made together share their creation time: each moment is written once a page.
+    @cache
     def when(moment: datetime | None) -> Markup:
-        found = written.get(moment)
-        if found is None:
-            found = written[moment] = time_markup(moment, now)
-        return found
+        return time_markup(moment, now)
 
     rows = []
     for number, task in enumerate(listing.page.items):
@@ -119,7 +116,6 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
         name = inert(task.name)
         rows.append(
             TaskRow(
-                task,
                 escape(task.status),
                 name_cell(task.name, name, link),
                 conditions_cell(task, name, link),

@@ -8,10 +8,10 @@ where the task that led here stands, so stepping back works across pages too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .blaxel import Page, PageRequest, Session, Task
+from .filtered import task_filter
 from .query import ListQuery, cursor_from_link, cursor_in_link
 
 MAX_PAGE = 200
@@ -62,7 +62,6 @@ def steps(
     job_id: str,
     execution_id: str,
     query: ListQuery,
-    keep: Callable[[Task], bool],
     name: str,
     at: Position,
     back: Position | None,
@@ -71,6 +70,7 @@ def steps(
 ) -> Steps | None:
     """The task called `name` at `at` in the view, and its neighbours; None when it is no
     longer there (the list changed, or the link was edited)."""
+    keep = task_filter(query)
 
     def page_at(cursor: str, limit: int) -> Page[Task]:
         request = PageRequest(query.sort, query.search, limit, cursor)
@@ -91,23 +91,18 @@ def steps(
         before = page_at(back.cursor, back.limit)
         if back.index < len(before.items):
             previous = Neighbour(before.items[back.index], back)
-    return Steps(here.items[at.index], at, previous, _following(here, at, keep, page_at, budget))
 
+    def following() -> Neighbour | None:
+        """The next task in the view: on in this page, else in the pages after it."""
+        page, cursor, limit, start = here, at.cursor, at.limit, at.index + 1
+        for _ in range(budget):
+            for row in range(start, len(page.items)):
+                if keep(page.items[row]):
+                    return Neighbour(page.items[row], Position(cursor, row, limit))
+            if not page.has_more:
+                return None
+            cursor, limit, start = page.next_cursor, MAX_PAGE, 0
+            page = page_at(cursor, limit)
+        return None
 
-def _following(
-    here: Page[Task],
-    at: Position,
-    keep: Callable[[Task], bool],
-    page_at: Callable[[str, int], Page[Task]],
-    budget: int,
-) -> Neighbour | None:
-    page, cursor, limit, start = here, at.cursor, at.limit, at.index + 1
-    for _ in range(budget):
-        for row in range(start, len(page.items)):
-            if keep(page.items[row]):
-                return Neighbour(page.items[row], Position(cursor, row, limit))
-        if not page.has_more:
-            return None
-        cursor, limit, start = page.next_cursor, MAX_PAGE, 0
-        page = page_at(cursor, limit)
-    return None
+    return Steps(here.items[at.index], at, previous, following())

@@ -11,20 +11,16 @@ from markupsafe import Markup, escape
 # Arabic letter mark, LRM/RLM, embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069).
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # Control characters (tab and newline aside, which text may keep) and bidirectional controls.
-SPECIAL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI}]")
+# Captured, so that splitting on it keeps them (at the odd places).
+SPECIAL = re.compile(f"([\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI}])")
 
 
 def mark(character: str) -> Markup:
     """One special character as a visible mark: U+202E for a bidi control, ␀ for NUL."""
     code = ord(character)
-    if character in BIDI:
-        shown, what = f"U+{code:04X}", "bidirectional control"
-    elif code < 0x20:
-        shown, what = chr(0x2400 + code), "control character"
-    elif code == 0x7F:
-        shown, what = "␡", "control character"
-    else:
-        shown, what = f"U+{code:04X}", "control character"
+    # C0 controls and DEL have pictures of their own (U+2400–U+2421); the others are spelled out.
+    shown = chr(0x2400 + code) if code < 0x20 else "␡" if code == 0x7F else f"U+{code:04X}"
+    what = "bidirectional control" if character in BIDI else "control character"
     title = f"{what} U+{code:04X}, shown instead of applied"
     return Markup('<span class="ctl" title="{}">{}</span>').format(title, shown)
 
@@ -35,18 +31,8 @@ def inert(text: str | None) -> Markup:
         return Markup("")
     if SPECIAL.search(text) is None:  # nearly always: no cost beyond the escaping
         return escape(text)
-    parts: list[str] = []
-    last = 0
-    for found in SPECIAL.finditer(text):
-        parts.append(escape(text[last : found.start()]))
-        parts.append(mark(found.group()))
-        last = found.end()
-    parts.append(escape(text[last:]))
-    return Markup("").join(parts)
-
-
-def _spelled(found: re.Match[str]) -> str:
-    return f"⟨U+{ord(found.group()):04X}⟩"
+    parts = SPECIAL.split(text)
+    return Markup("").join(mark(part) if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
 def inert_text(text: str | None) -> str:
@@ -54,7 +40,7 @@ def inert_text(text: str | None) -> str:
     characters spelled out, as ⟨U+202E⟩."""
     if not text:
         return ""
-    return SPECIAL.sub(_spelled, text)
+    return SPECIAL.sub(lambda found: f"⟨U+{ord(found.group()):04X}⟩", text)
 
 
 FILTERS = {"inert": inert, "inert_text": inert_text}

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from .blaxel import Task
 from .formatting import iso, plural, run_time, span, wait_time
@@ -22,7 +23,6 @@ WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
 QUEUE = 40  # height of the queue's band, above the lanes
 MAX_LANES = 60  # beyond these, bars share the lane that frees first
-SAMPLES = 240  # points of the queue's outline
 # Tick steps a time axis may take, in seconds: the first giving at most 8 ticks is used.
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 STEPS += (86400, 172800, 604800)
@@ -66,14 +66,8 @@ class Timeline:
     queue_peak: int
     untimed: int  # tasks not started, so not in a lane
     now_x: float | None  # where "now" is, while the execution runs
-
-    @property
-    def width(self) -> int:
-        return WIDTH
-
-    @property
-    def lanes_top(self) -> float:
-        return QUEUE + 6
+    width: ClassVar[int] = WIDTH
+    lanes_top: ClassVar[float] = QUEUE + 6
 
     @property
     def height(self) -> float:
@@ -157,18 +151,10 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
             )
         )
     path, peak = _queue(tasks, shape, now)
-    running = any(bar.still_running for bar in bars)
-    return Timeline(
-        tuple(bars),
-        count,
-        lane_height,
-        start,
-        end,
-        _ticks(shape),
-        path,
-        peak,
-        shape.untimed,
-        shape.x(now) if running and start <= now <= end else None,
+    running = any(bar.still_running for bar in bars) and start <= now <= end
+    now_x = shape.x(now) if running else None
+    return replace(
+        shape, bars=tuple(bars), ticks=_ticks(shape), queue_path=path, queue_peak=peak, now_x=now_x
     )
 
 
@@ -208,13 +194,9 @@ def _queue(tasks: Sequence[Task], shape: Timeline, now: datetime) -> tuple[str, 
         waiting += change
         points.append((min(max(shape.x(moment), 0.0), WIDTH), waiting))
         peak = max(peak, waiting)
-    base = QUEUE
     scale = (QUEUE - 4) / max(peak, 1)
-    path = [f"M0 {base}"]
-    for x, after in points:
-        path.append(f"H{x} V{round(base - after * scale, 2)}")
-    path.append(f"H{WIDTH} V{base} Z")
-    return " ".join(path), peak
+    steps = " ".join(f"H{x} V{round(QUEUE - after * scale, 2)}" for x, after in points)
+    return f"M0 {QUEUE} {steps} H{WIDTH} V{QUEUE} Z", peak
 
 
 def _ticks(shape: Timeline) -> tuple[Tick, ...]:

@@ -58,10 +58,6 @@ class Triage:
 
         return sorted(self.groups.values(), key=order)
 
-    @property
-    def grouped(self) -> int:
-        return sum(group.count for group in self.groups.values())
-
     def cause(self, cause_id: str) -> Cause | None:
         group = self.groups.get(cause_id)
         return group.cause if group is not None else None
@@ -75,9 +71,6 @@ class Triage:
         if key not in self.groups and len(self.groups) >= MAX_GROUPS:
             key = OTHER.id
         self.groups.setdefault(key, Group(cause if key == cause.id else OTHER)).add(task)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Triage:
@@ -121,5 +114,5 @@ def triage(
             raise
     finally:
         pages.close()
-    session.remember("triage", parts, state.to_json(), lifetime)
+    session.remember("triage", parts, asdict(state), lifetime)
     return state

@@ -29,8 +29,7 @@ def index(job_id: str) -> Response | str:
     page, query, notice = fetch_or_restart(lambda q: execution_page(api, job_id, q), query)
     listing = Listing.of_request(query, page, notice)
     tally = StatusCounts.of(None, listing.scan)
-    now = current_app.extensions["clock"]()
-    chart = RunsChart.of(page.items, now) if not query.shown else None
+    chart = RunsChart.of(page.items, current_app.extensions["clock"]()) if not query.shown else None
     if is_fragment():
         return rows_response(
             "_execution_rows.html", listing, job_id=job_id, refill=tally, chart=chart

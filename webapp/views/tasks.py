@@ -26,14 +26,7 @@ from ..causes import Cause, cause_of
 from ..config import Settings
 from ..cursors import CursorSigner
 from ..errors import QueryError
-from ..filtered import (
-    SALT,
-    UPSTREAM_LIMIT,
-    FilteredPage,
-    counted_out,
-    filtered_tasks,
-    task_filter,
-)
+from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_tasks, task_filter
 from ..gather import SALT as SLOWEST_SALT
 from ..gather import gather_tasks, slowest_first
 from ..listing import (
@@ -74,42 +67,29 @@ def index(job_id: str, execution_id: str) -> Response | str:
     api = blaxel()
     if request.args.get("view"):
         return timeline_view(api, job_id, execution_id, query)
-    if is_fragment():
-        # The chips' counts come along when the controls changed or a walk goes on.
-        refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
-        execution, (page, query, notice) = rows_beside(
-            api,
-            job_id,
-            execution_id,
-            query,
-            lambda: counted_execution(api, job_id, execution_id) if refill else None,
-        )
-        listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
-        return rows_response(
-            "_task_rows.html",
-            listing,
-            rows=task_rows(listing, job_id, execution_id, now()),
-            job_id=job_id,
-            execution_id=execution_id,
-            refill=StatusCounts.of(execution, listing.scan) if execution else None,
-            cause=shown_cause(api, job_id, execution_id, query, page),
-        )
-    execution, (page, query, notice) = rows_beside(
-        api, job_id, execution_id, query, lambda: api.get_execution(job_id, execution_id)
-    )
+    fragment = is_fragment()
+    # The rows alone bring the chips' counts when the controls changed or a walk goes on.
+    refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
+
+    def read_execution() -> Execution | None:
+        if not fragment:
+            return api.get_execution(job_id, execution_id)
+        return counted_execution(api, job_id, execution_id) if refill else None
+
+    found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
     listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
-    return render_template(
-        "tasks.html",
-        listing=listing,
-        rows=task_rows(listing, job_id, execution_id, now()),
-        execution=execution,
-        job_id=job_id,
-        execution_id=execution_id,
-        tally=StatusCounts.of(execution, listing.scan),
-        cause=shown_cause(api, job_id, execution_id, query, page),
-        chips=None,
-        refill=None,
-    )
+    tally = StatusCounts.of(found, listing.scan) if found is not None else None
+    context = {
+        "rows": task_rows(listing, job_id, execution_id, now()),
+        "job_id": job_id,
+        "execution_id": execution_id,
+        "cause": shown_cause(api, job_id, execution_id, query, page),
+    }
+    if fragment:
+        return rows_response("_task_rows.html", listing, refill=tally, **context)
+    # The whole page also shows the execution: its summary and the status chips.
+    context.update(execution=found, tally=tally, chips=None, refill=None)
+    return render_template("tasks.html", listing=listing, **context)
 
 
 def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery) -> str:
@@ -117,15 +97,13 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
     as the bounded walk has read it (each request reads on; read pages are kept)."""
     if request.args.get("view") != "timeline":
         raise QueryError(["“view” can only be “timeline”."])
-    whole = request.args.get("span") == "all"
-    now = current_app.extensions["clock"]()
+    moment = now()
     execution = api.get_execution(job_id, execution_id)
-    if whole:
+    if request.args.get("span") == "all":
         gathered = gather_tasks(
             api, job_id, execution_id, search=query.search, budget=settings().scan_budget
         )
-        keep = task_filter(query)
-        tasks = [task for task in gathered.tasks if keep(task)]
+        tasks = list(filter(task_filter(query), gathered.tasks))
     else:
         gathered = None
         page, query, _ = fetch_or_restart(task_pages(api, job_id, execution_id), query)
@@ -133,19 +111,17 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     # Thousands of rows link to their task: one url_for, the name appended in the template.
     task_base = url_for(".task", job_id=job_id, execution_id=execution_id, task_name="-")[:-1]
-    context = {
-        "chart": timeline(tasks, now),
-        "tasks": tasks,
-        "gathered": gathered,
-        "execution": execution,
-        "job_id": job_id,
-        "execution_id": execution_id,
-        "links": links,
-        "task_base": task_base,
-    }
-    if is_fragment():
-        return render_template("_timeline.html", **context)
-    return render_template("timeline.html", **context)
+    return render_template(
+        "_timeline.html" if is_fragment() else "timeline.html",
+        chart=timeline(tasks, moment),
+        tasks=tasks,
+        gathered=gathered,
+        execution=execution,
+        job_id=job_id,
+        execution_id=execution_id,
+        links=links,
+        task_base=task_base,
+    )
 
 
 def rows_beside(
@@ -176,21 +152,18 @@ def task_pages(
     fetch can run beside other calls."""
     budget = settings().scan_budget
     secret = current_app.config["SECRET_KEY"]
-    now = current_app.extensions["clock"]()
+    moment = now()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
         if query.sort == SLOWEST_FIRST:
             signer = CursorSigner(secret, SLOWEST_SALT)
             return slowest_first(
-                api, job_id, execution_id, query, task_filter(query),
-                budget=budget, signer=signer, now=now,
-            )  # fmt: skip
+                api, job_id, execution_id, query, budget=budget, signer=signer, now=moment
+            )
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
         signer = CursorSigner(secret, SALT)
-        return filtered_tasks(
-            api, job_id, execution_id, query, task_filter(query), budget=budget, signer=signer
-        )
+        return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
 
     return fetch
 
@@ -240,7 +213,7 @@ def download(job_id: str, execution_id: str, fmt: str) -> Response:
     pages = session.walk_tasks(job_id, execution_id, start, ahead=True)
     # The first upstream call happens now, so its failure is still an ordinary error page.
     first = next(pages)
-    name = export.filename(job_id, execution_id, fmt, current_app.extensions["clock"]())
+    name = export.filename(job_id, execution_id, fmt, now())
     return Response(
         stream_with_context(
             export.stream(fmt, itertools.chain([first], pages), task_filter(query))
@@ -265,8 +238,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     back = Position.parse(request.args.get("back", ""))
     around = None
     if at is not None and not query.ordered_by_app:
-        keep = task_filter(query)
-        around = steps(api, job_id, execution_id, query, keep, task_name, at, back, budget=budget)
+        around = steps(api, job_id, execution_id, query, task_name, at, back, budget=budget)
     found = around.task if around is not None else find(api, job_id, execution_id, task_name)
     listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     return render_template(

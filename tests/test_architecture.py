@@ -1,4 +1,5 @@
-"""The shape the code keeps: the Blaxel package is a closed box the web app uses."""
+"""The shape the code keeps: the Blaxel package is a closed box the web app uses, and the
+README's module map names every module."""
 
 from __future__ import annotations
 
@@ -45,3 +46,14 @@ def test_the_blaxel_package_depends_only_on_its_named_libraries():
             if level or top in sys.stdlib_module_names or top == "__future__":
                 continue
             assert top in ALLOWED_THIRD_PARTY, f"{source.name}: {module}"
+
+
+def test_the_readmes_module_map_names_every_module_of_the_app():
+    readme = (Path(webapp.__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    app = Path(webapp.__file__).parent
+    unnamed = [
+        str(module.relative_to(app))
+        for module in sorted(app.rglob("*.py"))
+        if f"`{module.name}`" not in readme and f"`{module.relative_to(app)}`" not in readme
+    ]
+    assert unnamed == []

@@ -123,6 +123,24 @@ def test_severity_chips_and_search_narrow_the_lines_and_the_url_reproduces_the_v
     other.close()
 
 
+def test_a_choice_made_while_the_last_one_loads_replaces_it(page, live_url):
+    logs = f"{live_url}{INVOICES}/tasks/task-10/logs"
+    page.goto(logs)
+    # The warning-only answer never comes: the next choice is made while it is loading.
+    held: list = []
+    page.route(lambda url: "severity=WARNING&start" in url, lambda route: held.append(route))
+    aborted: list[str] = []
+    page.on("console", lambda message: "htmx:sendAbort" in message.text and aborted.append(1))
+    with page.expect_request(lambda request: "severity=WARNING&start" in request.url):
+        page.get_by_role("checkbox", name="warning").check()
+    page.get_by_role("checkbox", name="info").check()
+    expect(page).to_have_url(logs + "?severity=WARNING,INFO")
+    expect(page.locator("#log-lines li.log-line .sev").first).to_be_visible()
+    shown = {" ".join(text.split()) for text in page.locator("#log-lines .sev").all_inner_texts()}
+    assert shown <= {"▲ warning", "● info"} and "● info" in shown
+    assert held and aborted  # the loading request was cancelled, not waited for
+
+
 def following(response) -> bool:
     return "/logs/follow" in response.url
 

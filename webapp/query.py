@@ -122,7 +122,9 @@ class ListQuery:
 
         q = single("q")
         if len(q.strip()) > MAX_QUERY_LENGTH:
-            problems.append(f"The search is {len(q.strip())} characters long; at most 200 work.")
+            problems.append(
+                f"The search is {len(q.strip())} characters long; at most {MAX_QUERY_LENGTH} work."
+            )
         elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
             problems.append("The search contains control characters; remove them.")
 

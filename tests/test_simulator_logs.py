@@ -231,3 +231,5 @@ def test_a_failed_orders_export_task_prints_the_missing_columns_traceback(client
     body = logs(client, "orders-export", severity="ERROR", limit=1000).json
     printed = [line["message"] for line in body["orders-export"]["logs"]]
     assert any("KeyError: 'customer_id'" in text and "Traceback" in text for text in printed)
+    # Each attempt prints its own failure's output, the last one too, never another job's.
+    assert not any("KeyError: 'text'" in text for text in printed)

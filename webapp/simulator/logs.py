@@ -16,6 +16,8 @@ timestamp, some much later than the lines after them. The answer has the contrac
 from __future__ import annotations
 
 import random
+import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -236,6 +238,16 @@ FAILURE_OUTPUT: dict[str, tuple[tuple[int, str], ...]] = {
     "timed out": ((WARNING, "Timeout of {timeout} reached: sending SIGTERM"),),
 }
 FAILURES = tuple(dict.fromkeys([data.TIMEOUT, *(f for job in data.JOBS for f in job.failures)]))
+# Each Failed condition's whole message, its numbers left open: many share their first words.
+FINALS = {
+    failure: re.compile(
+        "".join(
+            re.escape(text) + (".+" if field else "")
+            for text, field, _, _ in string.Formatter().parse(failure.final)
+        )
+    )
+    for failure in FAILURES
+}
 
 
 class BadQuery(ValueError):
@@ -406,9 +418,7 @@ def _ending(run: TaskRun, ended: Event, values: dict) -> list[tuple[int, int, st
 def _failure(message: str) -> Failure | None:
     """The failure a Retrying or Failed condition's message tells of."""
     for failure in FAILURES:
-        if f"failed: {failure.attempt};" in message or message.startswith(
-            failure.final.split("{")[0]
-        ):
+        if f"failed: {failure.attempt};" in message or FINALS[failure].fullmatch(message):
             return failure
     return None
 

@@ -238,8 +238,10 @@ setInterval(tickUpdated, 5000);
   // later ones: move each new line up to its place in time.
   function settle(list) {
     const seen = new Set();
+    const trimmed = list.dataset.trimmedAt; // lines up to then have left the page: not new
     for (const line of list.querySelectorAll("li.log-line")) {
       if (seen.has(line.dataset.key)) line.remove();
+      else if (trimmed && !line.hasAttribute("data-placed") && line.dataset.at <= trimmed) line.remove();
       else seen.add(line.dataset.key);
     }
     const arrived = list.querySelectorAll("li.log-line:not([data-placed])");
@@ -261,14 +263,38 @@ setInterval(tickUpdated, 5000);
     return arrived.length;
   }
 
+  // While following with the newest lines in view, the oldest beyond the page's share leave it;
+  // a note above the rest counts them. A reader scrolled back keeps every line until they return.
+  function trim(list) {
+    const lines = list.querySelectorAll("li.log-line");
+    const extra = lines.length - Number(list.dataset.keep || lines.length);
+    if (extra <= 0) return;
+    for (let index = 0; index < extra; index++) lines[index].remove();
+    list.dataset.trimmedAt = lines[extra - 1].dataset.at;
+    const first = list.querySelector("li.log-line");
+    for (const item of list.querySelectorAll("li:not(.log-line):not(#log-trimmed)")) {
+      if (item.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING) item.remove();
+    }
+    let note = document.getElementById("log-trimmed");
+    if (!note) {
+      note = document.getElementById("log-trimmed-note").content.firstElementChild.cloneNode(true);
+      list.prepend(note);
+    }
+    const count = note.querySelector("[data-count]");
+    const gone = Number(count.dataset.count) + extra;
+    count.dataset.count = gone;
+    count.textContent = `${gone.toLocaleString("en")} older ${gone === 1 ? "line" : "lines"}`;
+  }
+
   function refresh(event) {
     const box = panel();
     if (!box) return;
     const list = document.getElementById("log-lines");
     const arrived = list ? settle(list) : 0;
+    const source = event?.detail?.requestConfig?.elt;
+    if (arrived && stuck && source?.hasAttribute("data-follow")) trim(list);
     // Lines a follow poll brought are new to the window's count; earlier lines were in it.
     const total = document.getElementById("log-total");
-    const source = event?.detail?.requestConfig?.elt;
     if (total && arrived && source?.hasAttribute("data-follow")) {
       const count = Number(total.textContent.replace(/\D/g, "")) + arrived;
       total.textContent = count.toLocaleString("en");

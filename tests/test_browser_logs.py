@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from webapp import create_app
+from webapp.logview import LogView
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
 from .browser import serious_violations, serve
@@ -293,10 +294,52 @@ def test_late_lines_take_their_place_in_time_and_no_line_shows_twice(page, live)
     page.wait_for_timeout(300)
     shown = messages(page)
     # Lines 0 to 77 printed by now; the late ones among them (every 7th, 12 s late) included.
-    ingested = [f"line {n}" for n in range(78) if not (n % 7 == 3 and n + 12.25 > 78)]
-    assert shown == ingested
+    assert shown == ingested(78)
     assert page.locator("#log-lines li.late").count() >= 1  # one came after later lines
-    expect(page.locator("#log-total")).to_have_text(str(len(ingested)))  # the count kept up
+    expect(page.locator("#log-total")).to_have_text(str(len(ingested(78))))  # the count kept up
+
+
+def ingested(seconds: int) -> list[str]:
+    """The `live` task's lines Blaxel holds `seconds` after it started: one a second, every 7th
+    one 12 s late."""
+    return [f"line {n}" for n in range(seconds) if not (n % 7 == 3 and n + 12.25 > seconds)]
+
+
+def test_a_long_follow_keeps_only_the_newest_lines_and_says_how_many_left(page, live, monkeypatch):
+    monkeypatch.setattr(LogView, "kept_while_following", 20)
+    url, clock = live
+    page.goto(url)
+    assert len(messages(page)) > 20  # the first page is whole: only following lets lines go
+    next_poll(page)
+    for _ in range(2):
+        clock.advance(6)
+        next_poll(page)
+    page.wait_for_timeout(300)
+    assert messages(page) == ingested(72)[-20:]  # the newest, in order
+    note = page.locator("#log-trimmed")
+    left = len(ingested(72)) - 20
+    expect(note).to_contain_text(f"{left} older lines left this page")
+    expect(note).to_contain_text("only the newest 20 stay")
+    expect(note.get_by_role("link", name="Download every line")).to_be_visible()
+    expect(page.locator("#log-earlier")).to_have_count(0)  # its offsets no longer fit
+    # Lines seen again in a later poll's overlap neither return nor count twice.
+    page.wait_for_timeout(5_500)
+    expect(note).to_contain_text(f"{left} older lines left this page")
+    expect(page.locator("#log-total")).to_have_text(str(len(ingested(72))))
+
+
+def test_a_reader_scrolled_back_keeps_every_line_while_following(page, live, monkeypatch):
+    monkeypatch.setattr(LogView, "kept_while_following", 20)
+    url, clock = live
+    page.set_viewport_size({"width": 1000, "height": 600})
+    page.goto(url)
+    page.locator("#log-scroll").evaluate("box => { box.scrollTop = 0; }")
+    expect(page.get_by_role("button", name="Jump to latest")).to_be_visible()
+    clock.advance(6)
+    next_poll(page)
+    page.wait_for_timeout(300)
+    assert len(messages(page)) > 20
+    expect(page.locator("#log-trimmed")).to_have_count(0)
 
 
 def test_following_pauses_while_hidden_or_paused_and_resumes(page, live):

@@ -95,6 +95,8 @@ class LogView:
     # For the templates: the poll's period and the severity filter's choices.
     follow_seconds = FOLLOW_SECONDS
     severities = SEVERITIES
+    # Lines a followed page keeps: a chatty task would otherwise grow it without end.
+    kept_while_following = 5000
 
     @property
     def status(self) -> int:

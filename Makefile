@@ -27,7 +27,7 @@ run: $(VENV)/.app-installed
 serve: $(VENV)/.app-installed
 	$(BIN)/blaxel-jobs serve
 
-## 50 viewers for 60 s against `serve` and the simulator on loopback, while 64 slow clients hold connections (figures in the README).
+## 50 viewers for 60 s against `serve` and the simulator on loopback, while 64 slow clients hold connections (figures in docs/benchmark.md).
 load: $(VENV)/.app-installed
 	$(BIN)/python -m bench.load --viewers 50 --seconds 60 --slow 64
 
@@ -46,7 +46,7 @@ lint: $(VENV)/.test-installed
 test: system-packages $(VENV)/.test-installed lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-## Retake the README's screenshots (docs/screenshots/*.png) from the real pages, demo data.
+## Retake the docs' screenshots (docs/screenshots/*.png) from the real pages, demo data.
 screenshots: system-packages $(VENV)/.test-installed
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m screenshot
 

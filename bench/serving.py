@@ -80,7 +80,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
             + ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
-            # As the README asks of a production Redis: bounded, the oldest expiring keys out.
+            # As docs/operations.md asks of a production Redis: bounded, oldest expiring keys out.
             + ["--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

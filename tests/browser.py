@@ -19,7 +19,7 @@ from webapp import create_app
 from .conftest import FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
-# Where the README's screenshots go: a folder of this run unless set (`make screenshots` sets it
+# Where the docs' screenshots go: a folder of this run unless set (`make screenshots` sets it
 # to docs/screenshots), so that a test run never changes tracked files.
 SCREENSHOTS_DIR = "SCREENSHOTS_DIR"
 # Without these, Chromium keeps trying to reach the network this machine does not have.
@@ -96,7 +96,7 @@ def browser():
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "screenshot: takes a README screenshot (`make screenshots` runs only these)"
+        "markers", "screenshot: takes a docs screenshot (`make screenshots` runs only these)"
     )
 
 

@@ -1,6 +1,6 @@
 """Reading an export as a browser downloads it, and telling a complete file from one marked
-incomplete (the README's markers: a last CSV row starting with "# EXPORT INCOMPLETE", a JSON
-document ending with an {"error": ...} object and no closing "]")."""
+incomplete (the markers of docs/exports.md: a last CSV row starting with "# EXPORT INCOMPLETE",
+a JSON document ending with an {"error": ...} object and no closing "]")."""
 
 from __future__ import annotations
 

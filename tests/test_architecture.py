@@ -1,5 +1,5 @@
 """The shape the code keeps: the Blaxel package is a closed box the web app uses, and the
-README's module map names every module."""
+module map of docs/architecture.md names every module."""
 
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ def test_the_blaxel_package_depends_only_on_its_named_libraries():
             assert top in ALLOWED_THIRD_PARTY, f"{source.name}: {module}"
 
 
-def test_the_readmes_module_map_names_every_module_of_the_app():
-    readme = (Path(webapp.__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+def test_the_module_map_of_the_architecture_page_names_every_module_of_the_app():
     app = Path(webapp.__file__).parent
+    page = (app.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    start = page.index("\n## The module map\n")
+    module_map = page[start : page.index("\n## ", start + 1)]
     unnamed = [
         str(module.relative_to(app))
         for module in sorted(app.rglob("*.py"))
-        if f"`{module.name}`" not in readme and f"`{module.relative_to(app)}`" not in readme
+        if f"`{module.name}`" not in module_map and f"`{module.relative_to(app)}`" not in module_map
     ]
     assert unnamed == []

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium: jobs → executions → tasks, live summaries, accessibility.
 
-It also takes the README's screenshots from the real pages (into docs/screenshots only when
+It also takes the docs' screenshots from the real pages (into docs/screenshots only when
 `make screenshots` asks: see the `screenshots` fixture).
 """
 
@@ -200,7 +200,7 @@ def test_no_serious_accessibility_violations(browser, live_url, name, width, sch
         ("tasks-phone-dark", BIG + "?status=failed", 390, "dark"),
     ],
 )
-def test_readme_screenshots_from_the_real_pages(
+def test_docs_screenshots_from_the_real_pages(
     browser, live_url, screenshots, name, path, width, scheme
 ):
     context = browser.new_context(viewport={"width": width, "height": 860}, color_scheme=scheme)

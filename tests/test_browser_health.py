@@ -2,7 +2,7 @@
 page's strips, failing-first order and summary, the executions' status filter, the timeline and
 the slowest-first order; without JavaScript, in both themes, at 360 px.
 
-It also takes the README's screenshots of these pages, into $SCREENSHOTS_DIR when set, else
+It also takes the docs' screenshots of these pages, into $SCREENSHOTS_DIR when set, else
 into a folder of the test run's own.
 """
 

@@ -405,7 +405,7 @@ def test_no_serious_accessibility_violations(browser, live_url, scheme, path):
     ("name", "width", "scheme"), [("logs", 1400, "light"), ("logs-phone-dark", 360, "dark")]
 )
 def test_screenshots_of_a_failed_tasks_logs(browser, live_url, tmp_path, name, width, scheme):
-    """For the README: written to $SCREENSHOTS_DIR when set, else into this test's own folder."""
+    """For docs/logs.md: written to $SCREENSHOTS_DIR when set, else into this test's own folder."""
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()

@@ -118,7 +118,7 @@ def test_download_csv_saves_a_named_file_of_the_view(page, base_url):
 
 
 @pytest.mark.screenshot
-def test_readme_screenshot_of_the_failed_tasks_of_the_big_execution(browser, base_url, screenshots):
+def test_docs_screenshot_of_the_failed_tasks_of_the_big_execution(browser, base_url, screenshots):
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     shot = context.new_page()
     shot.goto(base_url + BIG + "?status=failed&limit=100")

@@ -249,7 +249,7 @@ def test_triage_holds_up_on_a_360_px_phone(browser, base_url):
         ("task-failed", BIG + "/task-4983?status=failed"),
     ],
 )
-def test_readme_screenshots_of_triage(browser, base_url, screenshots, name, path):
+def test_docs_screenshots_of_triage(browser, base_url, screenshots, name, path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(base_url + path)

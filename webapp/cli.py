@@ -17,8 +17,9 @@ from .auth import add_user
 def main(context: click.Context) -> None:
     """Blaxel jobs: a web front end for Blaxel batch jobs.
 
-    Settings come from the environment (BLAXEL_API_KEY, BLAXEL_WORKSPACE, WEBAPP_...; see the
-    README). Without BLAXEL_API_KEY the app shows demo data from its built-in simulator."""
+    Settings come from the environment (BLAXEL_API_KEY, BLAXEL_WORKSPACE, WEBAPP_...; see
+    docs/operations.md). Without BLAXEL_API_KEY the app shows demo data from its built-in
+    simulator."""
     # What add-user (a Flask command) reads its settings from, as under `flask --app webapp`.
     context.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
 

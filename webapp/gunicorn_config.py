@@ -1,6 +1,6 @@
 """gunicorn's configuration for the production server (`blaxel-jobs serve`, `make serve`).
 
-Settings come from the environment (see the README); this module fits gunicorn to the app."""
+Settings come from the environment (docs/operations.md); this module fits gunicorn to the app."""
 
 import os
 import sys

@@ -52,6 +52,8 @@ class Settings:
     # more are refused before the password is hashed.
     signin_failures: int = DEFAULT_SIGNIN_FAILURES
     signin_window: float = 300.0
+    # The longest one 429 from Blaxel holds back every call, whatever its Retry-After asks.
+    rate_limit_max_hold: float = 60.0
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
@@ -118,6 +120,7 @@ class Settings:
             export_seconds=_seconds(source, "WEBAPP_EXPORT_SECONDS", 600.0, low=1),
             signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
             signin_window=_signin_window(source),
+            rate_limit_max_hold=_max_hold(source),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
         )
@@ -169,3 +172,10 @@ def _signin_window(source: Mapping[str, Any]) -> float:
     if window < 1:
         raise ConfigError("WEBAPP_SIGNIN_WINDOW must be at least 1 second")
     return window
+
+
+def _max_hold(source: Mapping[str, Any]) -> float:
+    hold = _seconds(source, "WEBAPP_RATE_LIMIT_MAX_HOLD", 60.0, low=1)
+    if hold > 300:
+        raise ConfigError("WEBAPP_RATE_LIMIT_MAX_HOLD must be between 1 and 300 seconds")
+    return hold

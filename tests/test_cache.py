@@ -18,7 +18,7 @@ import pytest
 import redis
 from flask import template_rendered
 
-from bench.serving import RedisServer, free_port, running_redis, stop, wait_for
+from bench.serving import RedisServer, free_port, stop, wait_for
 from webapp.blaxel import (
     BlaxelClient,
     CachedClient,
@@ -39,20 +39,6 @@ from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, task_json, tas
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"
 FRAGMENT = {"HX-Request": "true"}
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    with running_redis() as server:
-        yield server
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    """The session's Redis, emptied for each test."""
-    with redis_server.client() as client:
-        client.flushall()
-    return redis_server.url
 
 
 def slow_tasks(delay: float = 0.3):

@@ -54,6 +54,8 @@ class Settings:
     signin_window: float = 300.0
     # The longest one 429 from Blaxel holds back every call, whatever its Retry-After asks.
     rate_limit_max_hold: float = 60.0
+    # Where what every worker shares is kept when no Redis is set (see store.data_dir).
+    data_dir: str = ""
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
@@ -121,6 +123,7 @@ class Settings:
             signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
             signin_window=_signin_window(source),
             rate_limit_max_hold=_max_hold(source),
+            data_dir=str(source.get("WEBAPP_DATA_DIR") or "").strip(),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
         )

@@ -7,6 +7,9 @@ clock for both that the script moves by hand: viewers open the logs of a running
 demo's slow execution at moments spread over the first poll interval, then each polls every
 FOLLOW_SECONDS, as app.js would, following the poll URL each answer hands on. Every call goes
 through the app's shared cache (WEBAPP_CACHE_TTL, 5 s by default), as in production.
+
+With --own-since, each poll sends a `since` of its own instead (30 s before its moment, to the
+second), as a client that tracks its last line would: the server puts it on the grain.
 """
 
 from __future__ import annotations
@@ -58,7 +61,12 @@ def follow_url(html: str) -> str:
     return FOLLOW.search(html).group(1).replace("&amp;", "&")
 
 
-def measure(viewers: int, seconds: int) -> Counter[str]:
+def own_since(url: str, now: datetime) -> str:
+    moment = (now - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return re.sub(r"since=[^&]*", f"since={moment}", url)
+
+
+def measure(viewers: int, seconds: int, own: bool = False) -> Counter[str]:
     clock = Clock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     upstream = Counting(clock)
     app = create_app({"BLAXEL_API_KEY": "bench", "BLAXEL_TRANSPORT": upstream, "CLOCK": clock})
@@ -75,6 +83,7 @@ def measure(viewers: int, seconds: int) -> Counter[str]:
             )
         for viewer, (due, url) in list(polls.items()):
             if due <= clock.now:
+                url = own_since(url, clock.now) if own else url
                 answer = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
                 polls[viewer] = (clock.now + timedelta(seconds=FOLLOW_SECONDS), follow_url(answer))
         clock.now += timedelta(seconds=STEP)
@@ -84,10 +93,13 @@ def measure(viewers: int, seconds: int) -> Counter[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--own-since", action="store_true", help="each poll sends its own since")
+    parser.add_argument("--viewers", type=int, nargs="*", default=[1, 2, 10, 50])
+    options = parser.parse_args()
+    seconds = options.seconds
     print(f"{'viewers':>7}  {'TaskLogs':>8}  {'task lookups':>12}  {'other':>5}  per {seconds} s")
-    for viewers in (1, 2, 10, 50):
-        calls = measure(viewers, seconds)
+    for viewers in options.viewers:
+        calls = measure(viewers, seconds, options.own_since)
         logs, lookups = calls.pop("TaskLogs", 0), calls.pop("ListJobExecutionTasks", 0)
         print(f"{viewers:>7}  {logs:>8}  {lookups:>12}  {sum(calls.values()):>5}")
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from flask import Flask
 
+from bench.serving import running_redis
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN
 
@@ -59,6 +60,39 @@ def no_token_or_cursor_in_any_log():
         or LOGGED_CURSOR.search(line)
     ]
     assert leaks == []
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server for the session (the shared cache and the shared sign-in counts)."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied for each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_data_dir(tmp_path_factory):
+    """What a fixture wider than one test starts keeps its data here: never the user's data
+    folder, never the repository."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WEBAPP_DATA_DIR", str(tmp_path_factory.mktemp("session-data")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory, monkeypatch):
+    """Each test's app (and any server it starts) keeps its data in a folder of its own, with
+    nothing carried over from another test."""
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("WEBAPP_DATA_DIR", str(folder))
+    return folder
 
 
 class FakeClock:

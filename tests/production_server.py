@@ -21,13 +21,14 @@ SECRET = {"WEBAPP_SECRET_KEY": "s" * 64}
 
 
 def clean_environ(**settings: str) -> dict[str, str]:
-    """This process's environment without any app setting, plus `settings`."""
+    """This process's environment without any app setting, plus `settings`; the test's own data
+    folder stays (see conftest.data_dir), so no server a test starts writes anywhere else."""
     kept = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("BLAXEL_", "WEBAPP_", "WEB_CONCURRENCY", "PYTHONPATH"))
     }
-    return {**kept, **settings}
+    return {**kept, "WEBAPP_DATA_DIR": os.environ["WEBAPP_DATA_DIR"], **settings}
 
 
 def fetch(url: str, timeout: float = 10, **headers: str) -> tuple[int, dict[str, str], str]:

@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 import redis
 from flask import template_rendered
 
-from bench.serving import RedisServer, free_port, running_redis, stop, wait_for
+from bench.serving import RedisServer, free_port, stop, wait_for
 from webapp.blaxel import (
     BlaxelClient,
     CachedClient,
@@ -38,20 +39,6 @@ from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, task_json, tas
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"
 FRAGMENT = {"HX-Request": "true"}
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    with running_redis() as server:
-        yield server
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    """The session's Redis, emptied for each test."""
-    with redis_server.client() as client:
-        client.flushall()
-    return redis_server.url
 
 
 def slow_tasks(delay: float = 0.3):
@@ -145,6 +132,68 @@ def test_a_429_holds_every_call_with_these_credentials_until_its_retry_after(scr
     clock.advance(40.5)
     assert client.get(TASKS, headers=FRAGMENT).status_code == 200
     assert len(upstream.requests) == 2
+
+
+def a_day_ahead() -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+
+
+def test_a_429_asking_for_a_day_holds_calls_60_s_and_the_page_says_so(scripted, clock):
+    """A Retry-After far ahead (a date a day away) holds every call for 60 s at most, not the
+    300 s cap of a Retry-After: the page and its Retry-After say how long the pause lasts."""
+    limited = [True]
+
+    def handler(request):
+        if limited[0]:
+            return httpx.Response(429, headers={"Retry-After": a_day_ahead()}, json={})
+        return httpx.Response(200, json=task_page([task_json(1)]))
+
+    client, upstream = scripted(handler)
+    first = client.get(TASKS)
+    assert (first.status_code, first.headers["Retry-After"]) == (503, "60")
+    assert "pauses its calls to it for 60 seconds" in first.text
+    sent = len(upstream.requests)
+    limited[0] = False
+    clock.advance(45)
+    held = client.get(TASKS + "?sort=name:asc")
+    assert (held.status_code, held.headers["Retry-After"]) == (503, "15")
+    assert "for 15 seconds" in held.text
+    assert len(upstream.requests) == sent
+    clock.advance(15.5)
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 200
+
+
+def test_the_longest_hold_is_a_setting(scripted, clock):
+    client, upstream = scripted(
+        lambda request: httpx.Response(429, headers={"Retry-After": "250"}, json={}),
+        WEBAPP_RATE_LIMIT_MAX_HOLD="20",
+    )
+    assert client.get(TASKS, headers=FRAGMENT).headers["Retry-After"] == "20"
+    clock.advance(19.5)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.requests) == 1
+    clock.advance(1)
+    client.get(TASKS, headers=FRAGMENT)
+    assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "301", "soon"])
+def test_a_longest_hold_out_of_range_stops_the_app_with_its_name(value):
+    with pytest.raises(ConfigError, match="WEBAPP_RATE_LIMIT_MAX_HOLD"):
+        Settings.load({"WEBAPP_RATE_LIMIT_MAX_HOLD": value})
+
+
+def test_readyz_stays_ready_during_a_hold_without_asking_blaxel(scripted, clock):
+    """The token reached Blaxel, which asked for a pause: a balancer reading 503 here would pull
+    every instance at once, so /readyz says ready and the probe is not sent during the hold."""
+    client, upstream = scripted(
+        lambda request: httpx.Response(429, headers={"Retry-After": "30"}, json={}),
+        READINESS_TTL=0,
+    )
+    assert client.get(TASKS, headers=FRAGMENT).status_code == 503
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.get_json()) == (200, {"status": "ready"})
+    assert len(upstream.requests) == 1
 
 
 def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted, clock):
@@ -494,3 +543,37 @@ def test_exports_walk_the_whole_list_without_filling_the_cache(scripted):
 def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
     now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC).timestamp()
     assert retry_after_seconds(value, now) == seconds
+
+
+@pytest.mark.parametrize("shared", ["local", "redis"])
+def test_a_request_waiting_on_another_ones_call_gives_up_at_its_own_deadline(shared, request):
+    """One deadline per request bounds its wait on an identical call another request made (an
+    export's call may have most of its own BLAXEL_TIMEOUT left): the waiter answers 504 when its
+    time is up, while that call still runs, instead of waiting it out."""
+    entered, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def handler(request):
+        entered.set()
+        release.wait(10)  # the leader's call outlasts the waiter's deadline
+        answered.set()
+        return httpx.Response(200, json=task_page([task_json(1)]))
+
+    upstream = ScriptedUpstream(handler)
+    config = {"BLAXEL_TIMEOUT": "0.5"}
+    if shared == "redis":
+        config["WEBAPP_CACHE_URL"] = request.getfixturevalue("redis_url")
+    # Through Redis, two apps stand for two workers; in memory, both requests share one app.
+    leader = app_on(upstream, **config)
+    follower = app_on(upstream, **config) if shared == "redis" else leader
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(leader.test_client().get, TASKS, headers=FRAGMENT)
+        assert entered.wait(10)
+        try:
+            waited = follower.test_client().get(TASKS, headers=FRAGMENT)
+            gave_up_first = not answered.is_set()
+        finally:
+            release.set()
+        first.result()
+    assert waited.status_code == 504 and "Blaxel took too long to answer" in waited.text
+    assert gave_up_first
+    assert len(upstream.listing_requests) == 1

@@ -212,6 +212,21 @@ def test_a_follow_poll_reads_from_30_s_back_and_hands_on_the_next_poll(clock):
     assert 'id="log-task"' in fragment  # the task's state, out of band
 
 
+def test_follow_polls_round_their_own_since_down_to_the_grain_and_share_one_logs_call(clock):
+    """A poll's `since` is taken to the 15 s grain on the server: viewers whose browsers sent
+    seconds apart (or a hand-made link) ask Blaxel one thing, answered once and then cached."""
+    client, upstream = site(clock)
+    client.get(LOGS)
+    before = len(upstream.log_requests)
+    for second in ("31", "37", "44"):
+        response = client.get(LOGS + f"/follow?since=2026-11-28T08:00:{second}Z", headers=HTMX)
+        assert response.status_code == 200
+        assert "line 30" in shown(response.get_data(as_text=True))  # from 08:00:30 on
+    polls = upstream.log_requests[before:]
+    assert len(polls) == 1
+    assert dict(polls[0].url.params)["start"] == "2026-11-28T08:00:30"
+
+
 def test_following_stops_once_the_task_is_final_and_its_late_lines_are_in(clock):
     client, upstream = site(clock)
     poll = follow_url(client.get(LOGS).get_data(as_text=True))

@@ -11,7 +11,13 @@ import sys
 import pytest
 from werkzeug.security import generate_password_hash
 
-from webapp.production import TakeTurns, is_loopback, shutdown_grace, start_problems
+from webapp.production import (
+    TakeTurns,
+    is_loopback,
+    shutdown_grace,
+    start_problems,
+    start_warnings,
+)
 
 from .production_server import ROOT, SERVE, clean_environ, fetch, running
 
@@ -189,3 +195,22 @@ def test_the_demo_command_serves_demo_data_even_with_a_key_set(tmp_path):
     with running(tmp_path / "server.log", command, **nowhere) as base:
         status, _, body = fetch(base + "/")
     assert status == 200 and "nightly-embeddings" in body
+
+
+BASIC = {"WEBAPP_AUTH": "basic", "WEBAPP_USERS_FILE": "/nonexistent/users"}
+
+
+def test_basic_auth_behind_a_proxy_without_trusted_proxies_is_warned_of_at_start():
+    """Bound to loopback, people come through a proxy on this machine: without
+    WEBAPP_TRUSTED_PROXIES they would all share its address, and one sign-in count."""
+    (warning,) = start_warnings({**SAFE, **BASIC}, ["127.0.0.1:8000"])
+    assert "WEBAPP_TRUSTED_PROXIES" in warning and "pause everyone's sign-in" in warning
+    trusted = {**SAFE, **BASIC, "WEBAPP_TRUSTED_PROXIES": "127.0.0.1"}
+    assert start_warnings(trusted, ["127.0.0.1:8000"]) == []
+    assert start_warnings({**SAFE}, ["127.0.0.1:8000"]) == []
+
+
+def test_a_data_file_that_cannot_be_read_is_a_start_problem(data_dir):
+    (data_dir / "webapp.sqlite3").write_bytes(b"garbage" * 500)
+    (problem,) = start_problems({**SAFE, **BASIC}, ["127.0.0.1:8000"])
+    assert f"The data file {data_dir / 'webapp.sqlite3'} cannot be read" in problem

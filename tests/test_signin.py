@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 import webapp.users
 from webapp.users import HASH_CHECKS
 
-from .conftest import task_page
+from .conftest import app_on, task_page
 from .test_access import basic
 
 PAGE = "/"
@@ -313,3 +313,98 @@ def test_unusable_throttle_settings_stop_the_app_at_start_up(setting, value, mes
 
     with pytest.raises(ConfigError, match=message):
         create_app({"TESTING": True, setting: value})
+
+
+SECRET = {"WEBAPP_SECRET_KEY": "one-key-for-every-worker-0123456789abcdef"}
+
+
+@pytest.fixture(params=["data file", "redis"])
+def two_workers(request, scripted, users_file):
+    """Two app instances that share what a deployment's workers share: the SQLite file of one
+    data folder, or the real Redis of the shared cache."""
+    config = {"WEBAPP_AUTH": "basic", "WEBAPP_USERS_FILE": str(users_file), **SECRET}
+    if request.param == "redis":
+        config["WEBAPP_CACHE_URL"] = request.getfixturevalue("redis_url")
+    return [scripted(ok, **config)[0] for _ in range(2)]
+
+
+def test_failures_count_once_across_workers(two_workers, hashes):
+    """Guesses answered by either worker add up: the limit holds for the deployment, not for
+    each process (with 2 workers, 12 guesses were 6 per process, each under its own count)."""
+    first, second = two_workers
+    for attempt in range(5):
+        worker = (first, second)[attempt % 2]
+        assert get(worker, basic("ada", f"guess {attempt}")).status_code == 401
+    assert get(first, basic("bob", "another")).status_code == 429
+    assert get(second, basic("bob", "another")).status_code == 429
+    assert len(hashes) == 5
+
+
+def test_a_person_signed_in_seconds_before_passes_every_worker_while_guessers_are_paused(
+    two_workers, hashes
+):
+    """After 12 wrong guesses from their address, a person who had signed in on one worker got
+    429 200 429 200 429 200; their verified password now passes on every worker, unhashed."""
+    first, second = two_workers
+    assert get(first, ADA).status_code == 200
+    for attempt in range(12):
+        get((first, second)[attempt % 2], basic("ada", f"guess {attempt}"))
+    assert get(second, BOB).status_code == 429  # the address is paused for anyone unverified
+    hashed = len(hashes)
+    answers = [get(worker, ADA).status_code for worker in (second, first) * 3]
+    assert answers == [200] * 6
+    assert len(hashes) == hashed
+
+
+def test_a_changed_password_is_no_longer_vouched_for(scripted, users_file, clock):
+    config = {"WEBAPP_AUTH": "basic", "WEBAPP_USERS_FILE": str(users_file), **SECRET}
+    client, _ = scripted(ok, **config)
+    assert get(client, ADA).status_code == 200
+    users_file.write_text(f"ada:{generate_password_hash('new password')}\n" + BOB_LINE)
+    assert get(client, ADA).status_code == 401
+    assert get(client, basic("ada", "new password")).status_code == 200
+
+
+def test_a_verified_password_in_use_stays_vouched_for_past_five_minutes(signing_in, clock, hashes):
+    client = signing_in()
+    assert get(client, ADA).status_code == 200
+    for _ in range(4):
+        clock.advance(200)  # each use within five minutes of the last
+        assert get(client, ADA).status_code == 200
+    assert len(hashes) == 1
+    clock.advance(301)
+    assert get(client, ADA).status_code == 200
+    assert len(hashes) == 2
+
+
+def test_failures_recorded_by_another_process_pause_this_one(users_file, data_dir):
+    """A second worker process writes into the same data file; this process reads its count."""
+    script = (
+        "import base64, sys\n"
+        "from webapp import create_app\n"
+        "app = create_app({'TESTING': True, 'WEBAPP_AUTH': 'basic',\n"
+        "                  'WEBAPP_USERS_FILE': sys.argv[1]})\n"
+        "client = app.test_client()\n"
+        "for n in range(5):\n"
+        "    token = base64.b64encode(f'ada:guess {n}'.encode()).decode()\n"
+        "    status = client.get('/', headers={'Authorization': 'Basic ' + token},\n"
+        "                        environ_base={'REMOTE_ADDR': '192.0.2.1'}).status_code\n"
+        "    assert status == 401, status\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(users_file)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (data_dir / "webapp.sqlite3").exists()
+    # Both on the real clock, as two workers are.
+    app = app_on(ok, WEBAPP_AUTH="basic", WEBAPP_USERS_FILE=str(users_file))
+    assert get(app.test_client(), BOB).status_code == 429
+
+
+def test_a_forwarded_request_without_trusted_proxies_is_warned_of_once(signing_in, caplog):
+    client = signing_in()
+    with caplog.at_level(logging.WARNING, logger="webapp.auth"):
+        for _ in range(3):
+            get(client, {**ADA, "X-Forwarded-For": "203.0.113.5"}, address="127.0.0.1")
+    warnings = [r for r in caplog.records if "WEBAPP_TRUSTED_PROXIES" in r.getMessage()]
+    assert len(warnings) == 1

@@ -132,18 +132,19 @@ def test_a_429_whose_retry_after_fits_the_deadline_is_retried(form):
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
 def test_a_429_asking_for_longer_than_the_deadline_is_a_503_passing_retry_after_on(form):
-    after = "120" if form == "seconds" else retry_after_date(120)
+    # Within the longest hold (60 s by default), so the app waits what Blaxel asked.
+    after = "45" if form == "seconds" else retry_after_date(45)
     with FaultyServer(respond(429, b'{"error": "rate_limited"}', {"Retry-After": after})) as server:
         # Cache off: the hold on further calls applies all the same.
         client = app_on(server.url, WEBAPP_CACHE_TTL="0")
         response = client.get("/")
         assert response.status_code == 503
         # The seconds the app itself waits, whichever form Blaxel used.
-        assert 118 <= int(response.headers["Retry-After"]) <= 120
+        assert 43 <= int(response.headers["Retry-After"]) <= 45
         assert "Blaxel asked us to slow down" in response.text
         assert len(server.requests) == 1
         again = client.get("/jobs/x/executions")
-        assert again.status_code == 503 and int(again.headers["Retry-After"]) <= 120
+        assert again.status_code == 503 and int(again.headers["Retry-After"]) <= 45
         assert len(server.requests) == 1
 
 

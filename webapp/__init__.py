@@ -52,7 +52,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     # WEBAPP_CACHE_TTL=0 keeps nothing, not even finished executions.
     final_ttl = settings.cache_final_ttl if settings.cache_ttl > 0 else 0.0
-    cached = CachedClient(client, store, ttl=settings.cache_ttl, final_ttl=final_ttl)
+    cached = CachedClient(
+        client,
+        store,
+        ttl=settings.cache_ttl,
+        final_ttl=final_ttl,
+        max_hold=settings.rate_limit_max_hold,
+    )
     app.extensions["blaxel"] = cached
     app.extensions["settings"] = settings
     app.extensions["demo_tour"] = tour

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import logging
 import math
 import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -16,55 +18,92 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .config import Settings
 from .handlers import error_page
+from .store import Events, open_events
 from .users import MAX_NAME_LENGTH, Busy, UsersFile, valid_name, write_user
+
+log = logging.getLogger(__name__)
 
 # Liveness and readiness answer load balancers, which carry no credentials; assets are public.
 OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 REALM = "Blaxel jobs"
-# Addresses and names whose failures are remembered at once; the oldest are forgotten first.
-MAX_TRACKED = 10_000
+# Said at start (production.start_warnings) and at the first forwarded request.
+BEHIND_A_PROXY = (
+    "WEBAPP_AUTH=basic without WEBAPP_TRUSTED_PROXIES: behind a reverse proxy or load balancer, "
+    "every person arrives from its address, so a few wrong guesses by anyone pause everyone's "
+    "sign-in. Set WEBAPP_TRUSTED_PROXIES to the proxy's addresses; the client it names in "
+    "X-Forwarded-For is then counted."
+)
+# A verified name and password pass without a hash this long after their last use, so a page's
+# htmx requests skip it, and guessers on the person's name or address cannot slow them.
+REMEMBER_SECONDS = 300
 
 
 class SignInThrottle:
-    """Failed sign-ins per key (a client address, a user name). Once a key has `limit` failures
-    within `window` seconds, attempts under it are refused, before any hashing, until the oldest
-    of those leaves the window. Refused attempts are not counted, so the wait does not grow."""
+    """Failed sign-ins per key (a client address, a user name), counted in the store that every
+    worker process shares. Once a key has `limit` failures within `window` seconds, attempts
+    under it are refused, before any hashing, until the oldest of those leaves the window.
+    Refused attempts are not counted, so the wait does not grow.
 
-    def __init__(self, limit: int, window: float, now: Callable[[], float]) -> None:
+    A name and password verified recently pass before any of this, whichever worker answers:
+    the store keeps a keyed digest of them and of the user's hash (so a changed password no
+    longer passes), never the password or a digest anyone without the secret key could test."""
+
+    def __init__(
+        self, events: Events, limit: int, window: float, now: Callable[[], float], secret: str
+    ) -> None:
+        self.events = events
         self.limit = limit
         self.window = window
         self.now = now
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._secret = secret.encode()
 
     def retry_after(self, keys: Iterable[str]) -> int:
         """Whole seconds until every key may try again; 0 if they may now."""
         now = self.now()
         wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._failures.get(key)
-                if failures is None:
-                    continue
-                while failures and failures[0] <= now - self.window:
-                    failures.popleft()
-                if len(failures) >= self.limit:
-                    wait = max(wait, failures[-self.limit] + self.window - now)
+        for key in keys:
+            failures = [
+                at
+                for at in self.events.since(_counted(key), now - self.window)
+                if at > now - self.window
+            ]
+            if len(failures) >= self.limit:
+                wait = max(wait, failures[-self.limit] + self.window - now)
         return math.ceil(wait)
 
     def failed(self, keys: Iterable[str]) -> None:
         now = self.now()
-        with self._lock:
-            for key in keys:
-                failures = self._failures.setdefault(key, deque(maxlen=self.limit))
-                failures.append(now)
-                self._failures.move_to_end(key)
-            while len(self._failures) > MAX_TRACKED:
-                self._failures.popitem(last=False)
+        for key in keys:
+            self.events.add(_counted(key), now, self.window)
 
     def forget(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+        self.events.drop(_counted(key))
+
+    def vouched(self, name: str, password: str, stored: str | None) -> bool:
+        """Whether this name and password were verified against the user's current hash within
+        REMEMBER_SECONDS of their last use; a use past half of that is noted again."""
+        if stored is None:
+            return False
+        now = self.now()
+        key = self._verified_key(name, password, stored)
+        uses = self.events.since(key, now - REMEMBER_SECONDS)
+        if not uses:
+            return False
+        if uses[-1] <= now - REMEMBER_SECONDS / 2:
+            self.events.add(key, now, REMEMBER_SECONDS)
+        return True
+
+    def verified(self, name: str, password: str, stored: str) -> None:
+        self.events.add(self._verified_key(name, password, stored), self.now(), REMEMBER_SECONDS)
+
+    def _verified_key(self, name: str, password: str, stored: str) -> str:
+        signed = f"{name}\0{password}\0{stored}".encode()
+        return "signin-verified:" + hmac.new(self._secret, signed, hashlib.sha256).hexdigest()
+
+
+def _counted(key: str) -> str:
+    """A throttle key as stored: of fixed length, whatever name a guesser sends."""
+    return "signin-failures:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def client_address(settings: Settings) -> str:
@@ -125,15 +164,16 @@ def _refuse_busy() -> BaseResponse:
 
 
 def _sign_in_basic(
-    users: UsersFile | None, throttle: SignInThrottle, settings: Settings
+    users: UsersFile, throttle: SignInThrottle, settings: Settings
 ) -> str | BaseResponse:
     credentials = request.authorization
-    if users is None or credentials is None or credentials.type != "basic":
+    if credentials is None or credentials.type != "basic":
         return _refuse_basic()
     name, password = credentials.username or "", credentials.password or ""
+    stored = users.hashes().get(name)
     # A person whose password was just verified is let in before any throttle: guessers on
     # their name or address cannot slow them.
-    if users.remembered(name, password):
+    if throttle.vouched(name, password, stored):
         return name
     keys = (f"address {client_address(settings)}", f"name {name}")
     wait = throttle.retry_after(keys)
@@ -143,10 +183,11 @@ def _sign_in_basic(
         verified = users.check(name, password)
     except Busy:
         return _refuse_busy()
-    if not verified:
+    if not verified or stored is None:
         throttle.failed(keys)
         return _refuse_basic()
     throttle.forget(keys[1])
+    throttle.verified(name, password, stored)
     return name
 
 
@@ -182,22 +223,35 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
 
 
 def register(app: Flask, settings: Settings) -> None:
-    hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
-    users = UsersFile(settings.users_file, hash_wait) if settings.users_file else None
-    clock = app.extensions["clock"]
-    throttle = SignInThrottle(
-        settings.signin_failures, settings.signin_window, lambda: clock().timestamp()
-    )
+    identify = lambda: _identity_from_proxy(settings)  # noqa: E731
+    if settings.auth == "basic":
+        hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
+        users = UsersFile(settings.users_file, hash_wait)
+        clock = app.extensions["clock"]
+        # Opened here, so a data file the app cannot read stops it at start, naming the file.
+        events = app.extensions["events"] = open_events(settings)
+        throttle = SignInThrottle(
+            events,
+            settings.signin_failures,
+            settings.signin_window,
+            lambda: clock().timestamp(),
+            settings.secret_key,
+        )
+        forwarded_seen = threading.Event()
+
+        def identify() -> str | BaseResponse:
+            forwarded = "X-Forwarded-For" in request.headers
+            if forwarded and not settings.trusted_proxies and not forwarded_seen.is_set():
+                forwarded_seen.set()
+                log.warning(BEHIND_A_PROXY)
+            return _sign_in_basic(users, throttle, settings)
 
     @app.before_request
     def check_access() -> BaseResponse | None:
         g.identity = ""
         if settings.auth == "none" or request.endpoint in OPEN_ENDPOINTS:
             return None
-        if settings.auth == "proxy":
-            identity = _identity_from_proxy(settings)
-        else:
-            identity = _sign_in_basic(users, throttle, settings)
+        identity = identify()
         if not isinstance(identity, str):
             return identity
         g.identity = identity

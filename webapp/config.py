@@ -52,6 +52,10 @@ class Settings:
     # more are refused before the password is hashed.
     signin_failures: int = DEFAULT_SIGNIN_FAILURES
     signin_window: float = 300.0
+    # The longest one 429 from Blaxel holds back every call, whatever its Retry-After asks.
+    rate_limit_max_hold: float = 60.0
+    # Where what every worker shares is kept when no Redis is set (see store.data_dir).
+    data_dir: str = ""
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
@@ -118,6 +122,8 @@ class Settings:
             export_seconds=_seconds(source, "WEBAPP_EXPORT_SECONDS", 600.0, low=1),
             signin_failures=_count(source, "WEBAPP_SIGNIN_FAILURES", DEFAULT_SIGNIN_FAILURES),
             signin_window=_signin_window(source),
+            rate_limit_max_hold=_max_hold(source),
+            data_dir=str(source.get("WEBAPP_DATA_DIR") or "").strip(),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
         )
@@ -169,3 +175,10 @@ def _signin_window(source: Mapping[str, Any]) -> float:
     if window < 1:
         raise ConfigError("WEBAPP_SIGNIN_WINDOW must be at least 1 second")
     return window
+
+
+def _max_hold(source: Mapping[str, Any]) -> float:
+    hold = _seconds(source, "WEBAPP_RATE_LIMIT_MAX_HOLD", 60.0, low=1)
+    if hold > 300:
+        raise ConfigError("WEBAPP_RATE_LIMIT_MAX_HOLD must be between 1 and 300 seconds")
+    return hold

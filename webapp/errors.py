@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .blaxel import ChainStopped, ErrorKind, UpstreamError
@@ -90,9 +91,21 @@ LOGS_PRESENTATION: dict[ErrorKind, tuple[str, str]] = {
 }
 
 
+def presentation(error: UpstreamError) -> tuple[int, str, str]:
+    """(status, headline, explanation) of a failed call; a 429's says how long calls pause."""
+    status, headline, explanation = PRESENTATION[error.kind]
+    if error.kind is ErrorKind.RATE_LIMITED and error.retry_after is not None:
+        seconds = max(1, math.ceil(error.retry_after))
+        explanation = (
+            f"Too many requests reached the Blaxel API, so this server pauses its calls to it "
+            f"for {seconds} second{'' if seconds == 1 else 's'}. Try again after that."
+        )
+    return status, headline, explanation
+
+
 def logs_presentation(error: UpstreamError) -> tuple[int, str, str]:
     """(status, headline, explanation) of a failed logs call: the logs' own words where the
     general ones would mislead (a 404 is not a missing job), else the general ones."""
     if error.kind in LOGS_PRESENTATION:
         return (502, *LOGS_PRESENTATION[error.kind])
-    return PRESENTATION[error.kind]
+    return presentation(error)

@@ -11,6 +11,7 @@ from webapp.production import (
     logging_config,
     shutdown_grace,
     start_problems,
+    start_warnings,
 )
 
 wsgi_app = "webapp.production:production_app()"
@@ -40,3 +41,5 @@ def on_starting(server):
     problems = start_problems(os.environ, server.cfg.bind)
     if problems:
         sys.exit("Not starting:\n- " + "\n- ".join(problems))
+    for warning in start_warnings(os.environ, server.cfg.bind):
+        server.log.warning(warning)

@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, make_response, render_template, 
 from werkzeug.exceptions import HTTPException
 
 from .blaxel import UpstreamError
-from .errors import FINAL_KINDS, PRESENTATION, QueryError
+from .errors import FINAL_KINDS, QueryError, presentation
 from .listing import is_fragment
 from .query import EXECUTIONS, JOBS, TASKS
 
@@ -125,7 +125,7 @@ def register(app: Flask) -> None:
             error.code or "-",
         )
         retry = error.kind not in FINAL_KINDS
-        response = error_page(*PRESENTATION[error.kind], error.detail, retry=retry)
+        response = error_page(*presentation(error), error.detail, retry=retry)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         return response

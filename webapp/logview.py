@@ -77,11 +77,12 @@ class LogView:
         return cls(job_id, execution_id, task, query, window, request, now)
 
     def following_from(self, since: datetime) -> LogView:
-        """The view a follow poll reads: from `since` to now and a margin, every line at once."""
+        """The view a follow poll reads: from `since` (on the follow grain) to now and a margin,
+        every line at once."""
         end = contract.follow_end(self.now)
         if self.query.end is not None:
             end = min(end, self.window.end)
-        start = max(since, self.window.start)
+        start = max(contract.follow_start(since), self.window.start)
         window = Window.of(start, max(end, start + timedelta(seconds=1)))
         request = replace(self.request, window=window, limit=FOLLOW_LIMIT, offset=0)
         return replace(self, window=window, request=request)

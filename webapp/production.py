@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .config import ConfigError, Settings, flag
+from .store import StoreError, open_events
 
 DEFAULT_BIND = "127.0.0.1:8000"
 # A worker whose event loop has not run for this long (stuck in CPU work, or in a call that
@@ -46,6 +47,11 @@ def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str
     except ConfigError as error:
         return [str(error)]
     problems = []
+    if settings.auth == "basic":
+        try:  # a data file it cannot read stops the server before any worker starts
+            open_events(settings).close()
+        except StoreError as error:
+            problems.append(str(error))
     if not str(environ.get("WEBAPP_SECRET_KEY") or "").strip():
         problems.append(
             "WEBAPP_SECRET_KEY is not set. In production it must be: every worker process would "
@@ -68,6 +74,22 @@ def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str
             "if the network itself is the access control, say so with WEBAPP_ALLOW_ANONYMOUS=1."
         )
     return problems
+
+
+def start_warnings(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str]:
+    """What the production server says in its log as it starts: allowed, likely a mistake."""
+    from .auth import BEHIND_A_PROXY
+
+    try:
+        settings = Settings.load({**environ})
+    except ConfigError:
+        return []  # start_problems says why it cannot start
+    binds = list(binds)
+    # Nobody but this machine can connect: people come through a proxy running here.
+    proxied = bool(binds) and all(is_loopback(bind) for bind in binds)
+    if settings.auth == "basic" and not settings.trusted_proxies and proxied:
+        return [BEHIND_A_PROXY]
+    return []
 
 
 def shutdown_grace(environ: Mapping[str, Any]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .blaxel import CachedClient, CallScope, PageRequest, UpstreamError
+from .blaxel import CachedClient, CallScope, ErrorKind, PageRequest, UpstreamError
 
 # The cheapest call that proves the token works: one job.
 PROBE = PageRequest(limit=1)
@@ -38,6 +38,8 @@ class Readiness:
         try:
             # Not shared: a cached answer would say nothing about Blaxel now.
             self.client.list_jobs(PROBE, CallScope.starting_now(self.timeout), shared=False)
-        except UpstreamError:
-            return False
+        except UpstreamError as error:
+            # A 429 (or the hold after one) means the token reached Blaxel: this instance is as
+            # ready as every other, and a balancer that pulled them all would serve nothing.
+            return error.kind is ErrorKind.RATE_LIMITED
         return True

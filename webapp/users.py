@@ -4,7 +4,6 @@ a file caught mid-write locks nobody out, and checked so that hashing cannot swa
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import os
 import re
@@ -12,7 +11,6 @@ import secrets
 import sys
 import tempfile
 import threading
-import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +21,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 128
-# A verified password is remembered this long, so a page's htmx requests skip the slow hash.
-REMEMBER_SECONDS = 300
 # Hashes checked at once per process (scrypt: about 120 ms of CPU and 32 MiB each).
 HASH_CHECKS = 2
 # What werkzeug writes: scrypt:N:r:p or pbkdf2:HASH:ITERATIONS, then $salt$hex-digest.
@@ -108,8 +104,6 @@ class UsersFile:
         self._problem = ""  # the last one logged, so a lasting problem is logged once
         self._lock = threading.Lock()
         self._hash_slots = threading.BoundedSemaphore(HASH_CHECKS)
-        self._remembered: dict[bytes, tuple[str, float]] = {}
-        self._key = secrets.token_bytes(32)
         self._dummy = ""
 
     def hashes(self) -> dict[str, str]:
@@ -149,18 +143,6 @@ class UsersFile:
             log.warning("users file %s %s", self.path, problem)
             self._problem = problem
 
-    def _remember_key(self, name: str, password: str) -> bytes:
-        return hmac.new(self._key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
-
-    def remembered(self, name: str, password: str) -> bool:
-        """True if this name and password were verified in the last few minutes and the user's
-        hash has not changed since: no hashing needed."""
-        stored = self.hashes().get(name)
-        remembered = self._remembered.get(self._remember_key(name, password))
-        return bool(
-            stored and remembered and remembered[0] == stored and remembered[1] > time.monotonic()
-        )
-
     def check(self, name: str, password: str) -> bool:
         """Hash the password against the user's: at most HASH_CHECKS at once, each waiting at
         most hash_wait seconds for its turn (else Busy), off gevent's event loop."""
@@ -174,13 +156,7 @@ class UsersFile:
             verified = off_the_event_loop(_matches, stored or self._dummy, password)
         finally:
             self._hash_slots.release()
-        if stored is None or not verified:
-            return False
-        if len(self._remembered) > 1024:
-            self._remembered.clear()
-        expires = time.monotonic() + REMEMBER_SECONDS
-        self._remembered[self._remember_key(name, password)] = (stored, expires)
-        return True
+        return stored is not None and verified
 
 
 def _matches(stored: str, password: str) -> bool:

@@ -42,6 +42,8 @@ NAMESPACE = "blaxel-webapp:2:"
 # Answers larger than this are not kept: a few of them would crowd out everything else.
 MAX_ENTRY_BYTES = 1024 * 1024
 DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
+# The longest a 429 holds every call back, whatever its Retry-After asks (a setting).
+DEFAULT_MAX_HOLD_SECONDS = 60.0
 
 _encoder = msgspec.json.Encoder()
 
@@ -58,9 +60,16 @@ class Store(ABC):
     """get-or-load of byte strings with coalescing, plus small facts remembered for a while."""
 
     @abstractmethod
-    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+    def fetch(
+        self,
+        key: str,
+        load: Callable[[], bytes],
+        lifetime: Lifetime,
+        deadline: float | None = None,
+    ) -> tuple[bytes, bool]:
         """(value, hit): a stored value, another request's answer, or `load()`'s own, kept for
-        `lifetime(value)` seconds (0: not kept)."""
+        `lifetime(value)` seconds (0: not kept). Another request's call is waited on until
+        `deadline` (monotonic) at most: then the wait ends as a timeout, as a call would."""
 
     @abstractmethod
     def extend(self, key: str, seconds: float) -> None:
@@ -81,13 +90,22 @@ class Store(ABC):
 class CachedClient:
     """A BlaxelClient's methods through a Store."""
 
-    def __init__(self, client: BlaxelClient, store: Store, *, ttl: float, final_ttl: float) -> None:
+    def __init__(
+        self,
+        client: BlaxelClient,
+        store: Store,
+        *,
+        ttl: float,
+        final_ttl: float,
+        max_hold: float = DEFAULT_MAX_HOLD_SECONDS,
+    ) -> None:
         self.client = client
         # Where a request's independent calls run side by side (Session.together).
         self.pool = ThreadPoolExecutor(32, thread_name_prefix="blaxel-call")
         self.store = store
         self.ttl = ttl
         self.final_ttl = final_ttl
+        self.max_hold = max_hold
         self.max_entry_bytes = MAX_ENTRY_BYTES
         # Who is asking whom: every key starts with it (the token only as a digest, so that no
         # cache ever holds the token itself).
@@ -224,21 +242,25 @@ class CachedClient:
         try:
             if not shared or (self.ttl <= 0 and self.final_ttl <= 0):
                 return load()  # nothing would be kept: no store, no copy of the answer
-            body, _ = self.store.fetch(request_key(self._scope, key_parts), load_bytes, kept_for)
+            key = request_key(self._scope, key_parts)
+            body, _ = self.store.fetch(key, load_bytes, kept_for, scope.call_deadline())
         except UpstreamError as error:
             if error.kind is ErrorKind.RATE_LIMITED:
-                self._hold(error)
+                # The page that met the 429 tells the same wait as the pages held after it.
+                error.retry_after = self._hold(error)
             raise
         if loaded:
             return loaded[0]
         scope.note(CallRecord(endpoint, 200, time.monotonic() - started, 0, "hit", started))
         return decode(body, kind)
 
-    def _hold(self, error: UpstreamError) -> None:
-        """After a 429, every call with these credentials waits out the Retry-After."""
-        seconds = error.retry_after or DEFAULT_RETRY_AFTER_SECONDS
+    def _hold(self, error: UpstreamError) -> float:
+        """After a 429, every call with these credentials waits out the Retry-After, at most
+        max_hold seconds (a date far ahead would hold every page for long); the hold's length."""
+        seconds = min(error.retry_after or DEFAULT_RETRY_AFTER_SECONDS, self.max_hold)
         fields = {"detail": error.detail, "upstream_status": error.upstream_status}
         self.store.mark("hold:" + self._scope, seconds, {**fields, "code": error.code})
+        return seconds
 
     def _check_hold(self, endpoint: str, scope: CallScope) -> None:
         held = self.store.recall("hold:" + self._scope)
@@ -280,7 +302,13 @@ class LocalStore(Store):
         """Bytes of answers held now."""
         return self._bytes
 
-    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+    def fetch(
+        self,
+        key: str,
+        load: Callable[[], bytes],
+        lifetime: Lifetime,
+        deadline: float | None = None,
+    ) -> tuple[bytes, bool]:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] > self._clock():
@@ -291,7 +319,10 @@ class LocalStore(Store):
             if call is None:
                 call = self._calls[key] = _Call()
         if not leading:
-            if not call.done.wait(self.wait_limit):
+            wait, cut_short = _wait(self.wait_limit, deadline)
+            if not call.done.wait(wait):
+                if cut_short:
+                    raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time")
                 return load(), False
             if call.error is not None:
                 raise _copy(call.error)
@@ -345,6 +376,13 @@ class LocalStore(Store):
             self._bytes -= len(self._entries.popitem(last=False)[1][1])
 
 
+def _wait(limit: float, deadline: float | None) -> tuple[float, bool]:
+    """How long to wait on another request's call, and whether the deadline cut that short."""
+    if deadline is None or deadline - time.monotonic() >= limit:
+        return limit, False
+    return max(deadline - time.monotonic(), 0.0), True
+
+
 def _copy(error: BaseException) -> BaseException:
     # A copy each: one exception object raised in several threads tangles tracebacks.
     if isinstance(error, UpstreamError):
@@ -386,7 +424,13 @@ class RedisStore(Store):
     def close(self) -> None:
         self._redis.close()
 
-    def fetch(self, key: str, load: Callable[[], bytes], lifetime: Lifetime) -> tuple[bytes, bool]:
+    def fetch(
+        self,
+        key: str,
+        load: Callable[[], bytes],
+        lifetime: Lifetime,
+        deadline: float | None = None,
+    ) -> tuple[bytes, bool]:
         if self._skipping():
             return load(), False
         data, lock = NAMESPACE + "data:" + key, NAMESPACE + "lock:" + key
@@ -395,7 +439,8 @@ class RedisStore(Store):
             self._up()
             if found is not None:
                 return found, True
-            deadline = time.monotonic() + self.lock_seconds
+            wait, cut_short = _wait(self.lock_seconds, deadline)
+            until = time.monotonic() + wait
             while True:
                 claim = secrets.token_hex(8)
                 if self._redis.set(lock, claim, nx=True, px=int(self.lock_seconds * 1000)):
@@ -406,10 +451,12 @@ class RedisStore(Store):
                         break
                     self._release(keys=[lock], args=[claim])
                     return found, True
-                outcome = self._follow(data, lock, deadline)
+                outcome = self._follow(data, lock, until)
                 if outcome is not None:
                     return outcome, True
-                if time.monotonic() > deadline:
+                if time.monotonic() >= until:
+                    if cut_short:
+                        raise UpstreamError(ErrorKind.TIMED_OUT, "no answer in time")
                     return load(), False
                 # The lock went: its holder may have stored an answer just before letting go.
                 found = self._redis.get(data)

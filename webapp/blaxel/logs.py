@@ -244,7 +244,13 @@ def settled(task: Task, now: datetime) -> bool:
 
 def follow_since(now: datetime) -> datetime:
     """Where the next follow poll's window starts: far enough back for late lines."""
-    return _floor(now - LATE, FOLLOW_GRAIN)
+    return follow_start(now - LATE)
+
+
+def follow_start(since: datetime) -> datetime:
+    """A poll's `since` down to the grain, whatever the browser sent: polls that differ by
+    seconds ask Blaxel the same thing, and all but the first are answered from the cache."""
+    return _floor(since, FOLLOW_GRAIN)
 
 
 def follow_end(now: datetime) -> datetime:

@@ -1,4 +1,9 @@
-"""Fixtures: the app on the embedded simulator, the app on a scripted upstream, a fake clock."""
+"""Fixtures: the app on the embedded simulator, the app on a scripted upstream, a fake clock.
+
+A test that needs a tool outside the virtual environment (Chromium and Playwright, redis-server)
+is skipped, with a reason naming `make test`, where that tool is missing. `make test` passes
+`--require-all`: there a missing tool fails its tests, and the run fails if any test was skipped.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ from flask import Flask
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN
 
-# The browser fixtures (headless Chromium, a console-watching page) live beside the live server.
-pytest_plugins = ["tests.browser"]
+# The browser fixtures (headless Chromium, a console-watching page) live beside the live server;
+# Playwright itself is imported only when a browser test runs. pytester runs the suite's own hooks.
+pytest_plugins = ["tests.browser", "pytester"]
+REQUIRE_ALL = "--require-all"
 
 TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
 
@@ -23,6 +30,59 @@ TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks t
 SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token")
 TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v", "TE9ORw")
 LOGGED_CURSOR = re.compile(r"cursor=(?!\[redacted\])[^&\s\"'\]]+")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        REQUIRE_ALL,
+        action="store_true",
+        help="fail, never skip, a test whose tool is missing, and fail the run if any test was "
+        "skipped (`make test` passes it)",
+    )
+
+
+def needs(config: pytest.Config, missing: list[str]) -> None:
+    """Skip the current test for want of `missing` (what `make test` installs), or fail it under
+    --require-all; nothing if nothing is missing."""
+    if not missing:
+        return
+    reason = f"needs {', '.join(missing)}: `make test` installs what is missing and runs it"
+    if config.getoption(REQUIRE_ALL):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+class EveryTestRuns:
+    """Under --require-all: a skipped test or module fails the run, and the summary names it."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self.skipped.append(report.nodeid)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:
+            self.skipped.append(report.nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.skipped:
+            terminalreporter.write_line(
+                f"{REQUIRE_ALL}: {len(self.skipped)} skipped, and every test must run here: "
+                + ", ".join(self.skipped[:5]),
+                red=True,
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller alone (xdist's workers send it their reports) decides the run's status.
+    if config.getoption(REQUIRE_ALL) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(EveryTestRuns(), "every-test-runs")
 
 
 class LogCapture(logging.Handler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ import pytest
 import redis
 from flask import template_rendered
 
-from bench.serving import RedisServer, free_port, running_redis, stop, wait_for
+from bench.serving import REDIS_SERVER, RedisServer, free_port, running_redis, stop, wait_for
 from webapp.blaxel import (
     BlaxelClient,
     CachedClient,
@@ -33,15 +34,21 @@ from webapp.config import ConfigError, Settings
 from webapp.simulator import create_simulator
 
 from .browser import serve
-from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, task_json, task_page
+from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, needs, task_json, task_page
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"
 FRAGMENT = {"HX-Request": "true"}
 
 
+def needs_redis(config: pytest.Config) -> None:
+    needs(config, [] if shutil.which(REDIS_SERVER) else ["redis-server"])
+
+
 @pytest.fixture(scope="session")
-def redis_server():
+def redis_server(pytestconfig):
+    """A throw-away redis-server for the session (Debian's, as in production)."""
+    needs_redis(pytestconfig)
     with running_redis() as server:
         yield server
 
@@ -294,7 +301,8 @@ def test_a_429_seen_by_one_process_holds_the_others_through_redis(redis_url):
     assert len(upstream.requests) == 1
 
 
-def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
+def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog, pytestconfig):
+    needs_redis(pytestconfig)
     server = RedisServer()
     server.start()
     try:

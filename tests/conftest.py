@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -122,21 +124,41 @@ def no_token_or_cursor_in_any_log():
 
 
 class FakeClock:
-    """A clock the tests move by hand, shared by the app and the simulator."""
+    """A clock the tests move by hand, shared by the app and the simulator (and by deadlines,
+    with the `deadline_clock` fixture)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self._lock = threading.Lock()  # moved by an upstream's threads too
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        with self._lock:
+            self.now += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        """This clock in seconds, as `time.monotonic` reads."""
+        return self.now.timestamp()
+
+    def advance_to(self, seconds: float) -> None:
+        """Move to `seconds` (a `monotonic` reading), unless already past it."""
+        with self._lock:
+            self.now = max(self.now, datetime.fromtimestamp(seconds, UTC))
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def deadline_clock(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """`clock` read as `time.monotonic` too, which deadlines are measured on: time passes for a
+    request's deadline only when the test (or its upstream) moves the clock."""
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    return clock
 
 
 @pytest.fixture

@@ -195,6 +195,7 @@ def test_an_export_stops_when_pages_go_on_far_beyond_the_total_and_says_so(scrip
     response, body = download(client, f"{TASKS}.{fmt}")
     assert response.status_code == 200
     assert is_marked_incomplete(fmt, body)
+    assert b"ran on past the 3 items Blaxel announced" in body
 
 
 # --- Data that parses but does not render (issue 10 item 7) --------------------------------

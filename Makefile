@@ -44,11 +44,11 @@ lint: $(VENV)/.test-installed
 
 ## Install everything, Chromium included, and run every test.
 test: system-packages $(VENV)/.test-installed lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --require-all
 
 ## Retake the docs' screenshots (docs/screenshots/*.png) from the real pages, demo data.
 screenshots: system-packages $(VENV)/.test-installed
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m screenshot
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m screenshot --require-all
 
 # Datasette, for one comparison, lives in the benchmark's own environment: never a dependency.
 .venv-bench/.installed:

@@ -1,7 +1,12 @@
-"""Shared pieces for browser tests: a live server on a loopback socket and headless Chromium."""
+"""Shared pieces for browser tests: a live server on a loopback socket and headless Chromium.
+
+Playwright is imported only when a browser test runs: without it (or without Chromium) the other
+tests still run, and the browser tests are skipped, saying what is missing (conftest's `needs`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Iterator
@@ -11,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from webapp import create_app
 
-from .conftest import FakeClock
+from .conftest import FakeClock, needs
 
 CHROMIUM = "/usr/bin/chromium"
 # Where the docs' screenshots go: a folder of this run unless set (`make screenshots` sets it
@@ -85,9 +89,38 @@ def live_url(live_clock: FakeClock) -> Iterator[str]:
         yield url
 
 
+def missing_for_browser_tests() -> list[str]:
+    """What the browser tests need and this machine lacks."""
+    missing = [
+        name
+        for name, module in (
+            ("Playwright", "playwright"),
+            ("axe-playwright-python", "axe_playwright_python"),
+        )
+        if importlib.util.find_spec(module) is None
+    ]
+    if not Path(CHROMIUM).exists():
+        missing.append(f"Chromium at {CHROMIUM}")
+    return missing
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser"):
+        needs(item.config, missing_for_browser_tests())
+
+
+def expect(actual, message: str | None = None):
+    """Playwright's `expect`, imported when a browser test first uses it."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(actual, message)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium (Debian's, never a downloaded one) per test process."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

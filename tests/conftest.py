@@ -1,9 +1,17 @@
-"""Fixtures: the app on the embedded simulator, the app on a scripted upstream, a fake clock."""
+"""Fixtures: the app on the embedded simulator, the app on a scripted upstream, a fake clock.
+
+A test that needs a tool outside the virtual environment (Chromium and Playwright, redis-server)
+is skipped, with a reason naming `make test`, where that tool is missing. `make test` passes
+`--require-all`: there a missing tool fails its tests, and the run fails if any test was skipped.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -11,12 +19,14 @@ import httpx
 import pytest
 from flask import Flask
 
-from bench.serving import running_redis
+from bench.serving import REDIS_SERVER, running_redis
 from webapp import create_app
 from webapp.simulator import DEMO_TOKEN
 
-# The browser fixtures (headless Chromium, a console-watching page) live beside the live server.
-pytest_plugins = ["tests.browser"]
+# The browser fixtures (headless Chromium, a console-watching page) live beside the live server;
+# Playwright itself is imported only when a browser test runs. pytester runs the suite's own hooks.
+pytest_plugins = ["tests.browser", "pytester"]
+REQUIRE_ALL = "--require-all"
 
 TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
 
@@ -24,6 +34,59 @@ TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks t
 SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token")
 TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v", "TE9ORw")
 LOGGED_CURSOR = re.compile(r"cursor=(?!\[redacted\])[^&\s\"'\]]+")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        REQUIRE_ALL,
+        action="store_true",
+        help="fail, never skip, a test whose tool is missing, and fail the run if any test was "
+        "skipped (`make test` passes it)",
+    )
+
+
+def needs(config: pytest.Config, missing: list[str]) -> None:
+    """Skip the current test for want of `missing` (what `make test` installs), or fail it under
+    --require-all; nothing if nothing is missing."""
+    if not missing:
+        return
+    reason = f"needs {', '.join(missing)}: `make test` installs what is missing and runs it"
+    if config.getoption(REQUIRE_ALL):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+class EveryTestRuns:
+    """Under --require-all: a skipped test or module fails the run, and the summary names it."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self.skipped.append(report.nodeid)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:
+            self.skipped.append(report.nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.skipped:
+            terminalreporter.write_line(
+                f"{REQUIRE_ALL}: {len(self.skipped)} skipped, and every test must run here: "
+                + ", ".join(self.skipped[:5]),
+                red=True,
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller alone (xdist's workers send it their reports) decides the run's status.
+    if config.getoption(REQUIRE_ALL) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(EveryTestRuns(), "every-test-runs")
 
 
 class LogCapture(logging.Handler):
@@ -62,9 +125,14 @@ def no_token_or_cursor_in_any_log():
     assert leaks == []
 
 
+def needs_redis(config: pytest.Config) -> None:
+    needs(config, [] if shutil.which(REDIS_SERVER) else ["redis-server"])
+
+
 @pytest.fixture(scope="session")
-def redis_server():
+def redis_server(pytestconfig):
     """A real redis-server for the session (the shared cache and the shared sign-in counts)."""
+    needs_redis(pytestconfig)
     with running_redis() as server:
         yield server
 
@@ -96,21 +164,41 @@ def data_dir(tmp_path_factory, monkeypatch):
 
 
 class FakeClock:
-    """A clock the tests move by hand, shared by the app and the simulator."""
+    """A clock the tests move by hand, shared by the app and the simulator (and by deadlines,
+    with the `deadline_clock` fixture)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self._lock = threading.Lock()  # moved by an upstream's threads too
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        with self._lock:
+            self.now += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        """This clock in seconds, as `time.monotonic` reads."""
+        return self.now.timestamp()
+
+    def advance_to(self, seconds: float) -> None:
+        """Move to `seconds` (a `monotonic` reading), unless already past it."""
+        with self._lock:
+            self.now = max(self.now, datetime.fromtimestamp(seconds, UTC))
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def deadline_clock(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """`clock` read as `time.monotonic` too, which deadlines are measured on: time passes for a
+    request's deadline only when the test (or its upstream) moves the clock."""
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    return clock
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from bench.serving import free_port
 
@@ -111,37 +112,61 @@ def reset_before_reply(connection: socket.socket, stopping: threading.Event) -> 
     connection.close()
 
 
-def slowly(seconds: float, behaviour: Behaviour) -> Behaviour:
-    """`behaviour`, after `seconds` of silence (cut short when the server stops)."""
+class Clock(Protocol):
+    """The tests' FakeClock, as the `deadline_clock` fixture makes deadlines read it."""
+
+    def advance(self, seconds: float) -> None: ...
+
+
+def later(clock: Clock, seconds: float, behaviour: Behaviour) -> Behaviour:
+    """`behaviour`, `seconds` later on `clock`: a slow answer that takes no real time."""
 
     def delayed(connection: socket.socket, stopping: threading.Event) -> None:
-        if not stopping.wait(seconds):
-            behaviour(connection, stopping)
+        clock.advance(seconds)
+        behaviour(connection, stopping)
 
     return delayed
 
 
-def trickle_head(connection: socket.socket, stopping: threading.Event) -> None:
-    """A status line, then a header one byte every 0.2 s: the head never ends."""
-    try:
-        connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        while not stopping.wait(0.2):
-            connection.sendall(b"a")
-    except OSError:
-        pass  # the client gave up and closed the connection, as it should
+def trickle_head(clock: Clock, step: float = 0.2, most: int = 100) -> Behaviour:
+    """A status line, then a header one byte every `step` seconds on `clock`: the head never
+    ends. After `most` bytes the server hangs up, so that an app that never gives up sees a cut
+    answer (a 502), not a timeout."""
+
+    def behaviour(connection: socket.socket, stopping: threading.Event) -> None:
+        try:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(most):
+                if stopping.is_set():
+                    return
+                clock.advance(step)
+                connection.sendall(b"a")
+        except OSError:
+            pass  # the client gave up and closed the connection, as it should
+
+    return behaviour
+
+
+def trickle_body(clock: Clock, step: float = 0.05, most: int = 1000) -> Behaviour:
+    """A body announced at 100 MB that comes a byte every `step` seconds on `clock`; after
+    `most` bytes the server hangs up (a cut answer, for an app that never gives up)."""
+
+    def behaviour(connection: socket.socket, stopping: threading.Event) -> None:
+        try:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+            for _ in range(most):
+                if stopping.is_set():
+                    return
+                clock.advance(step)
+                connection.sendall(b" ")
+        except OSError:
+            pass  # the client gave up and closed the connection, as it should
+
+    return behaviour
 
 
 def never_answer(connection: socket.socket, stopping: threading.Event) -> None:
     stopping.wait(30)
-
-
-def trickle_forever(connection: socket.socket, stopping: threading.Event) -> None:
-    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
-    try:
-        while not stopping.wait(0.05):
-            connection.sendall(b" ")
-    except OSError:
-        pass  # the client gave up and closed the connection, as it should
 
 
 @contextmanager

@@ -10,13 +10,11 @@ import re
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect
 
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import serve
+from .browser import expect, serve
 
 pytestmark = pytest.mark.browser
 
@@ -175,6 +173,8 @@ def test_no_serious_accessibility_violations(browser, live_url, name, width, sch
             toggle.click()  # what a phone folds away is checked too
     for details in page.locator("details").all()[:2]:
         details.evaluate("details => details.open = true")
+    from axe_playwright_python.sync_playwright import Axe
+
     violations = Axe().run(page).response["violations"]
     if name == "tasks":
         page.keyboard.press("?")  # and the shortcuts list, alone in front of the page

@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from webapp.simulator import create_simulator
 
-from .browser import demo_server, serious_violations
+from .browser import demo_server, expect, serious_violations
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser

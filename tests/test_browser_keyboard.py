@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+
+from .browser import expect
 
 pytestmark = pytest.mark.browser
 

@@ -9,19 +9,22 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
 
 from webapp import create_app
 from webapp.logview import LogView
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
-from .browser import serious_violations, serve
+from .browser import expect, serious_violations, serve
 from .conftest import TOKEN, FakeClock
 from .logs_upstream import T0, LogsUpstream
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 

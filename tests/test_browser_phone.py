@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 
 from webapp import create_app
 
-from .browser import serve
+from .browser import expect, serve
 from .conftest import EXECUTION, task_json, task_page
 
 pytestmark = pytest.mark.browser

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 from werkzeug.security import generate_password_hash
 
 from webapp import create_app
 
-from .browser import CSP_WATCH, serve
+from .browser import CSP_WATCH, expect, serve
 from .conftest import EXECUTION, task_json, task_page
 
 pytestmark = pytest.mark.browser

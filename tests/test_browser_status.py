@@ -6,8 +6,8 @@ import csv
 import re
 
 import pytest
-from playwright.sync_api import expect
 
+from .browser import expect
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from playwright.sync_api import expect
 
 from webapp.blaxel import Task
 from webapp.causes import cause_of
 from webapp.simulator import data
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, serious_violations
+from .browser import CHROMIUM, CHROMIUM_ARGS, expect, serious_violations
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser

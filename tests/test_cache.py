@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -34,21 +35,62 @@ from webapp.config import ConfigError, Settings
 from webapp.simulator import create_simulator
 
 from .browser import serve
-from .conftest import EXECUTION, TOKEN, ScriptedUpstream, app_on, task_json, task_page
+from .conftest import (
+    EXECUTION,
+    TOKEN,
+    ScriptedUpstream,
+    app_on,
+    needs_redis,
+    task_json,
+    task_page,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/jobs/nightly/executions/exec-1/tasks"
 FRAGMENT = {"HX-Request": "true"}
 
 
-def slow_tasks(delay: float = 0.3):
-    """An upstream task list that takes `delay` seconds, so identical requests overlap."""
+def three_tasks(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=task_page([task_json(i) for i in range(3)]))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        time.sleep(delay)
-        return httpx.Response(200, json=task_page([task_json(i) for i in range(3)]))
 
-    return handler
+class Overlap:
+    """Holds an upstream's answers until `requests` identical requests overlap: in process, all
+    of them have asked their store for the answer; through Redis, all but the one making the
+    call have looked for its answer while it was under way."""
+
+    def __init__(self, requests: int) -> None:
+        self.requests = requests
+        self.reached = threading.Event()
+        self._lock = threading.Lock()
+        self._seen: dict[str, set[int]] = defaultdict(set)
+
+    def watch(self, *apps) -> None:
+        for app in apps:
+            store = app.extensions["blaxel"].store
+            if isinstance(store, RedisStore):
+                store._redis.mget = self._counting(store._redis.mget, self.requests - 1)
+            else:
+                store.fetch = self._counting(store.fetch, self.requests)
+
+    def _counting(self, look, needed: int):
+        def counted(key, *rest, **options):
+            with self._lock:
+                # Each thread once: a follower on Redis looks again and again.
+                self._seen[key].add(threading.get_ident())
+                if len(self._seen[key]) >= needed:
+                    self.reached.set()
+            return look(key, *rest, **options)
+
+        return counted
+
+    def answering(self, handler):
+        def held(request: httpx.Request) -> httpx.Response:
+            if not self.reached.wait(10):
+                return httpx.Response(500, json={"error": "the requests never overlapped"})
+            return handler(request)
+
+        return held
 
 
 def concurrently(count: int, call):
@@ -64,8 +106,10 @@ def concurrently(count: int, call):
 
 
 def test_concurrent_identical_requests_make_one_upstream_call(scripted):
-    client, upstream = scripted(slow_tasks())
+    overlap = Overlap(12)
+    client, upstream = scripted(overlap.answering(three_tasks))
     app = client.application
+    overlap.watch(app)
     responses = concurrently(12, lambda _: app.test_client().get(TASKS, headers=FRAGMENT))
     assert [r.status_code for r in responses] == [200] * 12
     assert len({r.data for r in responses}) == 1
@@ -75,7 +119,7 @@ def test_concurrent_identical_requests_make_one_upstream_call(scripted):
 def test_a_repeat_within_the_ttl_is_served_from_the_cache_and_after_it_goes_upstream(
     scripted, clock
 ):
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.3")
+    client, upstream = scripted(three_tasks, WEBAPP_CACHE_TTL="0.3")
     first = client.get(TASKS, headers=FRAGMENT)
     second = client.get(TASKS, headers=FRAGMENT)
     assert first.data == second.data
@@ -86,7 +130,7 @@ def test_a_repeat_within_the_ttl_is_served_from_the_cache_and_after_it_goes_upst
 
 
 def test_every_parameter_is_part_of_the_key(scripted):
-    client, upstream = scripted(slow_tasks(0))
+    client, upstream = scripted(three_tasks)
     for url in (TASKS, TASKS + "?sort=name:asc", TASKS + "?q=task", TASKS + "?limit=20"):
         client.get(url, headers=FRAGMENT)
         client.get(url, headers=FRAGMENT)
@@ -94,7 +138,7 @@ def test_every_parameter_is_part_of_the_key(scripted):
 
 
 def test_ttl_zero_turns_the_cache_off(scripted):
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0")
+    client, upstream = scripted(three_tasks, WEBAPP_CACHE_TTL="0")
     for _ in range(3):
         client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 3
@@ -197,7 +241,7 @@ def test_readyz_stays_ready_during_a_hold_without_asking_blaxel(scripted, clock)
 
 
 def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted, clock):
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")
+    client, upstream = scripted(three_tasks, WEBAPP_CACHE_TTL="0.2")
     assert client.get(TASKS).status_code == 200  # the page asks GetJobExecution: "failed"
     clock.advance(0.25)
     client.get(TASKS, headers=FRAGMENT)
@@ -206,16 +250,42 @@ def test_task_pages_of_a_finished_execution_are_kept_for_the_final_ttl(scripted,
     assert len(upstream.requests) == 2
 
 
-def late_execution(request: httpx.Request) -> httpx.Response:
-    """GetJobExecution ("failed") answering after the task list asked beside it."""
-    time.sleep(0.3)
-    return httpx.Response(200, json=EXECUTION)
+class StoredFirst:
+    """GetJobExecution ("failed") answering only once the task list asked beside it is stored."""
+
+    def __init__(self) -> None:
+        self.stored = threading.Event()
+        self._serving = threading.local()
+
+    def tasks(self, request: httpx.Request) -> httpx.Response:
+        self._serving.tasks = True  # this thread's store call is the task list's
+        return three_tasks(request)
+
+    def execution(self, request: httpx.Request) -> httpx.Response:
+        if not self.stored.wait(10):
+            return httpx.Response(500, json={"error": "the task list was never stored"})
+        return httpx.Response(200, json=EXECUTION)
+
+    def watch(self, app) -> None:
+        store = app.extensions["blaxel"].store
+        fetch = store.fetch
+
+        def fetched(key, load, lifetime, *deadline):
+            self._serving.tasks = False
+            found = fetch(key, load, lifetime, *deadline)
+            if self._serving.tasks:
+                self.stored.set()
+            return found
+
+        store.fetch = fetched
 
 
 def test_a_task_page_stored_before_its_execution_was_seen_finished_is_kept_for_the_final_ttl(
     scripted, clock
 ):
-    client, upstream = scripted(slow_tasks(0), late_execution, WEBAPP_CACHE_TTL="0.2")
+    late = StoredFirst()
+    client, upstream = scripted(late.tasks, late.execution, WEBAPP_CACHE_TTL="0.2")
+    late.watch(client.application)
     assert client.get(TASKS).status_code == 200  # the rows are stored first, for 0.2 s
     clock.advance(0.25)
     client.get(TASKS, headers=FRAGMENT)
@@ -223,18 +293,24 @@ def test_a_task_page_stored_before_its_execution_was_seen_finished_is_kept_for_t
 
 
 def test_the_same_holds_for_task_pages_kept_in_redis(scripted, redis_url):
+    """The rows, stored for the 1 s TTL, then seen finished: Redis keeps them for the final
+    TTL (its own clock: the key's time to live says so)."""
+    late = StoredFirst()
     client, upstream = scripted(
-        slow_tasks(0), late_execution, WEBAPP_CACHE_TTL="1", WEBAPP_CACHE_URL=redis_url
+        late.tasks, late.execution, WEBAPP_CACHE_TTL="1", WEBAPP_CACHE_URL=redis_url
     )
-    assert client.get(TASKS).status_code == 200  # the rows stored 0.3 s ago, for 1 s
-    time.sleep(1.0)  # Redis keeps time itself
+    late.watch(client.application)
+    assert client.get(TASKS).status_code == 200
+    with redis.Redis.from_url(redis_url) as kept:
+        [rows] = [key for key in kept.keys("*data:*") if b"task-0" in kept.get(key)]
+        assert 60_000 < kept.pttl(rows) <= 600_000  # the final TTL, 10 minutes; not 1 s
     client.get(TASKS, headers=FRAGMENT)
     assert len(upstream.listing_requests) == 1
 
 
 def test_searched_task_pages_of_a_finished_execution_keep_the_short_ttl(scripted, clock):
     # Every distinct search would otherwise stay for the final TTL: memory for nothing.
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="0.2")
+    client, upstream = scripted(three_tasks, WEBAPP_CACHE_TTL="0.2")
     client.get(TASKS + "?q=task")  # the page asks GetJobExecution: "failed"
     clock.advance(0.25)
     client.get(TASKS + "?q=task", headers=FRAGMENT)
@@ -251,7 +327,7 @@ def test_the_test_redis_runs_with_a_memory_bound_as_the_readme_asks(redis_server
 def test_task_pages_of_a_running_execution_keep_the_short_ttl(scripted, clock):
     running = {**EXECUTION, "status": "running"}
     client, upstream = scripted(
-        slow_tasks(0),
+        three_tasks,
         execution=lambda request: httpx.Response(200, json=running),
         WEBAPP_CACHE_TTL="0.2",
     )
@@ -274,7 +350,7 @@ def test_keys_depend_on_the_token_without_containing_it():
 
 
 def test_the_token_is_nowhere_in_redis(redis_url):
-    upstream = ScriptedUpstream(slow_tasks(0))
+    upstream = ScriptedUpstream(three_tasks)
     app = app_on(upstream, WEBAPP_CACHE_URL=redis_url)
     assert app.test_client().get(TASKS).status_code == 200
     with redis.Redis.from_url(redis_url) as client:
@@ -286,8 +362,10 @@ def test_the_token_is_nowhere_in_redis(redis_url):
 
 
 def test_two_app_instances_share_one_upstream_call_through_redis(redis_url):
-    upstream = ScriptedUpstream(slow_tasks())
+    overlap = Overlap(12)
+    upstream = ScriptedUpstream(overlap.answering(three_tasks))
     apps = [app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2)]
+    overlap.watch(*apps)
     responses = concurrently(12, lambda i: apps[i % 2].test_client().get(TASKS, headers=FRAGMENT))
     assert [r.status_code for r in responses] == [200] * 12
     assert len({r.data for r in responses}) == 1
@@ -318,12 +396,12 @@ def test_an_answer_stored_just_before_the_lock_is_claimed_serves_without_a_secon
 
 
 def test_an_upstream_error_reaches_every_waiting_request_once(redis_url):
-    def handler(request):
-        time.sleep(0.3)
-        return httpx.Response(404, json={"error": "no such execution"})
-
-    upstream = ScriptedUpstream(handler)
+    overlap = Overlap(8)
+    upstream = ScriptedUpstream(
+        overlap.answering(lambda request: httpx.Response(404, json={"error": "no such execution"}))
+    )
     apps = [app_on(upstream, WEBAPP_CACHE_URL=redis_url) for _ in range(2)]
+    overlap.watch(*apps)
     responses = concurrently(8, lambda i: apps[i % 2].test_client().get(TASKS, headers=FRAGMENT))
     assert [r.status_code for r in responses] == [404] * 8
     assert len(upstream.listing_requests) == 1
@@ -343,11 +421,12 @@ def test_a_429_seen_by_one_process_holds_the_others_through_redis(redis_url):
     assert len(upstream.requests) == 1
 
 
-def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
+def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog, pytestconfig):
+    needs_redis(pytestconfig)
     server = RedisServer()
     server.start()
     try:
-        upstream = ScriptedUpstream(slow_tasks(0))
+        upstream = ScriptedUpstream(three_tasks)
         app = app_on(upstream, WEBAPP_CACHE_URL=server.url)
         app.extensions["blaxel"].store.retry_seconds = 0
         client = app.test_client()
@@ -374,7 +453,7 @@ def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog):
 
 
 def test_a_redis_that_never_answered_still_serves_pages(caplog):
-    upstream = ScriptedUpstream(slow_tasks(0))
+    upstream = ScriptedUpstream(three_tasks)
     app = app_on(upstream, WEBAPP_CACHE_URL=f"redis://127.0.0.1:{free_port()}/0")
     with caplog.at_level(logging.WARNING, logger="webapp.blaxel.cache"):
         assert app.test_client().get(TASKS).status_code == 200
@@ -496,7 +575,7 @@ def test_gunicorn_worker_processes_share_one_upstream_call_through_redis(redis_u
 
 
 def test_each_request_renders_its_own_page_from_the_shared_answer(scripted):
-    client, upstream = scripted(slow_tasks(0), WEBAPP_CACHE_TTL="30")
+    client, upstream = scripted(three_tasks, WEBAPP_CACHE_TTL="30")
     renderings = []
     with template_rendered.connected_to(
         lambda sender, template, context, **extra: renderings.append(template.name),
@@ -509,7 +588,7 @@ def test_each_request_renders_its_own_page_from_the_shared_answer(scripted):
 
 
 def test_the_in_process_cache_ages_with_the_apps_clock(scripted, clock):
-    client, upstream = scripted(slow_tasks(0))
+    client, upstream = scripted(three_tasks)
     client.get(TASKS, headers=FRAGMENT)
     clock.advance(4.9)
     client.get(TASKS, headers=FRAGMENT)
@@ -520,7 +599,7 @@ def test_the_in_process_cache_ages_with_the_apps_clock(scripted, clock):
 
 
 def test_exports_walk_the_whole_list_without_filling_the_cache(scripted):
-    client, upstream = scripted(slow_tasks(0))
+    client, upstream = scripted(three_tasks)
     for _ in range(2):
         response = client.get(TASKS + ".csv")
         assert response.status_code == 200

@@ -2,13 +2,12 @@
 
 import base64
 import json
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.simulator import DEMO_TOKEN, DEMO_WORKSPACE, create_simulator, live_execution_id
+from webapp.simulator import DEMO_TOKEN, DEMO_WORKSPACE, create_simulator, data, live_execution_id
 
 from .conftest import FakeClock
 
@@ -585,15 +584,14 @@ def test_history_is_laid_out_relative_to_the_anchor(clock):
     assert moved - then == timedelta(days=100)
 
 
-def test_a_warm_page_of_the_5000_task_execution_takes_well_under_20_ms(client):
+def test_a_warm_page_of_the_5000_task_execution_reuses_the_execution_built_once(client):
+    """The 5,000 tasks are laid out on the first read; every later page, in any order and with a
+    search, is cut from that (the page's speed is measured by the benchmark, not here)."""
     get(client, f"{BIG}/tasks", limit="200")
+    built = data._frozen.cache_info().misses
     for sort in SORTS:
-        timings = []
-        for _ in range(3):
-            began = time.process_time()  # CPU time: parallel test workers do not inflate it
-            assert get(client, f"{BIG}/tasks", limit="200", sort=sort, q="task-").status_code == 200
-            timings.append(time.process_time() - began)
-        assert min(timings) < 0.015, sort
+        assert get(client, f"{BIG}/tasks", limit="200", sort=sort, q="task-").status_code == 200
+    assert data._frozen.cache_info().misses == built
 
 
 # The live job

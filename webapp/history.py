@@ -114,6 +114,11 @@ def fan_out(call: Callable[[str], R], names: Sequence[str]) -> dict[str, R | Ups
     return answers
 
 
+def named(jobs: Iterable[Job]) -> list[str]:
+    """The jobs' names; a job Blaxel sent without one cannot be asked about."""
+    return [job.name for job in jobs if job.name]
+
+
 def known(answers: dict[str, R | UpstreamError]) -> dict[str, R]:
     """The answers that came, unless Blaxel asked us to slow down or every call failed: then
     that failure is the page's."""
@@ -160,7 +165,7 @@ def ranked_jobs(session: Session, query: ListQuery, signer: CursorSigner) -> Ran
     binding = view_binding("jobs", query.sort, query.search, query.only)
     offset = _offset(query.cursor, binding, signer) if query.cursor else 0
     jobs = session.list_jobs(replace(ALL_JOBS, q=query.search))
-    answers = fan_out(lambda name: recent_runs(session, name), [job.name for job in jobs.items])
+    answers = fan_out(lambda name: recent_runs(session, name), named(jobs.items))
     histories = known(answers)
     chosen = list(jobs.items)
     if query.only:
@@ -222,10 +227,11 @@ class Summary:
         return sorted(found, key=lambda history: history.job)
 
     @cached_property
-    def running(self) -> list[Execution]:
+    def running(self) -> list[tuple[str, Execution]]:
+        """(job name, run) of each run in progress: the name the job was asked by."""
         return [
-            run
-            for window in self.jobs.values()
+            (name, run)
+            for name, window in self.jobs.items()
             for run in window.history.runs
             if not run.is_finished
         ]
@@ -283,7 +289,7 @@ def summarise(session: Session, window: Window, now: datetime) -> Summary:
         within = tuple(run for run in runs if run.created_at and run.created_at >= start)
         return JobWindow(history, within, complete)
 
-    answers = fan_out(read, [job.name for job in jobs.items])
+    answers = fan_out(read, named(jobs.items))
     read_jobs = known(answers)
     unread = sorted(set(answers) - set(read_jobs))
     more = max((jobs.total or 0) - len(jobs.items), 0) if jobs.has_more else 0

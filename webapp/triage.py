@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .blaxel import ChainStopped, ErrorKind, Execution, PageRequest, Session, Task, UpstreamError
+from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .causes import Cause, cause_of
 
 PAGE_SIZE = 200
@@ -84,18 +84,18 @@ class Triage:
 
 
 def triage(
-    session: Session, job_id: str, execution: Execution, *, budget: int, lifetime: float
+    session: Session, job_id: str, execution_id: str, *, budget: int, lifetime: float
 ) -> Triage:
-    """The shared failure groups of `execution`, walked on by at most `budget` pages if the
+    """The shared failure groups of the execution, walked on by at most `budget` pages if the
     walk so far has not covered it; kept for `lifetime` seconds."""
-    parts = (job_id, execution.id)
+    parts = (job_id, execution_id)
     saved = session.recall("triage", parts)
     state = Triage.from_json(saved) if saved is not None else Triage()
     if state.complete:
         return state
     start = PageRequest(limit=PAGE_SIZE, cursor=state.cursor)
     # The next page is fetched while this one is grouped, up to the budget and no further.
-    pages = session.walk_tasks(job_id, execution.id, start, shared=True, ahead=True, pages=budget)
+    pages = session.walk_tasks(job_id, execution_id, start, shared=True, ahead=True, pages=budget)
     try:
         for _ in range(budget):
             page = next(pages)

@@ -206,10 +206,11 @@ class ExecutionMetadata(_Leaf):
     updated_at: str | None = None
 
 
-class ExecutionSpec(_Leaf):
+class ExecutionSpec(_Wire):
     parallelism: int | None = None
     timeout: int | None = None  # seconds
-    tasks: int | None = None
+    # The spec's array of the execution's tasks: counted, never read (the task listing is).
+    tasks: tuple[msgspec.Raw, ...] | None = None
 
 
 NO_STATS = ExecutionStats()

@@ -195,11 +195,18 @@ def failure_groups(job_id: str, execution_id: str) -> str:
     api = blaxel()
     execution = api.get_execution(job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
-    groups = triage(api, job_id, execution, budget=settings().scan_budget, lifetime=lifetime)
+    budget = settings().scan_budget
+    groups = triage(api, job_id, execution_id, budget=budget, lifetime=lifetime)
     query = ListQuery.parse(MultiDict(), TASKS)
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
-    template = "_triage.html" if is_fragment() else "triage.html"
-    return render_template(template, triage=groups, execution=execution, job_id=job_id, links=links)
+    return render_template(
+        "_triage.html" if is_fragment() else "triage.html",
+        triage=groups,
+        execution=execution,
+        job_id=job_id,
+        execution_id=execution_id,
+        links=links,
+    )
 
 
 @bp.get(BASE + "/tasks.<any(csv, json):fmt>")

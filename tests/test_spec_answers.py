@@ -150,6 +150,20 @@ LISTED = {
         "meta": {"hasMore": True, "nextCursor": "c2FtZQ", "total": 1},
     },
 }
+# An execution as the newer spec may send it (its size and where its list is kept, no array),
+# in listings whose totals are lower bounds.
+REFERENCED = {
+    **LISTED,
+    "ListJobs": {
+        "data": [{"metadata": {"name": JOB}, "spec": {}}],
+        "meta": {"total": 1, "totalIsPartial": True},
+    },
+    "ListJobExecutions": {
+        "data": [{"metadata": {"id": EXECUTION}, "spec": {"taskCount": 9, "tasksRef": "r"}}],
+        "meta": {"hasMore": True, "nextCursor": "bW9yZQ", "total": 1, "totalIsPartial": True},
+    },
+    "GetJobExecution": {"metadata": {}, "spec": {"taskCount": 9, "tasksRef": "r"}},
+}
 
 
 def upstream(answer: dict[str, Any], asked: list[str] | None = None):
@@ -186,9 +200,14 @@ def app_answering(answer: dict[str, Any], asked: list[str] | None = None):
 
 
 def test_the_schemas_cover_every_operation_the_app_calls_and_the_fields_it_reads():
-    """The answers are drawn from the spec's own schemas: an execution's spec lists its tasks."""
+    """The answers are drawn from the spec's own schemas: an execution's spec lists its tasks
+    (or, from the newer spec, counts them and says where they are kept), and a listing's meta
+    may say its total is partial."""
     spec = SCHEMAS["GetJobExecution"]["properties"]["spec"]["properties"]
     assert spec["tasks"]["type"] == "array"
+    assert (spec["taskCount"]["type"], spec["tasksRef"]["type"]) == ("integer", "string")
+    meta = SCHEMAS["ListJobExecutionTasks"]["properties"]["meta"]["properties"]
+    assert meta["totalIsPartial"]["type"] == "boolean"
     assert set(SCHEMAS["ListJobs"]["required"]) == {"data", "meta"}
 
 
@@ -219,6 +238,7 @@ def test_a_job_or_run_sent_without_its_name_is_shown_unlinked_and_never_asked_ab
 @given(answer=answers())
 @example(answer=BARE)
 @example(answer=LISTED)
+@example(answer=REFERENCED)
 def test_every_page_fragment_and_export_answers_200_for_any_answer_the_spec_allows(answer):
     """Each page of PAGES, on answers drawn from the spec, is a 200 (a task page is a 404 only
     when the drawn task list names no such task)."""
@@ -254,6 +274,6 @@ def test_drawn_answers_and_the_examples_are_answers_the_official_spec_allows():
             request = MockRequest("https://api.blaxel.ai", "get", path, headers=headers)
             spec.validate_response(request, MockResponse(json.dumps(answer[name]).encode()))
 
-    check(BARE)
-    check(LISTED)
+    for answer in (BARE, LISTED, REFERENCED):
+        check(answer)
     settings(max_examples=10, deadline=None, database=None)(given(answers())(check))()

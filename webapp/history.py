@@ -20,7 +20,7 @@ from itertools import takewhile
 from statistics import median
 from typing import ClassVar, TypeVar
 
-from .blaxel import ErrorKind, Execution, Job, PageRequest, Session, UpstreamError
+from .blaxel import ErrorKind, Execution, Job, Page, PageRequest, Session, UpstreamError
 from .charts import BarChart
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
@@ -149,6 +149,7 @@ class RankedPage:
     total: int | None
     histories: dict[str, JobHistory]
     unread: int  # jobs beyond the one page of ALL_JOBS, left out of the order
+    total_is_partial: bool = False  # `total` and `unread` are lower bounds
 
 
 def rank(histories: dict[str, JobHistory], job: Job) -> tuple[int, int, str]:
@@ -175,9 +176,17 @@ def ranked_jobs(session: Session, query: ListQuery, signer: CursorSigner) -> Ran
     shown = chosen[offset : offset + query.limit]
     more = offset + query.limit < len(chosen)
     following = signer.sign([offset + query.limit], binding) if more else ""
-    unread = max((jobs.total or 0) - len(jobs.items), 0) if jobs.has_more else 0
     kept = {job.name: histories[job.name] for job in shown if job.name in histories}
-    return RankedPage(shown, more, following, jobs.total, kept, unread)
+    partial = jobs.total_is_partial
+    return RankedPage(shown, more, following, jobs.total, kept, beyond(jobs), partial)
+
+
+def beyond(jobs: Page[Job]) -> int:
+    """How many jobs lie beyond the page read, as far as its total tells (at least one when the
+    total is a lower bound and there are more)."""
+    if not jobs.has_more:
+        return 0
+    return max((jobs.total or 0) - len(jobs.items), 1 if jobs.total_is_partial else 0)
 
 
 def _offset(token: str, binding: str, signer: CursorSigner) -> int:
@@ -207,6 +216,7 @@ class Summary:
     jobs: dict[str, JobWindow]
     unread: list[str] = field(default_factory=list)  # jobs whose runs could not be read
     more_jobs: int = 0  # jobs beyond the first 200, not read
+    more_jobs_is_partial: bool = False  # more_jobs is a lower bound
     most_read: ClassVar[int] = MAX_PAGES * STRIP  # runs per job the summary reads at most
 
     @cached_property
@@ -292,8 +302,8 @@ def summarise(session: Session, window: Window, now: datetime) -> Summary:
     answers = fan_out(read, named(jobs.items))
     read_jobs = known(answers)
     unread = sorted(set(answers) - set(read_jobs))
-    more = max((jobs.total or 0) - len(jobs.items), 0) if jobs.has_more else 0
-    return Summary(window, start, now, read_jobs, unread, more)
+    partial = jobs.total_is_partial
+    return Summary(window, start, now, read_jobs, unread, beyond(jobs), partial)
 
 
 def _reaches_before(runs: Iterable[Execution], start: datetime) -> bool:

@@ -281,12 +281,16 @@ def test_q_longer_than_200_characters_is_rejected(client):
     assert "q" in error["message"]
 
 
-def test_total_counts_everything_ignoring_q(client):
-    assert get(client, f"{BIG}/tasks", q="task-12").json["meta"]["total"] == 5000
+def test_total_counts_everything_ignoring_q_up_to_1000_then_says_it_is_partial(client):
+    """The 5,000 tasks are counted as Blaxel bounds counting: at least 1,000, partial."""
+    meta = get(client, f"{BIG}/tasks", q="task-12").json["meta"]
+    assert (meta["total"], meta["totalIsPartial"]) == (1000, True)
     assert get(client, f"{BIG}/tasks", q="nothing-matches").json == {
         "data": [],
-        "meta": {"hasMore": False, "nextCursor": "", "total": 5000},
+        "meta": {"hasMore": False, "nextCursor": "", "total": 1000, "totalIsPartial": True},
     }
+    small = "/v0/jobs/invoice-ocr/executions/exec-320-invoices/tasks"
+    assert "totalIsPartial" not in get(client, small).json["meta"]
     executions = get(client, "/v0/jobs/nightly-embeddings/executions", q="5k").json
     assert names(executions["data"]) == ["exec-5k-embeddings"]
     assert executions["meta"]["total"] == 30

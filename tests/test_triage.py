@@ -135,3 +135,21 @@ def test_a_final_tasks_duration_is_not_counted_to_now(scripted, clock):
     clock.advance(86400 * 3)
     after = client.get(URL + "/tasks").get_data(as_text=True)
     assert "10 min" in before and "10 min" in after and "3 d" not in after
+
+
+def test_the_groups_of_an_execution_whose_answer_has_no_id_walk_and_link_by_the_urls_ids(scripted):
+    """The failure groups use the ids of their own URL: an execution answer without
+    `metadata.id` (the spec does not promise one) still gets its panel and page, linked to it."""
+    nameless = {**EXECUTION, "metadata": {"job": "nightly"}}
+    client, upstream = scripted(
+        chain(PAGES), execution=lambda request: httpx.Response(200, json=nameless)
+    )
+    for headers in (HTMX, {}):
+        response = client.get(URL + "/triage", headers=headers)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, html[-2000:]
+        assert groups(html)[0] == (3, "exit code 1: KeyError: ‹value›")
+        assert f'href="{URL}/tasks/task-0"' in html
+    assert {r.url.path for r in upstream.listing_requests} == {"/v0" + URL + "/tasks"}
+    page = client.get(URL + "/triage").get_data(as_text=True)
+    assert "of execution exec-1" in page and f'href="{URL}/tasks"' in page

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from .blaxel import (
@@ -62,6 +62,11 @@ class FilteredPage:
     scan: ScanProgress
     # Where each task stands upstream: (cursor of its page of UPSTREAM_LIMIT, row in that page).
     positions: list[tuple[str, int]] = field(default_factory=list)
+    total_is_partial: bool = False  # `total` is a lower bound (Blaxel's totalIsPartial)
+
+    def counted(self, total: int) -> FilteredPage:
+        """This page with `total` as the exact count, from a source that knows it."""
+        return replace(self, total=total, total_is_partial=False)
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def _filtered(
     at = _resume(query.cursor, walk, signer) if query.cursor else Resume()
     found: list[T] = []
     positions: list[tuple[str, int]] = []
-    scanned, total = at.scanned, None
+    scanned, total, partial = at.scanned, None, False
     tally = dict(zip(walk.tallied, at.tally or (0,) * len(walk.tallied), strict=True))
 
     def result(resume: Resume | None, paused: bool = False) -> FilteredPage:
@@ -173,7 +178,9 @@ def _filtered(
             fields = [resume.upstream, resume.position, resume.scanned, list(tally.values())]
             next_cursor = signer.sign(fields, walk.binding)
         progress = ScanProgress(scanned, paused, dict(tally))
-        return FilteredPage(found, resume is not None, next_cursor, total, progress, positions)
+        return FilteredPage(
+            found, resume is not None, next_cursor, total, progress, positions, partial
+        )
 
     def pause(cursor: str) -> FilteredPage:
         return result(Resume(cursor, 0, scanned), paused=True)
@@ -195,7 +202,7 @@ def _filtered(
                 raise
             return pause(cursor)  # out of time: try again
         slowest = max(slowest, time.monotonic() - began)
-        total = page.total
+        total, partial = page.total, page.total_is_partial
         for index in range(position, len(page.items)):
             item = page.items[index]
             scanned += 1

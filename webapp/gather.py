@@ -29,6 +29,7 @@ class Gathered:
     total: int | None  # the execution's tasks, as Blaxel counts them
     complete: bool  # every task was read
     stopped: str = ""  # why the walk ended before the chain did, if it did
+    total_is_partial: bool = False  # `total` is a lower bound (Blaxel's totalIsPartial)
 
 
 def gather_tasks(
@@ -47,27 +48,27 @@ def gather_tasks(
     pages = session.walk_tasks(job_id, execution_id, replace(PAGE, q=search), shared=True)
     records = session.scope.records
     tasks: list[Task] = []
-    total = None
+    total, partial = None, False
     try:
         for page in pages:
-            total = page.total
+            total, partial = page.total, page.total_is_partial
             tasks.extend(page.items)
             if not page.has_more:
-                return Gathered(tasks, total, True)
+                return Gathered(tasks, total, True, "", partial)
             if upto is not None and len(tasks) >= upto:
-                return Gathered(tasks[:upto], total, False)
+                return Gathered(tasks[:upto], total, False, "", partial)
             if sum(record.cache not in ("hit", "held") for record in records) >= budget:
                 break
     except ChainStopped as stop:
         if session.scope.remaining() > 0:
-            return Gathered(tasks, total, True, stop.reason)
+            return Gathered(tasks, total, True, stop.reason, partial)
     except UpstreamError as error:
         # Out of time is a pause: the next request reads on from what is kept.
         if error.kind is not ErrorKind.TIMED_OUT or not tasks:
             raise
     finally:
         pages.close()
-    return Gathered(tasks, total, False)
+    return Gathered(tasks, total, False, "", partial)
 
 
 def slowest_first(
@@ -96,7 +97,8 @@ def slowest_first(
     read = len(gathered.tasks)
     following = signer.sign([offset + query.limit, read], binding) if more else ""
     progress = ScanProgress(read, paused=not gathered.complete)
-    return FilteredPage(shown, more, following, gathered.total, progress)
+    partial = gathered.total_is_partial
+    return FilteredPage(shown, more, following, gathered.total, progress, [], partial)
 
 
 def _position(token: str, binding: str, signer: CursorSigner) -> tuple[int, int]:

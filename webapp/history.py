@@ -20,7 +20,7 @@ from itertools import takewhile
 from statistics import median
 from typing import ClassVar, TypeVar
 
-from .blaxel import ErrorKind, Execution, Job, PageRequest, Session, UpstreamError
+from .blaxel import ErrorKind, Execution, Job, Page, PageRequest, Session, UpstreamError
 from .charts import BarChart
 from .cursors import CursorSigner, view_binding
 from .errors import CursorRejected
@@ -114,6 +114,11 @@ def fan_out(call: Callable[[str], R], names: Sequence[str]) -> dict[str, R | Ups
     return answers
 
 
+def named(jobs: Iterable[Job]) -> list[str]:
+    """The jobs' names; a job Blaxel sent without one cannot be asked about."""
+    return [job.name for job in jobs if job.name]
+
+
 def known(answers: dict[str, R | UpstreamError]) -> dict[str, R]:
     """The answers that came, unless Blaxel asked us to slow down or every call failed: then
     that failure is the page's."""
@@ -144,6 +149,7 @@ class RankedPage:
     total: int | None
     histories: dict[str, JobHistory]
     unread: int  # jobs beyond the one page of ALL_JOBS, left out of the order
+    total_is_partial: bool = False  # `total` and `unread` are lower bounds
 
 
 def rank(histories: dict[str, JobHistory], job: Job) -> tuple[int, int, str]:
@@ -160,7 +166,7 @@ def ranked_jobs(session: Session, query: ListQuery, signer: CursorSigner) -> Ran
     binding = view_binding("jobs", query.sort, query.search, query.only)
     offset = _offset(query.cursor, binding, signer) if query.cursor else 0
     jobs = session.list_jobs(replace(ALL_JOBS, q=query.search))
-    answers = fan_out(lambda name: recent_runs(session, name), [job.name for job in jobs.items])
+    answers = fan_out(lambda name: recent_runs(session, name), named(jobs.items))
     histories = known(answers)
     chosen = list(jobs.items)
     if query.only:
@@ -170,9 +176,17 @@ def ranked_jobs(session: Session, query: ListQuery, signer: CursorSigner) -> Ran
     shown = chosen[offset : offset + query.limit]
     more = offset + query.limit < len(chosen)
     following = signer.sign([offset + query.limit], binding) if more else ""
-    unread = max((jobs.total or 0) - len(jobs.items), 0) if jobs.has_more else 0
     kept = {job.name: histories[job.name] for job in shown if job.name in histories}
-    return RankedPage(shown, more, following, jobs.total, kept, unread)
+    partial = jobs.total_is_partial
+    return RankedPage(shown, more, following, jobs.total, kept, beyond(jobs), partial)
+
+
+def beyond(jobs: Page[Job]) -> int:
+    """How many jobs lie beyond the page read, as far as its total tells (at least one when the
+    total is a lower bound and there are more)."""
+    if not jobs.has_more:
+        return 0
+    return max((jobs.total or 0) - len(jobs.items), 1 if jobs.total_is_partial else 0)
 
 
 def _offset(token: str, binding: str, signer: CursorSigner) -> int:
@@ -202,6 +216,7 @@ class Summary:
     jobs: dict[str, JobWindow]
     unread: list[str] = field(default_factory=list)  # jobs whose runs could not be read
     more_jobs: int = 0  # jobs beyond the first 200, not read
+    more_jobs_is_partial: bool = False  # more_jobs is a lower bound
     most_read: ClassVar[int] = MAX_PAGES * STRIP  # runs per job the summary reads at most
 
     @cached_property
@@ -222,10 +237,11 @@ class Summary:
         return sorted(found, key=lambda history: history.job)
 
     @cached_property
-    def running(self) -> list[Execution]:
+    def running(self) -> list[tuple[str, Execution]]:
+        """(job name, run) of each run in progress: the name the job was asked by."""
         return [
-            run
-            for window in self.jobs.values()
+            (name, run)
+            for name, window in self.jobs.items()
             for run in window.history.runs
             if not run.is_finished
         ]
@@ -283,11 +299,11 @@ def summarise(session: Session, window: Window, now: datetime) -> Summary:
         within = tuple(run for run in runs if run.created_at and run.created_at >= start)
         return JobWindow(history, within, complete)
 
-    answers = fan_out(read, [job.name for job in jobs.items])
+    answers = fan_out(read, named(jobs.items))
     read_jobs = known(answers)
     unread = sorted(set(answers) - set(read_jobs))
-    more = max((jobs.total or 0) - len(jobs.items), 0) if jobs.has_more else 0
-    return Summary(window, start, now, read_jobs, unread, more)
+    partial = jobs.total_is_partial
+    return Summary(window, start, now, read_jobs, unread, beyond(jobs), partial)
 
 
 def _reaches_before(runs: Iterable[Execution], start: datetime) -> bool:

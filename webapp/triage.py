@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .blaxel import ChainStopped, ErrorKind, Execution, PageRequest, Session, Task, UpstreamError
+from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .causes import Cause, cause_of
 
 PAGE_SIZE = 200
@@ -44,6 +44,7 @@ class Triage:
     groups: dict[str, Group] = field(default_factory=dict)
     scanned: int = 0
     total: int | None = None
+    total_is_partial: bool = False  # `total` is a lower bound
     cursor: str = ""  # where the walk resumes; "" with complete=False: not started
     complete: bool = False
     stopped: str = ""  # why the walk ended before the chain did, if it did
@@ -79,27 +80,41 @@ class Triage:
             for key, value in raw["groups"].items()
         }
         return cls(
-            groups, raw["scanned"], raw["total"], raw["cursor"], raw["complete"], raw["stopped"]
+            groups,
+            raw["scanned"],
+            raw["total"],
+            raw.get("total_is_partial", False),
+            raw["cursor"],
+            raw["complete"],
+            raw["stopped"],
         )
 
 
 def triage(
-    session: Session, job_id: str, execution: Execution, *, budget: int, lifetime: float
+    session: Session,
+    job_id: str,
+    execution_id: str,
+    *,
+    budget: int,
+    lifetime: float,
+    size: int | None = None,
 ) -> Triage:
-    """The shared failure groups of `execution`, walked on by at most `budget` pages if the
-    walk so far has not covered it; kept for `lifetime` seconds."""
-    parts = (job_id, execution.id)
+    """The shared failure groups of the execution, walked on by at most `budget` pages if the
+    walk so far has not covered it; kept for `lifetime` seconds. `size`, the execution's own
+    count of its tasks, stands for the listing's total when that is only a lower bound."""
+    parts = (job_id, execution_id)
     saved = session.recall("triage", parts)
     state = Triage.from_json(saved) if saved is not None else Triage()
     if state.complete:
         return state
     start = PageRequest(limit=PAGE_SIZE, cursor=state.cursor)
     # The next page is fetched while this one is grouped, up to the budget and no further.
-    pages = session.walk_tasks(job_id, execution.id, start, shared=True, ahead=True, pages=budget)
+    pages = session.walk_tasks(job_id, execution_id, start, shared=True, ahead=True, pages=budget)
     try:
         for _ in range(budget):
             page = next(pages)
-            state.total = page.total
+            state.total = size if page.total_is_partial and size is not None else page.total
+            state.total_is_partial = page.total_is_partial and size is None
             for task in page.items:
                 state.add(task)
             if not page.has_more:

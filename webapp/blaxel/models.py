@@ -206,10 +206,15 @@ class ExecutionMetadata(_Leaf):
     updated_at: str | None = None
 
 
-class ExecutionSpec(_Leaf):
+class ExecutionSpec(_Wire):
     parallelism: int | None = None
     timeout: int | None = None  # seconds
-    tasks: int | None = None
+    # The spec's array of the execution's tasks: counted, never read (the task listing is).
+    tasks: tuple[msgspec.Raw, ...] | None = None
+    # From the newer spec the official SDK is generated from (tests/blaxel-api/CONTRACT.md): the
+    # number of tasks, and where their list is kept (decoded, not used), sent instead of `tasks`.
+    task_count: int | None = None
+    tasks_ref: str | None = None
 
 
 NO_STATS = ExecutionStats()
@@ -241,6 +246,17 @@ class Execution(_Wire, dict=True):
     @property
     def is_finished(self) -> bool:
         return self.status not in UNFINISHED_EXECUTION_STATUSES
+
+    @cached_property
+    def task_count(self) -> int | None:
+        """How many tasks the execution has, before any task call: its `taskCount`, else the
+        length of the task list it carries, else its stats' total; None when none says."""
+        spec = self.spec
+        if spec is not None and spec.task_count is not None:
+            return max(spec.task_count, 0)
+        if spec is not None and spec.tasks is not None:
+            return len(spec.tasks)
+        return self.reported_stats.total if self.reported_stats is not None else None
 
     is_final = is_finished  # the name Task has, for what takes either
 
@@ -290,6 +306,8 @@ class PageMeta(_Leaf):
     has_more: bool | None = None
     next_cursor: str | None = None
     total: int | None = None
+    # From the newer spec (CONTRACT.md): `total` is then a lower bound, never a page count.
+    total_is_partial: bool | None = None
 
 
 class Page(_Wire, Generic[T], dict=True):
@@ -314,3 +332,13 @@ class Page(_Wire, Generic[T], dict=True):
     @property
     def total(self) -> int | None:
         return self.meta.total if self.meta else None
+
+    @property
+    def total_is_partial(self) -> bool:
+        """Whether `total` is only a lower bound: the list may hold more."""
+        return bool(self.meta and self.meta.total_is_partial and self.meta.total is not None)
+
+    def counted(self, total: int) -> Page[T]:
+        """This page with `total` as the exact count, from a source that knows it."""
+        meta = msgspec.structs.replace(self.meta or PageMeta(), total=total, total_is_partial=False)
+        return msgspec.structs.replace(self, meta=meta)

@@ -2,7 +2,8 @@
 
 An API that answers `hasMore` forever, repeats a cursor, sends empty pages, or runs on far past
 the `meta.total` it announced must not hold a walk forever: the walk stops, and says why, when
-any bound is reached.
+any bound is reached. A total Blaxel marks partial (`totalIsPartial`: a lower bound) bounds
+nothing: the walk follows the cursor chain, within the other bounds.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def walk(
     """Each page of the chain from the cursor `start` ("" for the first page), in order.
 
     Ends at the chain's end; raises ChainStopped, after the last page it can vouch for, when the
-    chain repeats a cursor, runs past what meta.total announced, sends empty pages that promise
+    chain repeats a cursor, runs past what meta.total announced (unless Blaxel said that total
+    was partial), sends empty pages that promise
     more, or passes MAX_PAGES or the scope's deadline. With `ahead`, the next page is fetched
     while the caller works on the current one: one page in hand, one in flight. A caller that
     will read at most `pages` pages says so, and no page is fetched ahead beyond them.
@@ -72,13 +74,16 @@ class _Bounds:
         self.scope = scope
         self.pages = self.items = self.empty = 0
         self.announced: int | None = None
+        self.partial = False  # a page said its total was a lower bound
 
     def after(self, page: Page[T], following: str) -> str:
         """Why the walk may not go on from `page` to `following`; "" when it may."""
         self.pages += 1
         self.items += len(page.items)
         self.empty = self.empty + 1 if not page.items else 0
-        if self.announced is None and page.total is not None:
+        if page.total_is_partial:
+            self.partial = True
+        elif self.announced is None and page.total is not None:
             self.announced = max(page.total, 0)
         if not following:
             return ""
@@ -87,8 +92,10 @@ class _Bounds:
         self.seen.add(following)
         if self.empty >= MAX_EMPTY_PAGES:
             return "Blaxel sent empty pages that promised more"
-        if self.announced is not None and (
-            self.items > self.announced + MARGIN_PAGES * self.page_size
+        if (
+            self.announced is not None
+            and not self.partial
+            and (self.items > self.announced + MARGIN_PAGES * self.page_size)
         ):
             return f"the list ran on past the {self.announced:,} items Blaxel announced"
         if self.pages >= MAX_PAGES:

@@ -24,6 +24,9 @@ JOB_STATUSES = (
     "DEPLOYING", "DEPLOYED", "BUILT",
 )  # fmt: skip
 MAX_QUERY = 200
+# Listings count at most this many items, as Blaxel bounds counting on a large workspace: past
+# it, `total` is this lower bound and `totalIsPartial` says so (the 5,000-task execution's list).
+COUNTED = 1000
 CURSOR_REJECTED = "cursor is invalid, expired or bound to another query"
 DOCS = "https://docs.blaxel.ai/api-reference/introduction"
 ADVICE = {  # code: (retryable, action, do_not, docs_url)
@@ -246,7 +249,9 @@ def _page(items: list[dict], query: ListQuery, total: int, tail: bool = False) -
     next_cursor = (
         cursor.issue(end, query.bound_to, simulator.clock(), simulator.secret) if more else ""
     )
-    meta = {"hasMore": more, "nextCursor": next_cursor, "total": total}
+    meta = {"hasMore": more, "nextCursor": next_cursor, "total": min(total, COUNTED)}
+    if total > COUNTED:
+        meta["totalIsPartial"] = True
     return jsonify(data=list(items[start:end]), meta=meta)
 
 

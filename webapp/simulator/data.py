@@ -20,6 +20,10 @@ from typing import NamedTuple
 LIVE_JOB = "sitemap-crawler"
 CYCLE = timedelta(minutes=5)
 LIVE_WINDOW = 12  # cycles the live job keeps listable: one hour
+# An execution of at most this many tasks lists them in its answer (`spec.tasks` and `tasks`, as
+# the spec gives them); a larger one says where the list is kept (`spec.tasksRef`) instead.
+# Every one says how many it has (`spec.taskCount`).
+LISTED_TASKS = 100
 QUEUED = timedelta(seconds=10)  # every execution waits this long before its first task starts
 BACKOFF = timedelta(seconds=10)
 STALL = timedelta(minutes=2)  # a frozen task has been running at least this long
@@ -352,7 +356,13 @@ def _execution(shot: Snapshot, workspace: str) -> dict:
         spec["memoryOverride"] = shot.seed.memory_override
     if shot.seed.env_override:
         spec["envOverride"] = dict.fromkeys(shot.seed.env_override, "***")
-    return {"metadata": metadata, "spec": spec, "stats": shot.stats, "status": shot.status}
+    spec["taskCount"] = len(shot.tasks)
+    found = {"metadata": metadata, "spec": spec, "stats": shot.stats, "status": shot.status}
+    if len(shot.tasks) <= LISTED_TASKS:
+        spec["tasks"] = found["tasks"] = list(shot.tasks)
+    else:
+        spec["tasksRef"] = f"tasks/{workspace}/{shot.job.name}/{shot.seed.id}"
+    return found
 
 
 def _find(anchor: datetime, job: str, execution_id: str, at: datetime) -> Snapshot | None:

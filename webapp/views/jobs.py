@@ -24,6 +24,7 @@ def index() -> Response | str:
     # Known already when the app ordered or filtered the jobs by their runs; else loaded lazily.
     histories = page.histories if isinstance(page, RankedPage) else {}
     unread = page.unread if isinstance(page, RankedPage) else 0
+    at_least = isinstance(page, RankedPage) and page.total_is_partial
     if is_fragment():
         return rows_response("_job_rows.html", listing, histories=histories)
     tour = current_app.extensions["demo_tour"]
@@ -32,6 +33,7 @@ def index() -> Response | str:
         listing=listing,
         histories=histories,
         unread=unread,
+        unread_at_least=at_least,
         windows=WINDOWS,
         tour=tour() if tour else [],
     )

@@ -77,6 +77,9 @@ def index(job_id: str, execution_id: str) -> Response | str:
         return counted_execution(api, job_id, execution_id) if refill else None
 
     found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
+    if page.total_is_partial:
+        # Blaxel's count is a lower bound: the execution's own (mostly cached) says how many.
+        page = counted(page, found or counted_execution(api, job_id, execution_id))
     listing = Listing.of_request(query, page, notice, export_endpoint="tasks.download")
     tally = StatusCounts.of(found, listing.scan) if found is not None else None
     context = {
@@ -168,6 +171,13 @@ def task_pages(
     return fetch
 
 
+def counted(page: Page[Task] | FilteredPage, execution: Execution | None):
+    """The page, its total taken from the execution's own count of its tasks when Blaxel's
+    count for the listing is only a lower bound."""
+    size = execution.task_count if execution is not None else None
+    return page.counted(size) if page.total_is_partial and size is not None else page
+
+
 def counted_execution(api: Session, job_id: str, execution_id: str) -> Execution | None:
     """The execution for the chips' counts; without it the rows still come, counts unchanged."""
     try:
@@ -195,11 +205,19 @@ def failure_groups(job_id: str, execution_id: str) -> str:
     api = blaxel()
     execution = api.get_execution(job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
-    groups = triage(api, job_id, execution, budget=settings().scan_budget, lifetime=lifetime)
+    budget = settings().scan_budget
+    size = execution.task_count
+    groups = triage(api, job_id, execution_id, budget=budget, lifetime=lifetime, size=size)
     query = ListQuery.parse(MultiDict(), TASKS)
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
-    template = "_triage.html" if is_fragment() else "triage.html"
-    return render_template(template, triage=groups, execution=execution, job_id=job_id, links=links)
+    return render_template(
+        "_triage.html" if is_fragment() else "triage.html",
+        triage=groups,
+        execution=execution,
+        job_id=job_id,
+        execution_id=execution_id,
+        links=links,
+    )
 
 
 @bp.get(BASE + "/tasks.<any(csv, json):fmt>")

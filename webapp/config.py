@@ -55,6 +55,9 @@ class Settings:
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
+    # Heavy pages (a whole execution walked or drawn) loading at once per person and per worker.
+    heavy_pages_per_person: int = 3
+    heavy_pages_per_worker: int = 4
 
     @property
     def demo(self) -> bool:
@@ -120,6 +123,8 @@ class Settings:
             signin_window=_signin_window(source),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
+            heavy_pages_per_person=_count(source, "WEBAPP_HEAVY_PAGES_PER_PERSON", 3),
+            heavy_pages_per_worker=_count(source, "WEBAPP_HEAVY_PAGES_PER_WORKER", 4),
         )
 
 

@@ -56,8 +56,8 @@ class Settings:
     exports_per_person: int = 2
     exports_per_worker: int = 4
     # Heavy pages (a whole execution walked or drawn) loading at once per person and per worker.
-    heavy_pages_per_person: int = 3
-    heavy_pages_per_worker: int = 4
+    heavy_pages_per_person: int = 2
+    heavy_pages_per_worker: int = 2
 
     @property
     def demo(self) -> bool:
@@ -123,8 +123,8 @@ class Settings:
             signin_window=_signin_window(source),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
-            heavy_pages_per_person=_count(source, "WEBAPP_HEAVY_PAGES_PER_PERSON", 3),
-            heavy_pages_per_worker=_count(source, "WEBAPP_HEAVY_PAGES_PER_WORKER", 4),
+            heavy_pages_per_person=_count(source, "WEBAPP_HEAVY_PAGES_PER_PERSON", 2),
+            heavy_pages_per_worker=_count(source, "WEBAPP_HEAVY_PAGES_PER_WORKER", 2),
         )
 
 

@@ -1,8 +1,9 @@
 """Fair shares of the expensive requests. An export walks a whole execution (5,000 tasks are 25
 upstream calls), and so do the heavy pages: the timeline of every task, the failure groups, and
 task lists filtered or ordered by the app. Each person, and each worker process, runs only a few
-of each kind at once; beyond them the answer says so at once, with a time to try again. A
-request holds its share until its last byte is sent or its reader leaves."""
+of each kind at once; beyond them the answer says so at once, with a time to try again. A page
+holds its share while it is made; a download, whose work goes on while it is sent, until its
+last byte is sent or its reader leaves."""
 
 from __future__ import annotations
 
@@ -155,13 +156,14 @@ def register(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def release_once_sent(response: Response) -> Response:
-        release = g.pop("share_release", None)
-        if release is not None:
-            response.call_on_close(release)
+        if response.is_streamed:  # made while it is sent: its share goes once it is
+            release = g.pop("share_release", None)
+            if release is not None:
+                response.call_on_close(release)
         return response
 
     @app.teardown_request
-    def release_if_never_sent(_: BaseException | None) -> None:
+    def release_once_made(_: BaseException | None) -> None:
         release = g.pop("share_release", None)
         if release is not None:
             release()

@@ -13,13 +13,15 @@ have not started are there, not in a lane.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import ClassVar
 
 from .blaxel import Task
 from .formatting import iso, plural, span
+from .gather import paced
 
 WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
@@ -93,13 +95,15 @@ class Timeline:
         return round(self.lane_height - 2, 2)
 
     @property
-    def groups(self) -> list[tuple[str, list[Bar]]]:
-        """The bars by status, for the table: failures first, each group in order of start."""
+    def groups(self) -> list[tuple[str, int, Iterator[Bar]]]:
+        """The bars by status, for the table: failures first, each group in order of start;
+        (status, how many, the bars as the template renders them, giving way as it goes)."""
         grouped: dict[str, list[Bar]] = {}
         for bar in self.bars:
             grouped.setdefault(bar.task.status, []).append(bar)
         order = {status: place for place, status in enumerate(GROUP_ORDER)}
-        return sorted(grouped.items(), key=lambda item: (order.get(item[0], 9), item[0]))
+        ordered = sorted(grouped.items(), key=lambda item: (order.get(item[0], 9), item[0]))
+        return [(status, len(bars), paced(bars)) for status, bars in ordered]
 
     @property
     def text(self) -> str:
@@ -116,8 +120,15 @@ class Timeline:
         return text + ". The table below lists every bar."
 
     def x(self, moment: datetime) -> float:
-        whole = (self.end - self.start).total_seconds() or 1.0
-        return round((moment - self.start).total_seconds() / whole * WIDTH, 2)
+        return self.at((moment - self.start).total_seconds())
+
+    def at(self, seconds: float) -> float:
+        """Where a moment `seconds` after the start is, across the chart."""
+        return round(seconds / self.seconds * WIDTH, 2)
+
+    @cached_property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds() or 1.0
 
     def middle(self, lane: int) -> float:
         """The height of a lane's middle, where its strokes run."""
@@ -146,8 +157,11 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
     lane_height = max(6.0, min(18.0, 560 / count))
     shape = Timeline((), count, lane_height, start, end, (), "", 0, len(tasks) - len(timed), None)
     bars = []
-    for (begins, ends, task), lane in zip(timed, lanes, strict=True):
+    for (begins, ends, task), lane in paced(zip(timed, lanes, strict=True)):
         starts = task.started_at or begins
+        # Seconds from the start, each moment's once: 5,000 bars are 15,000 moments.
+        since = [(moment - start).total_seconds() for moment in (begins, starts, ends)]
+        wait_x, run_x, end_x = map(shape.at, since)
         bars.append(
             Bar(
                 task,
@@ -155,14 +169,14 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
                 begins,
                 starts,
                 ends,
-                shape.x(begins),
-                round(shape.x(starts) - shape.x(begins), 2),
-                shape.x(starts),
-                round(shape.x(ends) - shape.x(starts), 2),
+                wait_x,
+                round(run_x - wait_x, 2),
+                run_x,
+                round(end_x - run_x, 2),
                 not task.is_final,
-                round((starts - start).total_seconds()),
-                round((starts - begins).total_seconds()),
-                round((ends - starts).total_seconds()),
+                round(since[1]),
+                round(since[1] - since[0]),
+                round(since[2] - since[1]),
             )
         )
     path, peak = _queue(tasks, shape, now)

@@ -110,7 +110,7 @@ def test_a_person_beyond_their_share_of_heavy_pages_gets_a_429_with_retry_after(
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
     text = refused.get_data(as_text=True)
     assert "Too many whole-execution views at once" in text
-    assert "You already have 1 views loading" in text and 'class="error-page"' in text
+    assert "You already have 1 view loading" in text and 'class="error-page"' in text
     assert app.get(url, address="192.0.2.2").status_code == 200  # someone else's share
     assert app.release() == [200]
     assert app.get(url).status_code == 200  # the first is done: the next may load

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .auth import client_address
 from .config import Settings
+from .formatting import plural
 from .handlers import error_page
 from .query import SLOWEST_FIRST
 
@@ -59,7 +60,8 @@ class Shares:
 
 @dataclass(frozen=True)
 class Refusal:
-    """What a person is told beyond a share: `explanation` may name the share as {limit}."""
+    """What a person is told beyond a share: `explanation` may name the share as {limit} (a
+    count and the kind's noun, "2 downloads")."""
 
     status: int
     title: str
@@ -72,12 +74,13 @@ class Kind:
     """A kind of expensive request: its shares and what is said beyond each."""
 
     shares: Shares
+    noun: str
     person: Refusal
     server: Refusal
 
     def refuse(self, reason: str) -> BaseResponse:
         refusal = self.person if reason == "person" else self.server
-        explanation = refusal.explanation.format(limit=self.shares.per_person)
+        explanation = refusal.explanation.format(limit=plural(self.shares.per_person, self.noun))
         response = error_page(refusal.status, refusal.title, explanation)
         response.headers["Retry-After"] = str(refusal.retry_after)
         return response
@@ -86,11 +89,11 @@ class Kind:
 def exports(settings: Settings) -> Kind:
     return Kind(
         Shares(settings.exports_per_person, settings.exports_per_worker),
+        "download",
         Refusal(
             429,
             "Too many downloads at once",
-            "You already have {limit} downloads running. This one can start once one of them "
-            "has finished.",
+            "You already have {limit} running. This one can start once one of them has finished.",
             10,
         ),
         Refusal(
@@ -106,10 +109,11 @@ def exports(settings: Settings) -> Kind:
 def heavy_pages(settings: Settings) -> Kind:
     return Kind(
         Shares(settings.heavy_pages_per_person, settings.heavy_pages_per_worker),
+        "view",
         Refusal(
             429,
             "Too many whole-execution views at once",
-            "You already have {limit} views loading that read a whole execution (a timeline of "
+            "You already have {limit} loading that read a whole execution (a timeline of "
             "every task, failure groups, a filtered or slowest-first task list). This one can "
             "load once one of them has finished; try again in a few seconds.",
             5,

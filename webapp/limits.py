@@ -113,7 +113,7 @@ def heavy_pages(settings: Settings) -> Kind:
         Refusal(
             429,
             "Too many whole-execution views at once",
-            "You already have {limit} loading that read a whole execution (a timeline of "
+            "You already have {limit} loading, each reading a whole execution (a timeline of "
             "every task, failure groups, a filtered or slowest-first task list). This one can "
             "load once one of them has finished; try again in a few seconds.",
             5,
@@ -123,7 +123,7 @@ def heavy_pages(settings: Settings) -> Kind:
             "The server is busy with other whole-execution views",
             "Timelines of every task, failure groups and filtered or slowest-first task lists "
             "each read a whole execution, so only a few load at once. Try again in a few "
-            "seconds; every other page is not affected.",
+            "seconds; other pages are not affected.",
             5,
         ),
     )

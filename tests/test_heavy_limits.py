@@ -179,3 +179,21 @@ def test_unusable_heavy_page_shares_stop_the_app_at_start_up(clock, setting):
 
     with pytest.raises(ConfigError, match=f"{setting} must be a whole number from 1 to 1000"):
         create_app({"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, setting: "0"})
+
+
+def test_a_whole_timeline_gives_way_to_other_requests_as_it_is_made(client, monkeypatch):
+    """Under gevent a worker switches requests only where one waits: drawing 5,000 bars never
+    waits, so the walk, the chart and its table each give way every few hundred items."""
+    from webapp import gather
+
+    moments: list[int] = []
+    monkeypatch.setattr(gather, "give_way", lambda: moments.append(1))
+    url = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks?view=timeline&span=all"
+    for _ in range(3):  # read to its end: 2,000 tasks a request
+        html = client.get(url, headers=HTMX).get_data(as_text=True)
+    assert "Shows 5,000 of 5,000 tasks: the whole execution" in html
+    moments.clear()
+    client.get(url, headers=HTMX)
+    # 25 pages recalled (25), 5,000 bars drawn (20 × 250) and the table's 4,825 succeeded rows
+    # written (19 × 250); its smaller groups give way in between.
+    assert gather.PACE == 250 and len(moments) >= 25 + 20 + 19

@@ -195,5 +195,5 @@ def test_a_whole_timeline_gives_way_to_other_requests_as_it_is_made(client, monk
     moments.clear()
     client.get(url, headers=HTMX)
     # 25 pages recalled (25), 5,000 bars drawn (20 × 250) and the table's 4,825 succeeded rows
-    # written (19 × 250); its smaller groups give way in between.
+    # written (19 × 250; the smaller groups hold under 250 rows each).
     assert gather.PACE == 250 and len(moments) >= 25 + 20 + 19

@@ -367,12 +367,144 @@ function localTimeline(root) {
 document.addEventListener("htmx:load", (event) => localTimeline(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => localTimeline(document));
 
-// Pointing at a bar says what it is beside the chart too (its tooltip says the same).
-document.addEventListener("mouseover", (event) => {
-  const bar = event.target instanceof Element ? event.target.closest(".tl-bar") : null;
-  const detail = document.getElementById("timeline-detail");
-  if (bar && detail) detail.textContent = bar.querySelector("title")?.textContent ?? "";
-});
+// Which bar is pointed at, or chosen from the keyboard, is said beside the chart. The chart is a
+// few paths, not an element per bar: the bars' tasks are the rows of the table below it (lane,
+// start, wait and run in seconds), read once per chart and looked up by position.
+(() => {
+  const MIN_RUN = 0.6; // as timeline.py draws the shortest run
+  const charts = new WeakMap();
+  const two = (number) => String(number).padStart(2, "0");
+
+  // A duration as formatting.span says it: the two largest units that matter.
+  function span(seconds) {
+    const days = Math.floor(seconds / 86400);
+    const hours = Math.floor((seconds % 86400) / 3600);
+    const minutes = Math.floor((seconds % 3600) / 60);
+    const secs = seconds % 60;
+    if (days) return hours ? `${days} d ${hours} h` : `${days} d`;
+    if (hours) return minutes ? `${hours} h ${two(minutes)} min` : `${hours} h`;
+    if (minutes) return secs ? `${minutes} min ${two(secs)} s` : `${minutes} min`;
+    return `${secs} s`;
+  }
+
+  function chartOf(element) {
+    const section = element instanceof Element ? element.closest("#timeline") : null;
+    const svg = section?.querySelector("svg.timeline-chart");
+    const table = section?.querySelector("table.tl-data");
+    if (!svg || !table) return null;
+    if (charts.has(svg)) return charts.get(svg);
+    const lanes = [];
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        if (row.cells.length < 5) continue; // the group's heading
+        const [lane, at, waited, ran] = [1, 2, 3, 4].map((i) => Number(row.cells[i].textContent));
+        const bar = { name: row.cells[0].textContent, status: body.dataset.status, lane: lane - 1, at, waited, ran };
+        (lanes[lane - 1] ??= []).push(bar);
+      }
+    }
+    for (const lane of lanes) lane?.sort((a, b) => a.at - a.waited - (b.at - b.waited));
+    const start = Date.parse(svg.dataset.start);
+    const chart = {
+      section, svg, lanes, start,
+      seconds: (Date.parse(svg.dataset.end) - start) / 1000 || 1,
+      width: svg.viewBox.baseVal.width,
+      top: Number(svg.dataset.lanesTop),
+      height: Number(svg.dataset.laneHeight),
+      base: table.dataset.taskBase,
+      chosen: null,
+    };
+    charts.set(svg, chart);
+    return chart;
+  }
+
+  // Where a bar is drawn, in the chart's own units.
+  function extent(chart, bar) {
+    const x = (seconds) => (seconds / chart.seconds) * chart.width;
+    const from = x(bar.at - bar.waited);
+    return [from, Math.max(x(bar.at + bar.ran), x(bar.at) + MIN_RUN)];
+  }
+
+  // The bar nearest a point of a lane, within a couple of units (thin bars stay reachable).
+  function barAt(chart, lane, x, slack = 2) {
+    let found = null;
+    let distance = slack;
+    for (const bar of chart.lanes[lane] ?? []) {
+      const [from, to] = extent(chart, bar);
+      const away = x < from ? from - x : x > to ? x - to : 0;
+      if (away <= distance) [found, distance] = [bar, away];
+    }
+    return found;
+  }
+
+  function choose(chart, bar) {
+    if (!bar) return;
+    chart.chosen = bar;
+    const [from, to] = extent(chart, bar);
+    const mark = chart.svg.querySelector(".tl-pointed");
+    const place = { x: from, y: chart.top + bar.lane * chart.height, width: to - from, height: chart.height };
+    for (const [name, value] of Object.entries(place)) mark?.setAttribute(name, value.toFixed(2));
+    const link = document.createElement("a");
+    link.href = chart.base + encodeURIComponent(bar.name);
+    link.textContent = bar.name;
+    const started = new Date(chart.start + bar.at * 1000).toLocaleString();
+    const words = ` · ${bar.status} · ran ${span(bar.ran)} · waited ${span(bar.waited)} · started ${started}`;
+    chart.section.querySelector("#timeline-detail")?.replaceChildren(link, words);
+  }
+
+  function pointed(event) {
+    const chart = chartOf(event.target);
+    const matrix = chart?.svg.getScreenCTM();
+    if (!chart || !matrix) return;
+    const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+    choose(chart, barAt(chart, Math.floor((point.y - chart.top) / chart.height), point.x));
+  }
+  document.addEventListener("pointermove", (event) => {
+    if (event.target instanceof Element && event.target.closest("svg.timeline-chart")) pointed(event);
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("svg.timeline-chart")) pointed(event);
+  });
+
+  // From the keyboard, in the chart's scroller: ← → the lane's bars, ↑ ↓ the next lanes, Enter
+  // opens the chosen bar's task. Focusing the chart chooses its first bar.
+  function first(chart) {
+    return chart.lanes.find((lane) => lane?.length)?.[0];
+  }
+  function moved(chart, key) {
+    const bar = chart.chosen;
+    if (!bar) return first(chart);
+    const lane = chart.lanes[bar.lane];
+    const at = lane.indexOf(bar);
+    if (key === "ArrowLeft") return lane[Math.max(at - 1, 0)];
+    if (key === "ArrowRight") return lane[Math.min(at + 1, lane.length - 1)];
+    const step = key === "ArrowUp" ? -1 : 1;
+    const middle = (extent(chart, bar)[0] + extent(chart, bar)[1]) / 2;
+    for (let next = bar.lane + step; next >= 0 && next < chart.lanes.length; next += step) {
+      const found = barAt(chart, next, middle, Infinity);
+      if (found) return found;
+    }
+    return bar;
+  }
+  document.addEventListener("focusin", (event) => {
+    if (!(event.target instanceof Element) || !event.target.matches(".timeline-scroll")) return;
+    const chart = chartOf(event.target);
+    if (chart && !chart.chosen) choose(chart, first(chart));
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!(event.target instanceof Element) || !event.target.matches(".timeline-scroll")) return;
+    const chart = chartOf(event.target);
+    if (!chart) return;
+    if (event.key === "Enter" && chart.chosen) {
+      event.preventDefault();
+      window.location.assign(chart.base + encodeURIComponent(chart.chosen.name));
+    } else if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) {
+      event.preventDefault();
+      choose(chart, moved(chart, event.key));
+      chart.svg.querySelector(".tl-pointed")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
+  });
+})();
 
 // ---- Keyboard: rows by j/k and arrows, o or Space for a row's conditions, / search, Esc, ? ----
 // Shortcuts never fire while typing in a field, and never with Ctrl, Alt or ⌘ (the browser's own).

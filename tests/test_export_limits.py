@@ -49,7 +49,8 @@ def test_a_person_runs_at_most_two_exports_at_once_and_is_told_why(client):
     assert [response.status_code for response in running] == [200, 200]
     refused = start(client)
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "10"
-    assert "Too many downloads at once" in refused.text()
+    text = refused.text()
+    assert "Too many downloads at once" in text and "You already have 2 downloads running" in text
     running[0].close()  # one finishes (or its reader leaves): the next may start
     third = start(client)
     assert third.status_code == 200

@@ -59,6 +59,9 @@ class Settings:
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
+    # Heavy pages (a whole execution walked or drawn) loading at once per person and per worker.
+    heavy_pages_per_person: int = 2
+    heavy_pages_per_worker: int = 2
 
     @property
     def demo(self) -> bool:
@@ -126,6 +129,8 @@ class Settings:
             data_dir=str(source.get("WEBAPP_DATA_DIR") or "").strip(),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
+            heavy_pages_per_person=_count(source, "WEBAPP_HEAVY_PAGES_PER_PERSON", 2),
+            heavy_pages_per_worker=_count(source, "WEBAPP_HEAVY_PAGES_PER_WORKER", 2),
         )
 
 

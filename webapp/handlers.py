@@ -44,6 +44,9 @@ OWN_FRAGMENTS = {
     "jobs.recent": ("_job_recent_error.html", ""),
     "jobs.health": ("_health_error.html", ""),
 }
+# Sections that load, or read on, by themselves: a failure takes the section's place, its id
+# kept so that trying again replaces it in turn.
+SECTIONS = {"tasks.failure_groups": "triage"}
 FALLBACK = (
     "<!doctype html><title>Error</title><p>Something went wrong on this server, and the page "
     "explaining it could not be shown either. Try again later.</p>"
@@ -78,12 +81,23 @@ def way_up(status: int) -> list[tuple[str, str]]:
     return ups + [(label, url) for label, url in levels if url != request.path]
 
 
+def own_fragment() -> tuple[str, str, str]:
+    """(template, swap, section id) showing an htmx request's failure where it will land."""
+    endpoint = request.endpoint or ""
+    # A task view's timeline asks the task list's own URL, with view=timeline.
+    section = "timeline" if endpoint == "tasks.index" and request.args.get("view") else ""
+    section = SECTIONS.get(endpoint, section)
+    if section:
+        return "_section_error.html", "", section
+    return (*OWN_FRAGMENTS.get(endpoint, ("", "")), "")
+
+
 def error_page(
     status: int, title: str, explanation: str, detail: str = "", *, retry: bool | None = None
 ) -> Response:
     """An error page or, for htmx, an error fragment fitting where it will be swapped in: it
     offers to try again only where that may help (`retry`, else as the status says)."""
-    own, reswap = OWN_FRAGMENTS.get(request.endpoint or "", ("", "")) if is_fragment() else ("", "")
+    own, reswap, section = own_fragment() if is_fragment() else ("", "", "")
     template = own or ("_error_row.html" if is_fragment() else "error.html")
     retryable = can_retry(status) if retry is None else retry
     try:
@@ -98,6 +112,7 @@ def error_page(
             if retryable
             else "",
             parents=way_up(status),
+            section=section,
         )
         response = make_response(body, status)
     except Exception:  # the error page itself failed: say so plainly, never a traceback

@@ -1,5 +1,7 @@
 """An execution's tasks over time: one bar per task in parallel lanes, as an inline SVG the server
-draws (geometry here, markup in templates/_timeline.html).
+draws (geometry here, markup in templates/_timeline.html). However many tasks, the figure is a
+few paths, and each task's name and times a row of a compact table the page's script reads to
+say which bar is pointed at, so 5,000 tasks stay a page of a few hundred kilobytes.
 
 Each bar runs from the task's scheduling (or, without it, its start) to its start, drawn as a
 wait, then to its completion (or now, while it runs), drawn as the run. Lanes are filled first
@@ -11,18 +13,23 @@ have not started are there, not in a lane.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import ClassVar
 
 from .blaxel import Task
-from .formatting import iso, plural, run_time, span, wait_time
+from .formatting import iso, plural, span
+from .gather import paced
 
 WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
 QUEUE = 40  # height of the queue's band, above the lanes
 MAX_LANES = 60  # beyond these, bars share the lane that frees first
+MIN_RUN = 0.6  # the narrowest a run is drawn, so that a short task still shows
+MIN_WAIT = 0.25  # a narrower wait (a quarter pixel on a 1,000-pixel chart) is in the table only
+GROUP_ORDER = ("failed", "cancelled", "running", "succeeded")  # the table's groups, then others
 # Tick steps a time axis may take, in seconds: the first giving at most 8 ticks is used.
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 STEPS += (86400, 172800, 604800)
@@ -32,8 +39,6 @@ STEPS += (86400, 172800, 604800)
 class Bar:
     task: Task
     lane: int
-    y: float
-    height: float
     begins: datetime  # scheduled, else created
     starts: datetime
     ends: datetime  # completed, else now
@@ -42,9 +47,10 @@ class Bar:
     run_x: float
     run_width: float
     still_running: bool
-    ran: str  # how long it ran ("" before it starts)
-    waited: str  # how long it waited for its start
-    title: str
+    # Whole seconds, for the table: from the timeline's start to this start, waited, ran.
+    at: int
+    waited: int
+    ran: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,10 @@ class Tick:
 
 @dataclass(frozen=True)
 class Timeline:
+    """The figure drawn compactly, whatever the number of tasks: one path for every bar of a
+    status (a stroke per bar, lane after lane) and one for every wait; each task's name and
+    times are in the table below it, which the page's script reads to name the bar pointed at."""
+
     bars: tuple[Bar, ...]
     lanes: int
     lane_height: float
@@ -66,6 +76,8 @@ class Timeline:
     queue_peak: int
     untimed: int  # tasks not started, so not in a lane
     now_x: float | None  # where "now" is, while the execution runs
+    runs: tuple[tuple[str, str], ...] = ()  # (status, SVG path) of the bars' runs
+    waits: str = ""  # SVG path of the bars' waits
     width: ClassVar[int] = WIDTH
     lanes_top: ClassVar[float] = QUEUE + 6
 
@@ -78,9 +90,25 @@ class Timeline:
         return self.lanes_top + self.lanes * self.lane_height + 4
 
     @property
+    def run_stroke(self) -> float:
+        """A run's thickness: its lane less a gap."""
+        return round(self.lane_height - 2, 2)
+
+    @property
+    def groups(self) -> list[tuple[str, int, Iterator[Bar]]]:
+        """The bars by status, for the table: failures first, each group in order of start;
+        (status, how many, the bars as the template renders them, giving way as it goes)."""
+        grouped: dict[str, list[Bar]] = {}
+        for bar in self.bars:
+            grouped.setdefault(bar.task.status, []).append(bar)
+        order = {status: place for place, status in enumerate(GROUP_ORDER)}
+        ordered = sorted(grouped.items(), key=lambda item: (order.get(item[0], 9), item[0]))
+        return [(status, len(bars), paced(bars)) for status, bars in ordered]
+
+    @property
     def text(self) -> str:
         """The figure in words, for those who cannot see it."""
-        longest = max(self.bars, key=lambda bar: bar.ends - (bar.starts or bar.ends))
+        longest = max(self.bars, key=lambda bar: bar.ran)
         length = span((self.end - self.start).total_seconds())
         text = (
             f"Timeline of {plural(len(self.bars), 'task')} in {plural(self.lanes, 'lane')}, from "
@@ -88,22 +116,23 @@ class Timeline:
             f"{plural(self.queue_peak, 'task')} waited for a slot at once"
         )
         if longest.ran:
-            text += f"; the longest run was {longest.task.name}'s, {longest.ran}"
+            text += f"; the longest run was {longest.task.name}'s, {span(longest.ran)}"
         return text + ". The table below lists every bar."
 
     def x(self, moment: datetime) -> float:
-        whole = (self.end - self.start).total_seconds() or 1.0
-        return round((moment - self.start).total_seconds() / whole * WIDTH, 2)
+        return self.at((moment - self.start).total_seconds())
 
+    def at(self, seconds: float) -> float:
+        """Where a moment `seconds` after the start is, across the chart."""
+        return round(seconds / self.seconds * WIDTH, 2)
 
-def describe(task: Task, ran: str, waited: str) -> str:
-    """A bar's tooltip: name · status · ran … · waited …"""
-    parts = [task.name, task.status, f"ran {ran}" if ran else "not started"]
-    if waited:
-        parts.append(f"waited {waited}")
-    if task.started_at is not None:
-        parts.append(f"started {iso(task.started_at)}")
-    return " · ".join(parts)
+    @cached_property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds() or 1.0
+
+    def middle(self, lane: int) -> float:
+        """The height of a lane's middle, where its strokes run."""
+        return round(self.lanes_top + (lane + 0.5) * self.lane_height, 2)
 
 
 def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
@@ -128,34 +157,67 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
     lane_height = max(6.0, min(18.0, 560 / count))
     shape = Timeline((), count, lane_height, start, end, (), "", 0, len(tasks) - len(timed), None)
     bars = []
-    for (begins, ends, task), lane in zip(timed, lanes, strict=True):
+    for (begins, ends, task), lane in paced(zip(timed, lanes, strict=True)):
         starts = task.started_at or begins
-        ran, waited = span(run_time(task, now)), span(wait_time(task, now))
+        # Seconds from the start, each moment's once: 5,000 bars are 15,000 moments.
+        since = [(moment - start).total_seconds() for moment in (begins, starts, ends)]
+        wait_x, run_x, end_x = map(shape.at, since)
         bars.append(
             Bar(
                 task,
                 lane,
-                round(shape.lanes_top + lane * lane_height + 1, 2),
-                round(lane_height - 2, 2),
                 begins,
                 starts,
                 ends,
-                shape.x(begins),
-                round(shape.x(starts) - shape.x(begins), 2),
-                shape.x(starts),
-                round(shape.x(ends) - shape.x(starts), 2),
+                wait_x,
+                round(run_x - wait_x, 2),
+                run_x,
+                round(end_x - run_x, 2),
                 not task.is_final,
-                ran,
-                waited,
-                describe(task, ran, waited),
+                round(since[1]),
+                round(since[1] - since[0]),
+                round(since[2] - since[1]),
             )
         )
     path, peak = _queue(tasks, shape, now)
     running = any(bar.still_running for bar in bars) and start <= now <= end
     now_x = shape.x(now) if running else None
+    by_status: dict[str, list[tuple[int, float, float]]] = {}
+    for bar in bars:
+        stroke = (bar.lane, bar.run_x, max(bar.run_width, MIN_RUN))
+        by_status.setdefault(bar.task.status, []).append(stroke)
+    waits = [(bar.lane, bar.wait_x, bar.wait_width) for bar in bars if bar.wait_width >= MIN_WAIT]
     return replace(
-        shape, bars=tuple(bars), ticks=_ticks(shape), queue_path=path, queue_peak=peak, now_x=now_x
+        shape,
+        bars=tuple(bars),
+        ticks=_ticks(shape),
+        queue_path=path,
+        queue_peak=peak,
+        now_x=now_x,
+        runs=tuple((status, _strokes(shape, found)) for status, found in sorted(by_status.items())),
+        waits=_strokes(shape, waits),
     )
+
+
+def _strokes(shape: Timeline, strokes: list[tuple[int, float, float]]) -> str:
+    """One path drawing many bars as horizontal strokes, lane by lane: a lane's first bar as
+    "M x y h width", each next one as "m gap 0 h width" from the end of the one before."""
+    parts, lane_now, end = [], -1, 0.0
+    for lane, x, width in sorted(strokes):
+        if lane != lane_now:
+            parts.append(f"M{_number(x)} {_number(shape.middle(lane))}h{_number(width)}")
+        else:
+            parts.append(f"m{_number(x - end)} 0h{_number(width)}")
+        lane_now, end = lane, round(x + width, 2)
+    return "".join(parts)
+
+
+def _number(value: float) -> str:
+    """A coordinate in its shortest form to two decimals: 0.50 as .5, -0.25 as -.25."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    if text in ("", "-0"):
+        return "0"
+    return text.replace("0.", ".", 1) if text.startswith(("0.", "-0.")) else text
 
 
 def _lanes(timed: list[tuple[datetime, datetime, Task]]) -> list[int]:
@@ -189,14 +251,20 @@ def _queue(tasks: Sequence[Task], shape: Timeline, now: datetime) -> tuple[str, 
     if not changes:
         return "", 0
     changes.sort()
-    points, waiting, peak = [], 0, 0
+    levels: dict[float, int] = {}  # waiting after the last change at each tenth of a unit
+    waiting, peak = 0, 0
     for moment, change in changes:
         waiting += change
-        points.append((min(max(shape.x(moment), 0.0), WIDTH), waiting))
+        levels[round(min(max(shape.x(moment), 0.0), WIDTH), 1)] = waiting
         peak = max(peak, waiting)
     scale = (QUEUE - 4) / max(peak, 1)
-    steps = " ".join(f"H{x} V{round(QUEUE - after * scale, 2)}" for x, after in points)
-    return f"M0 {QUEUE} {steps} H{WIDTH} V{QUEUE} Z", peak
+    steps, height = [], float(QUEUE)
+    for x, after in levels.items():
+        level = round(QUEUE - after * scale, 1)
+        if level != height:  # a step only where the outline moves
+            steps.append(f"H{_number(x)}V{_number(level)}")
+            height = level
+    return f"M0 {QUEUE}{''.join(steps)}H{WIDTH}V{QUEUE}Z", peak
 
 
 def _ticks(shape: Timeline) -> tuple[Tick, ...]:

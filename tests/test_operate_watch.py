@@ -308,5 +308,7 @@ def test_the_watch_loop_scans_every_interval_and_stops_when_asked(clock, receive
     monkeypatch.setattr(watcher, "deliver", deliver)
     monkeypatch.setattr(watch, "TICK_SECONDS", 0)
     watcher.run(stop)
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(scans, scans[1:])]
+    gaps = [
+        (later - earlier).total_seconds() for earlier, later in zip(scans, scans[1:], strict=False)
+    ]
     assert len(scans) == 3 and all(gap == 60 for gap in gaps)

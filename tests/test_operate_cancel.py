@@ -169,6 +169,20 @@ def test_every_attempt_is_in_the_audit_trail_and_the_log(clock, users_file, capl
     assert len(lines) == 4
 
 
+def test_a_cancel_over_https_works_without_a_referer(clock, users_file):
+    """The app asks browsers to send no Referer: a form sent over HTTPS without one is taken
+    on its token alone, and its session cookie is Secure and SameSite=Lax."""
+    app = demo_app(clock, users_file, WEBAPP_HTTPS="1")
+    client = app.test_client()
+    https = "https://jobs.example.com"
+    page = client.get(PAGE.format(*RUNNING), headers=OPERATOR, base_url=https)
+    cookie = page.headers["Set-Cookie"]
+    assert "Secure" in cookie and "SameSite=Lax" in cookie and "HttpOnly" in cookie
+    data = {"csrf_token": token_from(page.text), "confirm": RUNNING[1]}
+    answer = client.post(CANCEL.format(*RUNNING), data=data, headers=OPERATOR, base_url=https)
+    assert answer.status_code == 200 and "Blaxel accepted the cancel" in answer.text
+
+
 def test_the_audit_trail_outlives_a_restart(clock, users_file):
     """The trail is in the data folder's store: a new app (a restart) shows the same entries."""
     client = demo_app(clock, users_file).test_client()

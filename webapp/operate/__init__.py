@@ -24,7 +24,12 @@ def register(app: Flask, settings: Settings, write: BlaxelClient | None) -> None
     """The write client (None without BLAXEL_WRITE_API_KEY), CSRF protection for every POST,
     the audit trail, and the routes."""
     app.extensions["blaxel_write"] = write
-    # Every POST of the app needs the form's token; GETs stay as they are.
+    # Every POST of the app needs the form's token (kept in the session cookie); GETs stay as
+    # they are. The app sends no Referer (Referrer-Policy: no-referrer), so Flask-WTF's extra
+    # HTTPS check of it would refuse every form: the token and a SameSite cookie do the work.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"] or settings.https
     CSRFProtect(app)
     if write is not None:
         # Opened here, so a data file the app cannot read stops it at start, naming the file;

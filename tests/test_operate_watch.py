@@ -312,3 +312,19 @@ def test_the_watch_loop_scans_every_interval_and_stops_when_asked(clock, receive
         (later - earlier).total_seconds() for earlier, later in zip(scans, scans[1:], strict=False)
     ]
     assert len(scans) == 3 and all(gap == 60 for gap in gaps)
+
+
+def test_the_watcher_serves_its_healthz_and_readyz_on_a_socket(clock, receiver):
+    """WEBAPP_WATCH_BIND: the running watcher answers /healthz and /readyz over HTTP."""
+    import httpx
+
+    from webapp.operate.watch import serve_readiness
+
+    server = serve_readiness(new_watcher(clock, receiver), "127.0.0.1:0")
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert httpx.get(base + "/healthz").text == "ok\n"
+        assert httpx.get(base + "/readyz").status_code == 200
+        assert httpx.get(base + "/other").status_code == 404
+    finally:
+        server.shutdown()

@@ -321,3 +321,44 @@ def test_the_simulator_answers_404_for_an_unknown_execution(clock):
     with pytest.raises(UpstreamError) as missing:
         client.cancel_execution("thumbnail-render", "exec-nope", CallScope.starting_now(5))
     assert missing.value.kind is ErrorKind.NOT_FOUND
+
+
+def test_the_app_reads_with_the_read_key_and_cancels_with_the_write_key_never_showing_it(clock):
+    """With both keys set: every read goes with the read key, the one DELETE with the write
+    key; Blaxel echoing the write key in its refusal does not bring it to the page."""
+    seen: list[tuple[str, str]] = []
+    running = {**EXECUTION, "status": "running", "metadata": {"id": "exec-1", "job": "nightly"}}
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.headers["Authorization"]))
+        if request.method == "DELETE":
+            message = f"key {WRITE_TOKEN} may not cancel here"
+            return httpx.Response(403, json={"error": {"code": "FORBIDDEN", "message": message}})
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(200, json={"data": [], "meta": {"hasMore": False, "total": 0}})
+        return httpx.Response(200, json=running)
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "BLAXEL_API_KEY": TOKEN,
+            "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
+            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
+            "CLOCK": clock,
+            "WEBAPP_AUTH": "proxy",
+            "WEBAPP_TRUSTED_PROXIES": "127.0.0.1",
+            "WEBAPP_OPERATOR_GROUP": "ops",
+        }
+    )
+    client = app.test_client()
+    who = {"X-Forwarded-Email": "ada@example.com", "X-Forwarded-Groups": "ops"}
+    page = client.get(PAGE.format("nightly", "exec-1"), headers=who)
+    data = {"csrf_token": token_from(page.text), "confirm": "exec-1"}
+    answer = client.post(CANCEL.format("nightly", "exec-1"), data=data, headers=who)
+    assert answer.status_code == 502
+    assert "Blaxel refused the cancel" in answer.text and "403 FORBIDDEN" in answer.text
+    assert WRITE_TOKEN not in answer.text and "[redacted]" in answer.text
+    assert {auth for method, auth in seen if method == "GET"} == {f"Bearer {TOKEN}"}
+    assert [auth for method, auth in seen if method == "DELETE"] == [f"Bearer {WRITE_TOKEN}"]
+    trail = client.get("/audit", headers=who).text
+    assert "403 FORBIDDEN" in trail and WRITE_TOKEN not in trail

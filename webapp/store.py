@@ -1,6 +1,7 @@
 """What every worker process must see alike, kept in a real database: SQLite by default (one file
 in the data folder, WAL mode, shared by the processes of one machine), Redis for a team (the
-shared cache's). The interface is small: timed events under a key, each kept for a while.
+shared cache's). The interface is small: timed events under a key, each kept for a while; and,
+for operating (webapp/operate), the audit trail of cancels and the watcher's outbox of messages.
 
 The SQLite file has a schema version (`PRAGMA user_version`) and forward migrations; a file the
 app cannot read, or one written by a newer version, stops the app with a message naming it, and

@@ -29,9 +29,12 @@ pytest_plugins = ["tests.browser", "pytester"]
 REQUIRE_ALL = "--require-all"
 
 TOKEN = "test-secret-token-3f9a1c"  # noqa: S105 - a made-up token whose leaks the tests look for
+WRITE_TOKEN = "test-write-key-5b8e2d"  # noqa: S105 - the write key's, looked for the same way
+# A webhook URL's secret part (tests/test_operate_watch.py): never logged either.
+WEBHOOK_SECRET = "hook-secret-path-91c2"
 
 # Every token any test hands the app, and the cursor values the tests page with.
-SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token")
+SECRETS = (TOKEN, DEMO_TOKEN, "socket-test-token-9d2e", "any-token", WRITE_TOKEN, WEBHOOK_SECRET)
 TEST_CURSORS = ("Q1VSU09S", "TkVYVA", "T0xE", "RlJFU0g", "Zm9v", "TE9ORw")
 LOGGED_CURSOR = re.compile(r"cursor=(?!\[redacted\])[^&\s\"'\]]+")
 

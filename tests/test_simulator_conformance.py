@@ -276,3 +276,38 @@ def test_the_simulator_sends_every_field_the_spec_describes_for_an_execution(spe
     expected = described(schemas, "JobExecution") - {"metadata.deletedAt"}
     assert "spec.tasks[].metadata.name" in expected
     assert expected - found == set()
+
+
+@pytest.mark.parametrize("seconds", [0, 30])  # the live run queued, then running
+def test_the_cancel_of_an_execution_conforms_and_its_refusals_are_declared(spec, seconds):
+    """DeleteJobExecution: the 200 (the execution, cancelling) and the 400 (no longer running),
+    404 (unknown) answers the spec declares; the 403 of a key without jobs:delete it does not."""
+    cycle = ANCHOR.replace(second=0)
+    simulator = create_simulator(
+        clock=lambda: cycle + timedelta(seconds=seconds), write_tokens=("write-key",)
+    )
+    client = simulator.test_client()
+    path = f"/v0/jobs/sitemap-crawler/executions/{live_execution_id(cycle)}"
+    for key, wanted, declared in [
+        (DEMO_TOKEN, 403, False),
+        ("write-key", 200, True),
+        ("write-key", 400, True),
+    ]:
+        headers = {"Authorization": f"Bearer {key}", "Blaxel-Version": PAGINATED}
+        response = client.delete(path, headers=headers, base_url=SERVER)
+        assert response.status_code == wanted
+        check = (WerkzeugOpenAPIRequest(response.request), WerkzeugOpenAPIResponse(response))
+        if wanted == 200:
+            spec.validate_request(check[0])
+            assert response.json["status"] == "cancelling"
+        if declared:
+            spec.validate_response(*check)
+        else:
+            with pytest.raises(ResponseNotFound):
+                spec.validate_response(*check)
+    headers = {"Authorization": "Bearer write-key", "Blaxel-Version": PAGINATED}
+    missing = client.delete(path + "-nope", headers=headers, base_url=SERVER)
+    assert missing.status_code == 404
+    spec.validate_response(
+        WerkzeugOpenAPIRequest(missing.request), WerkzeugOpenAPIResponse(missing)
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, delivery, handlers, limits, logtext, requestlog, views
+from . import auth, delivery, handlers, limits, logtext, operate, requestlog, views
 from .blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
 from .config import Settings
 from .formatting import FILTERS
@@ -29,11 +29,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     tour = None
     client = app.config.get("BLAXEL_CLIENT")
+    # The client that may cancel executions: its own key, never the read key (docs/operating.md).
+    write = app.config.get("BLAXEL_WRITE_CLIENT")
     if client is None and settings.demo:
-        from .demo import demo_client, demo_tour
+        from .demo import demo_clients, demo_tour
 
         simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
-        client = demo_client(clock=simulator_clock)
+        client, write = demo_clients(clock=simulator_clock, write_key=settings.write_api_key)
         tour = lambda: demo_tour(simulator_clock())  # noqa: E731
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
@@ -43,6 +45,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             workspace=settings.workspace,
             transport=app.config.get("BLAXEL_TRANSPORT"),
         )
+        if settings.write_api_key:
+            write = BlaxelClient(
+                settings.api_url,
+                settings.write_api_key,
+                workspace=settings.workspace,
+                transport=app.config.get("BLAXEL_TRANSPORT"),
+            )
     # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
     store_clock = (lambda: clock().timestamp()) if app.config.get("CLOCK") else time.monotonic
     store: Store = (
@@ -82,6 +91,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.register(app, settings)
     handlers.register(app)
     views.register(app)
+    operate.register(app, settings, write)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, STATIC)
     return app

@@ -226,7 +226,7 @@ def register(app: Flask, settings: Settings) -> None:
     identify = lambda: _identity_from_proxy(settings)  # noqa: E731
     if settings.auth == "basic":
         hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
-        users = UsersFile(settings.users_file, hash_wait)
+        users = app.extensions["users_file"] = UsersFile(settings.users_file, hash_wait)
         clock = app.extensions["clock"]
         # Opened here, so a data file the app cannot read stops it at start, naming the file.
         events = app.extensions["events"] = open_events(settings)
@@ -263,9 +263,13 @@ def register(app: Flask, settings: Settings) -> None:
 @click.command("add-user")
 @click.argument("name")
 @click.password_option(help="The user's password (asked for when not given).")
+@click.option(
+    "--operator", is_flag=True, help="May cancel executions (needs BLAXEL_WRITE_API_KEY)."
+)
 @with_appcontext
-def add_user(name: str, password: str) -> None:
-    """Add a user to WEBAPP_USERS_FILE, or change their password."""
+def add_user(name: str, password: str, operator: bool) -> None:
+    """Add a user to WEBAPP_USERS_FILE, or change their password and role (a viewer unless
+    --operator is given)."""
     path = current_app.extensions["settings"].users_file
     if not path:
         raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
@@ -275,5 +279,6 @@ def add_user(name: str, password: str) -> None:
         )
     if len(password) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="password")
-    added = write_user(Path(path), name, password)
-    click.echo(f"{'Added' if added else 'Changed the password of'} {name} in {path}")
+    added = write_user(Path(path), name, password, operator)
+    role = "an operator" if operator else "a viewer"
+    click.echo(f"{'Added' if added else 'Changed the password of'} {name} ({role}) in {path}")

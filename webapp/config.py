@@ -62,6 +62,11 @@ class Settings:
     # Heavy pages (a whole execution walked or drawn) loading at once per person and per worker.
     heavy_pages_per_person: int = 2
     heavy_pages_per_worker: int = 2
+    # The key that may cancel executions (scope jobs:delete); none: nobody can (docs/operating.md).
+    write_api_key: str = field(default="", repr=False)
+    # Proxy mode: the header naming the person's groups, and the group whose members may cancel.
+    groups_header: str = "X-Forwarded-Groups"
+    operator_group: str = ""
 
     @property
     def demo(self) -> bool:
@@ -101,6 +106,12 @@ class Settings:
                 "WEBAPP_AUTH=proxy needs WEBAPP_TRUSTED_PROXIES, the addresses of the sign-in "
                 "proxy (e.g. 127.0.0.1): the identity header is believed from them only"
             )
+        write_api_key = str(source.get("BLAXEL_WRITE_API_KEY") or "").strip()
+        if write_api_key and write_api_key == str(source.get("BLAXEL_API_KEY") or "").strip():
+            raise ConfigError(
+                "BLAXEL_WRITE_API_KEY must be another key than BLAXEL_API_KEY: the read key "
+                "is never used to write (see docs/operating.md)"
+            )
         cache_url = str(source.get("WEBAPP_CACHE_URL") or "").strip()
         if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -131,6 +142,9 @@ class Settings:
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
             heavy_pages_per_person=_count(source, "WEBAPP_HEAVY_PAGES_PER_PERSON", 2),
             heavy_pages_per_worker=_count(source, "WEBAPP_HEAVY_PAGES_PER_WORKER", 2),
+            write_api_key=write_api_key,
+            groups_header=str(source.get("WEBAPP_PROXY_GROUPS_HEADER") or "X-Forwarded-Groups"),
+            operator_group=str(source.get("WEBAPP_OPERATOR_GROUP") or "").strip(),
         )
 
 

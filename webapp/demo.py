@@ -37,5 +37,18 @@ def demo_tour(now: datetime) -> list[TourStop]:
 
 def demo_client(clock: Callable[[], datetime] | None = None) -> BlaxelClient:
     """A client whose requests are answered in-process by the simulator, no socket involved."""
-    transport = httpx.WSGITransport(app=create_simulator(clock=clock))
-    return BlaxelClient(DEMO_BASE_URL, DEMO_TOKEN, workspace=DEMO_WORKSPACE, transport=transport)
+    return demo_clients(clock)[0]
+
+
+def demo_clients(
+    clock: Callable[[], datetime] | None = None, write_key: str = ""
+) -> tuple[BlaxelClient, BlaxelClient | None]:
+    """The demo's read client and, when a write key is set, a client that may cancel: the
+    simulator gives that key (and only it) the jobs:delete scope."""
+    simulator = create_simulator(clock=clock, write_tokens=(write_key,))
+    transport = httpx.WSGITransport(app=simulator)
+    read = BlaxelClient(DEMO_BASE_URL, DEMO_TOKEN, workspace=DEMO_WORKSPACE, transport=transport)
+    if not write_key:
+        return read, None
+    write = BlaxelClient(DEMO_BASE_URL, write_key, workspace=DEMO_WORKSPACE, transport=transport)
+    return read, write

@@ -1,6 +1,7 @@
 """What every worker process must see alike, kept in a real database: SQLite by default (one file
 in the data folder, WAL mode, shared by the processes of one machine), Redis for a team (the
-shared cache's). The interface is small: timed events under a key, each kept for a while.
+shared cache's). The interface is small: timed events under a key, each kept for a while; and,
+for operating (webapp/operate), the audit trail of cancels and the watcher's outbox of messages.
 
 The SQLite file has a schema version (`PRAGMA user_version`) and forward migrations; a file the
 app cannot read, or one written by a newer version, stops the app with a message naming it, and
@@ -9,12 +10,15 @@ is never deleted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +33,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE events (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL);
     CREATE INDEX events_by_key ON events (key, at);
     CREATE INDEX events_by_expiry ON events (expires);
+    """,
+    # Operating (webapp/operate): the audit trail of cancels, and the watcher's outbox.
+    """
+    CREATE TABLE audit (
+        at REAL NOT NULL, who TEXT NOT NULL, job TEXT NOT NULL, execution TEXT NOT NULL,
+        outcome TEXT NOT NULL, answer TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE TABLE deliveries (
+        key TEXT NOT NULL, webhook TEXT NOT NULL, body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, last_error TEXT NOT NULL
+        DEFAULT '', created REAL NOT NULL, sent_at REAL, PRIMARY KEY (key, webhook)
+    );
+    CREATE INDEX deliveries_due ON deliveries (sent_at, next_at);
+    CREATE TABLE watch_state (name TEXT PRIMARY KEY, value REAL NOT NULL);
     """,
 )
 # Events kept at once at most: guesses from endless addresses cannot fill the disk.
@@ -236,3 +255,314 @@ class _OnceAnOutage:
         if self._down:
             self._down = False
             log.warning("%s is back", self.what)
+
+
+# --- Operating: the audit trail of cancels and the watcher's outbox (webapp/operate) ---------
+
+AUDIT_KEPT = 100_000  # entries kept at most, the oldest dropped first
+# A delivered message is remembered this long: an execution older than this is never notified.
+DELIVERED_KEPT = 30 * 86400
+REDIS_OPERATE = "blaxel-webapp:operate:"
+
+
+class StoreUnavailable(RuntimeError):
+    """The store could not be read or written just now; the message says which store."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One attempt to cancel an execution: who, what, when, and what Blaxel answered."""
+
+    at: float
+    who: str
+    job: str
+    execution: str
+    outcome: str  # "accepted", "refused", "failed"
+    answer: str  # Blaxel's answer (status and message), as told to the person
+
+
+class Audit(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+    def recent(self, limit: int) -> list[AuditEntry]:
+        """The latest entries, newest first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message for one webhook: `key` names what it tells (execution and kind), `webhook`
+    the webhook's label (never its URL, which is a secret), `body` the message as JSON."""
+
+    key: str
+    webhook: str
+    body: str
+    attempts: int = 0
+    next_at: float = 0.0
+    last_error: str = ""
+
+
+class Outbox(Protocol):
+    """Messages to webhooks, each kept until delivered. Enqueueing the same (key, webhook) twice
+    keeps the first; claiming hands each due message to one claimer only, for `lease` seconds."""
+
+    def baseline(self, now: float) -> float:
+        """When watching began: set by the first watcher ever, read by every later one."""
+        ...
+
+    def enqueue(self, delivery: Delivery, now: float) -> bool:
+        """Keep the message unless one with its key and webhook exists; True if it was new."""
+        ...
+
+    def claim(self, now: float, lease: float, limit: int) -> list[Delivery]: ...
+
+    def delivered(self, delivery: Delivery, now: float) -> None: ...
+
+    def retry(self, delivery: Delivery, at: float, error: str) -> None:
+        """Not delivered: tried once more, due again at `at`."""
+        ...
+
+    def pending(self, limit: int) -> list[Delivery]:
+        """Messages not yet delivered, the longest-waiting first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_audit(settings: Settings) -> Audit:
+    if settings.cache_url:
+        return RedisOperate(settings.cache_url)
+    return SqliteOperate(open_database(data_dir(settings) / FILE_NAME))
+
+
+def open_outbox(settings: Settings) -> Outbox:
+    if settings.cache_url:
+        return RedisOperate(settings.cache_url)
+    return SqliteOperate(open_database(data_dir(settings) / FILE_NAME))
+
+
+class SqliteOperate:
+    """The audit trail and the outbox in the SQLite file; a claim is one IMMEDIATE transaction,
+    so two processes never claim the same message."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+
+    def record(self, entry: AuditEntry) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", astuple(entry))
+            db.execute(
+                "DELETE FROM audit WHERE rowid <= (SELECT max(rowid) FROM audit) - ?",
+                (AUDIT_KEPT,),
+            )
+
+        self._transaction(write)
+
+    def recent(self, limit: int) -> list[AuditEntry]:
+        query = "SELECT * FROM audit ORDER BY at DESC, rowid DESC LIMIT ?"
+        rows = self._run(lambda db: db.execute(query, (limit,)).fetchall())
+        return [AuditEntry(*row) for row in rows]
+
+    def baseline(self, now: float) -> float:
+        def write(db: sqlite3.Connection) -> float:
+            db.execute("INSERT OR IGNORE INTO watch_state VALUES ('baseline', ?)", (now,))
+            return db.execute("SELECT value FROM watch_state WHERE name = 'baseline'").fetchone()[0]
+
+        return self._transaction(write)
+
+    def enqueue(self, delivery: Delivery, now: float) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            db.execute(
+                "DELETE FROM deliveries WHERE sent_at IS NOT NULL AND sent_at < ?",
+                (now - DELIVERED_KEPT,),
+            )
+            added = db.execute(
+                "INSERT OR IGNORE INTO deliveries (key, webhook, body, next_at, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (delivery.key, delivery.webhook, delivery.body, now, now),
+            )
+            return added.rowcount == 1
+
+        return self._transaction(write)
+
+    def claim(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        def write(db: sqlite3.Connection) -> list[Delivery]:
+            rows = db.execute(
+                "SELECT key, webhook, body, attempts, next_at, last_error FROM deliveries "
+                "WHERE sent_at IS NULL AND next_at <= ? ORDER BY next_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE deliveries SET next_at = ? WHERE key = ? AND webhook = ?",
+                [(now + lease, row[0], row[1]) for row in rows],
+            )
+            return [Delivery(*row) for row in rows]
+
+        return self._transaction(write)
+
+    def delivered(self, delivery: Delivery, now: float) -> None:
+        self._transaction(
+            lambda db: db.execute(
+                "UPDATE deliveries SET sent_at = ?, attempts = attempts + 1, last_error = '' "
+                "WHERE key = ? AND webhook = ?",
+                (now, delivery.key, delivery.webhook),
+            )
+        )
+
+    def retry(self, delivery: Delivery, at: float, error: str) -> None:
+        self._transaction(
+            lambda db: db.execute(
+                "UPDATE deliveries SET next_at = ?, attempts = attempts + 1, last_error = ? "
+                "WHERE key = ? AND webhook = ? AND sent_at IS NULL",
+                (at, error, delivery.key, delivery.webhook),
+            )
+        )
+
+    def pending(self, limit: int) -> list[Delivery]:
+        query = (
+            "SELECT key, webhook, body, attempts, next_at, last_error FROM deliveries "
+            "WHERE sent_at IS NULL ORDER BY created LIMIT ?"
+        )
+        rows = self._run(lambda db: db.execute(query, (limit,)).fetchall())
+        return [Delivery(*row) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        def inside(db: sqlite3.Connection) -> Any:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._run(inside)
+
+    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._lock:
+            try:
+                return work(self._db)
+            except sqlite3.Error as error:
+                raise StoreUnavailable(f"data file: {type(error).__name__}: {error}") from None
+
+
+# Atomic in Redis: keep the message unless its key exists, and make it due now.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'key', ARGV[1], 'webhook', ARGV[2], 'body', ARGV[3],
+           'attempts', 0, 'next_at', ARGV[4], 'last_error', '', 'created', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
+return 1
+"""
+# Atomic in Redis: the due messages, each pushed `lease` seconds ahead so no one else takes it.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, item in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], item) end
+return due
+"""
+
+
+class RedisOperate:
+    """The audit trail (a capped list) and the outbox (a hash per message, a sorted set of
+    pending ones by when they are due) in the shared Redis."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._errors = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._enqueue = self._redis.register_script(_ENQUEUE)
+        self._claim = self._redis.register_script(_CLAIM)
+        self._due = REDIS_OPERATE + "due"
+
+    def record(self, entry: AuditEntry) -> None:
+        def write() -> None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.lpush(REDIS_OPERATE + "audit", json.dumps(astuple(entry)))
+                pipe.ltrim(REDIS_OPERATE + "audit", 0, AUDIT_KEPT - 1)
+                pipe.execute()
+
+        self._run(write)
+
+    def recent(self, limit: int) -> list[AuditEntry]:
+        rows = self._run(lambda: self._redis.lrange(REDIS_OPERATE + "audit", 0, limit - 1))
+        return [AuditEntry(*json.loads(row)) for row in rows]
+
+    def baseline(self, now: float) -> float:
+        name = REDIS_OPERATE + "baseline"
+        self._run(lambda: self._redis.set(name, repr(now), nx=True))
+        return float(self._run(lambda: self._redis.get(name)))
+
+    def enqueue(self, delivery: Delivery, now: float) -> bool:
+        item = self._item(delivery)
+        args = (delivery.key, delivery.webhook, delivery.body, repr(now))
+        return self._run(lambda: self._enqueue(keys=(item, self._due), args=args)) == 1
+
+    def claim(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        args = (repr(now), repr(now + lease), limit)
+        items = self._run(lambda: self._claim(keys=(self._due,), args=args))
+        return [found for item in items if (found := self._read(item)) is not None]
+
+    def delivered(self, delivery: Delivery, now: float) -> None:
+        item = self._item(delivery)
+
+        def write() -> None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self._due, item)
+                pipe.hset(item, mapping={"sent_at": repr(now), "last_error": ""})
+                pipe.hincrby(item, "attempts", 1)
+                pipe.expire(item, DELIVERED_KEPT)
+                pipe.execute()
+
+        self._run(write)
+
+    def retry(self, delivery: Delivery, at: float, error: str) -> None:
+        item = self._item(delivery)
+
+        def write() -> None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(item, mapping={"next_at": repr(at), "last_error": error})
+                pipe.hincrby(item, "attempts", 1)
+                pipe.zadd(self._due, {item: at}, xx=True)
+                pipe.execute()
+
+        self._run(write)
+
+    def pending(self, limit: int) -> list[Delivery]:
+        items = self._run(lambda: self._redis.zrange(self._due, 0, limit - 1))
+        found = [self._read(item) for item in items]
+        return [delivery for delivery in found if delivery is not None]
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _item(self, delivery: Delivery) -> str:
+        digest = hashlib.sha256(f"{delivery.key}\0{delivery.webhook}".encode()).hexdigest()
+        return f"{REDIS_OPERATE}item:{digest}"
+
+    def _read(self, item: bytes | str) -> Delivery | None:
+        fields = self._run(lambda: self._redis.hgetall(item))
+        if not fields:
+            return None
+        value = {key.decode(): raw.decode() for key, raw in fields.items()}
+        return Delivery(
+            value["key"],
+            value["webhook"],
+            value["body"],
+            int(value["attempts"]),
+            float(value["next_at"]),
+            value["last_error"],
+        )
+
+    def _run(self, work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        except self._errors as error:
+            raise StoreUnavailable(f"shared store: {type(error).__name__}") from None

@@ -1,5 +1,6 @@
-"""The users file of basic auth: `name:werkzeug-password-hash` lines, read so that a bad line or
-a file caught mid-write locks nobody out, and checked so that hashing cannot swamp the server."""
+"""The users file of basic auth: `name:werkzeug-password-hash` lines (`:operator` after the hash
+for those who may cancel executions), read so that a bad line or a file caught mid-write locks
+nobody out, and checked so that hashing cannot swamp the server."""
 
 from __future__ import annotations
 
@@ -55,9 +56,13 @@ def usable_hash(password_hash: str) -> bool:
         return False
 
 
-def parse_users(raw: bytes) -> tuple[dict[str, str], list[int]]:
-    """The users of a users file, and the numbers of the lines that were skipped as unusable."""
-    users, bad = {}, []
+OPERATOR = ":operator"  # after the hash: the user may cancel executions
+
+
+def parse_users(raw: bytes) -> tuple[dict[str, str], list[int], frozenset[str]]:
+    """The users of a users file, the numbers of the lines that were skipped as unusable, and
+    the names of the operators."""
+    users, bad, operators = {}, [], set()
     for number, line_bytes in enumerate(raw.splitlines(), start=1):
         try:
             line = line_bytes.decode("utf-8").strip()
@@ -67,18 +72,22 @@ def parse_users(raw: bytes) -> tuple[dict[str, str], list[int]]:
         if not line or line.startswith("#"):
             continue
         name, _, password_hash = line.partition(":")
+        operator = password_hash.endswith(OPERATOR)
+        password_hash = password_hash.removesuffix(OPERATOR)
         if valid_name(name) and usable_hash(password_hash):
             users[name] = password_hash
+            if operator:
+                operators.add(name)
         else:
             bad.append(number)
-    return users, bad
+    return users, bad, frozenset(operators)
 
 
-def write_user(path: Path, name: str, password: str) -> bool:
-    """Add or replace one user's hash, atomically; True if the user was new."""
+def write_user(path: Path, name: str, password: str, operator: bool = False) -> bool:
+    """Add or replace one user's hash and role, atomically; True if the user was new."""
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     kept = [line for line in lines if line.partition(":")[0].strip() != name]
-    kept.append(f"{name}:{generate_password_hash(password)}")
+    kept.append(f"{name}:{generate_password_hash(password)}{OPERATOR if operator else ''}")
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".users-")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write("\n".join(kept) + "\n")
@@ -101,6 +110,7 @@ class UsersFile:
         self.hash_wait = hash_wait
         self._stamp: tuple[int, int, int] | None = None
         self._hashes: dict[str, str] = {}
+        self._operators: frozenset[str] = frozenset()
         self._problem = ""  # the last one logged, so a lasting problem is logged once
         self._lock = threading.Lock()
         self._hash_slots = threading.BoundedSemaphore(HASH_CHECKS)
@@ -129,14 +139,19 @@ class UsersFile:
             self._warn(f"cannot be read ({error.strerror}): keeping the users read before")
             return
         self._stamp = stamp
-        users, bad = parse_users(raw)
+        users, bad, operators = parse_users(raw)
         for number in bad:
             # The line may hold a password hash: only its number is logged.
             log.warning("users file %s, line %d: not name:hash, skipped", self.path, number)
         if users or not self._hashes:
-            self._hashes, self._problem = users, ""
+            self._hashes, self._operators, self._problem = users, operators, ""
         else:
             self._warn("has no usable line: keeping the users read before")
+
+    def is_operator(self, name: str) -> bool:
+        """Whether the users file, as last read, marks the user `:operator`."""
+        self.hashes()
+        return name in self._operators
 
     def _warn(self, problem: str) -> None:
         if problem != self._problem:

@@ -22,7 +22,7 @@ from .errors import bad_response
 from .logs import LogPage, LogRequest
 from .models import Execution, Job, Page, Task
 from .redaction import install_redaction, redact
-from .transport import ACCEPT_ENCODING, get_json_bytes, network_transport
+from .transport import ACCEPT_ENCODING, get_json_bytes, network_transport, send_once
 
 API_VERSION = "2026-04-28"
 USER_AGENT = "blaxel-tasks-webapp/0.1"
@@ -192,6 +192,19 @@ class BlaxelClient:
         """One page of a task's lines (GET /observability/logs, see logs.py), newest first."""
         body = self._get(logs.ENDPOINT, logs.PATH, request.params(self.workspace), scope)
         return logs.page_of(body, request.job_id).without(self.token)
+
+    def cancel_execution(self, job_id: str, execution_id: str, scope: CallScope) -> Execution:
+        """Ask Blaxel to cancel the execution (scope jobs:delete): the execution as it answers,
+        `cancelling` once accepted. Sent once, never retried; only a client holding the write
+        key is ever asked to do it."""
+        path = execution_path(job_id, execution_id)
+
+        def record(status: int | None, seconds: float, attempts: int) -> None:
+            started = time.monotonic() - seconds
+            scope.note(CallRecord("DeleteJobExecution", status, seconds, attempts, "", started))
+
+        body = send_once(self._http, "DELETE", path, scope.call_deadline(), self._redact, record)
+        return decode(body, Execution)
 
     def _get(
         self, endpoint: str, path: str, params: Mapping[str, str | int], scope: CallScope

@@ -1,4 +1,4 @@
-"""One GET to the API, within a deadline, in bounded memory, retried when that is safe.
+"""One call to the API, within a deadline, in bounded memory, retried when that is safe.
 
 - The deadline bounds every socket operation: httpx's timeouts apply per read, so an answer that
   trickles (headers included) would otherwise hold a call forever. A network backend wrapped
@@ -6,6 +6,7 @@
 - Bodies are read raw and decoded here, gzip only and at most once, while counting the decoded
   bytes: httpx would inflate a 1.6 kB brotli bomb whole before any cap could see it.
 - Transient failures of these idempotent reads are retried twice at most, within the deadline.
+  A write (`send_once`) is sent once: whether a lost answer means it was done is unknowable.
 """
 
 from __future__ import annotations
@@ -153,8 +154,34 @@ def get_json_bytes(
         record(status, time.monotonic() - started, attempt + 1)
 
 
+def send_once(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    deadline: float,
+    redact: Callable[[str], str],
+    record: Callable[[int | None, float, int], None],
+) -> bytes:
+    """The body of a 2xx answer to one `method` request (a write), or an UpstreamError; never
+    retried, so the same write is never sent twice."""
+    started = time.monotonic()
+    status: int | None = None
+    try:
+        answer, body = _exchange(http, path, {}, deadline, method)
+        status = answer.status_code
+        if 200 <= status < 300:
+            return body
+        raise _classify(answer, body, redact)
+    finally:
+        record(status, time.monotonic() - started, 1)
+
+
 def _exchange(
-    http: httpx.Client, path: str, params: Mapping[str, str | int], deadline: float
+    http: httpx.Client,
+    path: str,
+    params: Mapping[str, str | int],
+    deadline: float,
+    method: str = "GET",
 ) -> tuple[httpx.Response, bytes]:
     """One attempt: the answer and its body, whatever its status."""
     remaining = deadline - time.monotonic()
@@ -163,7 +190,7 @@ def _exchange(
     answered = False
     token = _deadline.set(deadline)
     try:
-        with http.stream("GET", path, params=params, timeout=remaining) as answer:
+        with http.stream(method, path, params=params, timeout=remaining) as answer:
             answered = True
             return answer, _read_body(answer, deadline)
     except httpx.TimeoutException:

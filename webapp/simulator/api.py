@@ -1,11 +1,13 @@
 """The simulator's WSGI app: the four read endpoints of the Blaxel jobs API, errors included,
-and the task logs the official CLI reads (logs.py)."""
+the task logs the official CLI reads (logs.py), and the one write the web app makes: cancelling
+an execution, allowed to the keys given the jobs:delete scope."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -54,9 +56,15 @@ ADVICE = {  # code: (retryable, action, do_not, docs_url)
         "Do not retry the same path",
         DOCS,
     ),
+    "FORBIDDEN": (
+        False,
+        "Use an API key with the jobs:delete scope to cancel executions",
+        "Do not retry with the same key",
+        f"{DOCS}#authentication",
+    ),
     "METHOD_NOT_ALLOWED": (
         False,
-        "Use GET: the simulator serves the read-only endpoints",
+        "Use GET, or DELETE on an execution to cancel it",
         "Do not retry with the same method",
         DOCS,
     ),
@@ -89,6 +97,11 @@ class Simulator:
     secret: bytes
     anchor: datetime
     latency: Latency | None = None  # None: answer at once
+    # Keys with the jobs:delete scope; any other key reads, and is refused a cancel.
+    write_tokens: frozenset[str] = frozenset()
+    # Executions cancelled so far (see data.Cancels), changed under the lock.
+    cancels: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    cancelling: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -106,13 +119,15 @@ def create_simulator(
     clock: Callable[[], datetime] | None = None,
     secret: bytes = b"blaxel-simulator-demo",
     latency: Latency | None = None,
+    write_tokens: Iterable[str] = (),
 ) -> Flask:
     """The simulator as a WSGI app serving /v0; `clock` returns aware UTC datetimes; with a
-    `latency`, it answers as slowly as that model of Blaxel says."""
+    `latency`, it answers as slowly as that model of Blaxel says; `write_tokens` may cancel."""
     clock = clock or (lambda: datetime.now(UTC))
     app = Flask(__name__, static_folder=None)
     anchor = clock().astimezone(UTC).replace(second=0, microsecond=0)
-    app.extensions["simulator"] = Simulator(clock, secret, anchor, latency)
+    tokens = frozenset(filter(None, write_tokens))
+    app.extensions["simulator"] = Simulator(clock, secret, anchor, latency, tokens)
     app.register_blueprint(v0)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(VersionError, _version_error)
@@ -168,9 +183,35 @@ def list_executions(job: str) -> Response:
 @v0.get("/jobs/<job>/executions/<execution_id>")
 def get_execution(job: str, execution_id: str) -> Response:
     simulator = _simulator()
-    found = data.execution(simulator.anchor, job, execution_id, simulator.clock(), g.workspace)
+    found = data.execution(
+        simulator.anchor, job, execution_id, simulator.clock(), g.workspace, simulator.cancels
+    )
     if found is None:
         raise _not_found(job, execution_id)
+    return jsonify(found)
+
+
+@v0.delete("/jobs/<job>/executions/<execution_id>")
+def cancel_execution(job: str, execution_id: str) -> Response:
+    """Cancel a queued or running execution: "cancelling" at once, "cancelled" a little later,
+    its tasks still under way cancelled then."""
+    simulator = _simulator()
+    if _bearer_token() not in simulator.write_tokens:
+        raise ApiError(403, "FORBIDDEN", "this API key lacks the jobs:delete scope")
+    with simulator.cancelling:
+        now = simulator.clock()
+        found = data.execution(
+            simulator.anchor, job, execution_id, now, g.workspace, simulator.cancels
+        )
+        if found is None:
+            raise _not_found(job, execution_id)
+        if found["status"] not in ("queued", "running"):
+            message = f"execution '{execution_id}' is {found['status']}: only a queued or "
+            raise _bad_request(message + "running execution can be cancelled")
+        simulator.cancels[(job, execution_id)] = now
+        found = data.execution(
+            simulator.anchor, job, execution_id, now, g.workspace, simulator.cancels
+        )
     return jsonify(found)
 
 
@@ -181,7 +222,7 @@ def list_tasks(job: str, execution_id: str) -> Response:
         raise VersionError("unsupported_api_version", message)
     query = _list_query("tasks", job, execution_id, default_limit=50, max_limit=200)
     simulator = _simulator()
-    found = data.tasks(simulator.anchor, job, execution_id, simulator.clock())
+    found = data.tasks(simulator.anchor, job, execution_id, simulator.clock(), simulator.cancels)
     if found is None:
         raise _not_found(job, execution_id)
     # Every call reads the execution's whole event history, whatever the page asked for.
@@ -202,7 +243,9 @@ def task_logs() -> Response:
 
 def _executions(job: str) -> list[dict]:
     simulator = _simulator()
-    found = data.executions(simulator.anchor, job, simulator.clock(), g.workspace)
+    found = data.executions(
+        simulator.anchor, job, simulator.clock(), g.workspace, simulator.cancels
+    )
     if found is None:
         raise _not_found(job)
     return found
@@ -324,11 +367,15 @@ def _version() -> date:
 
 
 def _has_bearer_token() -> bool:
+    return bool(_bearer_token())
+
+
+def _bearer_token() -> str:
     for header in ("Authorization", "X-Blaxel-Authorization"):
         scheme, _, token = request.headers.get(header, "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            return True
-    return False
+            return token.strip()
+    return ""
 
 
 def _arg(name: str) -> str:

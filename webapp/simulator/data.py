@@ -7,12 +7,13 @@ the real API derives them. The sitemap-crawler job is live: its executions follo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import heapq
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -285,27 +286,72 @@ def jobs(anchor: datetime, workspace: str) -> list[dict]:
     return [_job(job, anchor, workspace) for job in sorted(JOBS, key=lambda job: job.name)]
 
 
-def executions(anchor: datetime, job: str, at: datetime, workspace: str) -> list[dict] | None:
+# Executions cancelled through the API, by (job, execution id): when the cancel was asked for.
+Cancels = Mapping[tuple[str, str], datetime]
+CANCELLING = timedelta(seconds=5)  # how long a cancelled execution reads "cancelling"
+
+
+def executions(
+    anchor: datetime, job: str, at: datetime, workspace: str, cancels: Cancels | None = None
+) -> list[dict] | None:
     """The job's executions as of `at`, ordered by id; None for an unknown job."""
     if job not in JOBS_BY_NAME:
         return None
     found = _live_snapshots(at) if job == LIVE_JOB else _frozen_snapshots(anchor, job)
+    found = [_as_cancelled(shot, cancels or {}, at) for shot in found]
     return sorted(
         (_execution(shot, workspace) for shot in found), key=lambda e: e["metadata"]["id"]
     )
 
 
 def execution(
-    anchor: datetime, job: str, execution_id: str, at: datetime, workspace: str
+    anchor: datetime,
+    job: str,
+    execution_id: str,
+    at: datetime,
+    workspace: str,
+    cancels: Cancels | None = None,
 ) -> dict | None:
     shot = _find(anchor, job, execution_id, at)
-    return None if shot is None else _execution(shot, workspace)
+    return None if shot is None else _execution(_as_cancelled(shot, cancels or {}, at), workspace)
 
 
-def tasks(anchor: datetime, job: str, execution_id: str, at: datetime) -> tuple[dict, ...] | None:
+def tasks(
+    anchor: datetime, job: str, execution_id: str, at: datetime, cancels: Cancels | None = None
+) -> tuple[dict, ...] | None:
     """The execution's tasks as of `at`, in index order; None for an unknown job or execution."""
     shot = _find(anchor, job, execution_id, at)
-    return None if shot is None else shot.tasks
+    return None if shot is None else _as_cancelled(shot, cancels or {}, at).tasks
+
+
+def _as_cancelled(shot: Snapshot, cancels: Cancels, at: datetime) -> Snapshot:
+    """The execution as a cancel asked for at `cancels[...]` leaves it: "cancelling" for
+    CANCELLING, then "cancelled", each task still under way cancelled at that moment."""
+    asked = cancels.get((shot.job.name, shot.seed.id))
+    if asked is None:
+        return shot
+    stop = asked + CANCELLING
+    if at < stop:
+        return shot._replace(status="cancelling")
+    # A frozen execution is seen at its anchor: nothing planned past it happens before the stop.
+    until = min(shot.seen_at, stop)
+    plans = [_stopped(_seen(events, until) or events[:1], stop) for events in shot.plans]
+    seed = dataclasses.replace(shot.seed, cancel_after=stop - shot.created)
+    cancelled = _snapshot(shot.job, seed, shot.created, plans, max(at, stop))
+    times = {"startedAt": iso(shot.created + QUEUED), **cancelled.times, "completedAt": iso(stop)}
+    return cancelled._replace(status="cancelled", times=times)
+
+
+def _stopped(events: list[Event], at: datetime) -> list[Event]:
+    """A task's history when the cancel takes effect at `at`: cancelled unless already over."""
+    if events[-1].status in TERMINAL:
+        return events
+    started = any(event.stamp == "startedAt" for event in events)
+    message = "Execution cancelled by user" + (
+        "; task stopped" if started else " before the task started"
+    )
+    condition = _condition("Cancelled", "ExecutionCancelled", message, "Warning", "Cancelled")
+    return [*events, Event(at, "cancelled", "completedAt", condition)]
 
 
 def live_execution_id(at: datetime) -> str:

@@ -59,6 +59,9 @@ class Settings:
     # Exports (whole executions walked) running at once per person, and per worker process.
     exports_per_person: int = 2
     exports_per_worker: int = 4
+    # Runs remembered (webapp/runs): the runs a failure is compared with, digests kept per job.
+    runs_compared: int = 20
+    runs_kept: int = 200
 
     @property
     def demo(self) -> bool:
@@ -126,6 +129,8 @@ class Settings:
             data_dir=str(source.get("WEBAPP_DATA_DIR") or "").strip(),
             exports_per_person=_count(source, "WEBAPP_EXPORTS_PER_PERSON", 2),
             exports_per_worker=_count(source, "WEBAPP_EXPORTS_PER_WORKER", 4),
+            runs_compared=_count(source, "WEBAPP_RUNS_COMPARED", 20, 200, " of runs"),
+            runs_kept=_count(source, "WEBAPP_RUNS_KEPT", 200, 100_000, " of runs"),
         )
 
 

@@ -3,6 +3,7 @@ and what the failure groups, the executions list and the execution summary show 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,7 @@ def register(app: Flask, settings: Settings) -> None:
     app.extensions["digests"] = Digests(open_digest_rows(settings), settings.runs_kept)
     app.register_blueprint(bp)
     app.jinja_env.filters["day"] = day
+    app.jinja_env.globals["slow_runs"] = slow_runs
 
 
 def digests() -> Digests:
@@ -157,9 +159,17 @@ def task_runs(job_id: str, task_name: str) -> str:
     )
 
 
-def slow_runs(job_id: str, runs: list[Execution]) -> dict[str, list[str]]:
-    """Which of these runs were slower than usual, and in what, from the digests kept alone."""
+def slow_runs(job_id: str, runs: list[Execution]) -> defaultdict[str, list[str]]:
+    """What of each of these runs was slower than usual ("run time", "queue wait"), from the
+    digests' times kept alone (no upstream call); runs that were not are left out."""
+    finished = [run for run in runs if run.is_finished and run.id]
+    found: defaultdict[str, list[str]] = defaultdict(list)
+    if not finished:
+        return found
     kept = digests().timings(job_id, settings().runs_kept)
     size = settings().runs_compared
-    found = {run.id: slower_than_usual(run, kept, size) for run in runs}
-    return {key: value for key, value in found.items() if value}
+    for run in finished:
+        slower = slower_than_usual(run, kept, size)
+        if slower:
+            found[run.id] = slower
+    return found

@@ -136,18 +136,12 @@ def spent(api: Session) -> int:
     return sum(record.cache not in ("hit", "held") for record in api.scope.records)
 
 
-def fill(api: Session, kept: Digests, job_id: str, size: int, *, lifetime: float) -> Window:
-    """The window with every digest made, whatever it costs (for `blaxel-jobs digest`)."""
-    runs = finished_runs(api, job_id, size)
-    digests = kept.many(job_id, [run.id for run in runs])
+def fill(api: Session, kept: Digests, job_id: str, runs: list[Execution], *, lifetime: float):
+    """Every digest of these finished runs made, whatever it costs (`blaxel-jobs digest`)."""
     for run in runs:
-        while run.id not in digests:
-            groups = groups_of(
+        while kept.get(job_id, run.id) is None:
+            walked = groups_of(
                 api.part(), kept, (job_id, run.id), run, budget=25, lifetime=lifetime
             )
-            digest = kept.get(job_id, run.id)
-            if digest is not None:
-                digests[run.id] = digest
-            elif groups.complete:
-                break  # a task was not final: nothing to keep yet
-    return Window(job_id, size, runs, digests)
+            if walked.complete:
+                break  # kept now, or a task was not final when read: nothing to keep yet

@@ -11,14 +11,17 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from ..blaxel import Execution, Session
+from ..charts import BarChart
 from ..config import Settings
 from ..errors import QueryError
+from ..formatting import span
 from ..listing import is_fragment
 from ..store import open_digest_rows
 from ..triage import Group, Triage
 from ..upstream import blaxel
 from .kept import Digests
 from .reading import (
+    MIN_BASELINE,
     Recurrence,
     causes_over_time,
     flaky_tasks,
@@ -40,6 +43,7 @@ def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["day"] = day
     app.jinja_env.globals["slow_runs"] = slow_runs
+    app.jinja_env.globals["usual_band"] = usual_band
 
 
 def digests() -> Digests:
@@ -173,3 +177,30 @@ def slow_runs(job_id: str, runs: list[Execution]) -> defaultdict[str, list[str]]
         if slower:
             found[run.id] = slower
     return found
+
+
+@dataclass(frozen=True)
+class Band:
+    """The p50–p95 of a job's run time, as a strip of a run-time chart's viewBox."""
+
+    y: float
+    height: float
+    text: str
+
+
+def usual_band(job_id: str, chart: BarChart) -> Band | None:
+    """Where the usual run time (p50 to p95 of the job's last finished runs digested) lies on
+    a run-time chart; None until enough runs are digested."""
+    known = usual(digests().timings(job_id, settings().runs_compared))
+    if known.runs < MIN_BASELINE or known.run_p50 is None or known.run_p95 is None:
+        return None
+
+    def level(seconds: float) -> float:
+        return chart.height - chart.height * min(seconds, chart.top) / chart.top
+
+    top, bottom = level(known.run_p95), level(known.run_p50)
+    text = (
+        f"Usual run time (p50 to p95 of the last {known.runs} finished runs): "
+        f"{span(known.run_p50)} to {span(known.run_p95)}"
+    )
+    return Band(round(top, 2), round(max(bottom - top, 1.0), 2), text)

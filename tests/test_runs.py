@@ -328,3 +328,22 @@ def test_the_plain_recurrence_function_says_new_or_in_how_many_runs(data_dir):
     assert (found.new, len(found.hits), found.looked_at) == (False, 2, 3)
     assert found.first_seen.execution == "exec-00" and found.last_seen.execution == "exec-02"
     assert recurrence(kept, "nightly", key, excluding="exec-03").new
+
+
+def test_runs_outside_2_to_200_is_refused_with_a_clear_error(clock):
+    client = app_for(Nightly(runs=2), clock).test_client()
+    for bad in ("1", "201", "ten", "-3"):
+        response = client.get(f"/jobs/nightly/runs?runs={bad}")
+        assert response.status_code == 400
+        assert "“runs” must be a whole number from 2 to 200." in response.get_data(as_text=True)
+
+
+def test_a_tasks_page_line_says_in_how_many_of_the_last_runs_it_failed_or_was_retried(clock):
+    upstream = Nightly(runs=4)
+    upstream.failures[0] = {8: KEY}
+    upstream.retried[2].add(8)
+    client = app_for(upstream, clock).test_client()
+    html = client.get("/jobs/nightly/task-runs/task-8?runs=4", headers=HTMX).get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    assert text.startswith("Failed or needed retries in 2 of the last 4 runs")
+    assert html.count('class="run-mark hit"') == 2 and html.count('class="run-mark"') == 2

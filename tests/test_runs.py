@@ -347,3 +347,20 @@ def test_a_tasks_page_line_says_in_how_many_of_the_last_runs_it_failed_or_was_re
     text = " ".join(re.sub(r"<[^>]+>", "", html).split())
     assert text.startswith("Failed or needed retries in 2 of the last 4 runs")
     assert html.count('class="run-mark hit"') == 2 and html.count('class="run-mark"') == 2
+
+
+def test_the_digest_command_fills_the_store_ahead_and_skips_runs_already_digested(data_dir):
+    """`blaxel-jobs digest JOB --runs N` on the demo: N digests kept; run again, none made."""
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    runner = CliRunner()
+    env = {"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(data_dir)}
+    first = runner.invoke(main, ["digest", "invoice-ocr", "--runs", "3"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "3 digests made, 0 failures." in first.output
+    kept = Digests(SqliteDigestRows(data_dir / FILE_NAME), 10)
+    assert len(kept.timings("invoice-ocr", 10)) == 3
+    again = runner.invoke(main, ["digest", "invoice-ocr", "--runs", "3"], env=env)
+    assert "0 digests made, 0 failures." in again.output

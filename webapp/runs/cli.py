@@ -9,7 +9,7 @@ import click
 from flask import Flask
 
 from ..blaxel import CallScope, PageRequest, Session, UpstreamError
-from .views import digests
+from .shown import digests
 from .window import fill, finished_runs
 
 JOBS_PAGE = PageRequest("createdAt:desc", "", 100)

@@ -12,7 +12,7 @@ from ..filtered import SALT, FilteredPage, filtered_executions
 from ..history import RunsChart
 from ..listing import Listing, StatusCounts, fetch_or_restart, is_fragment, rows_response
 from ..query import EXECUTIONS, ListQuery
-from ..runs import views as runs
+from ..runs import shown as runs
 from ..upstream import blaxel
 
 bp = Blueprint("executions", __name__)

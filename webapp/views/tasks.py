@@ -39,7 +39,7 @@ from ..listing import (
 )
 from ..query import SLOWEST_FIRST, TASKS, ListQuery
 from ..rows import task_rows
-from ..runs import views as runs
+from ..runs import shown as runs
 from ..stepping import Position, steps
 from ..timeline import timeline
 from ..triage import Triage

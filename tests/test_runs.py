@@ -364,3 +364,21 @@ def test_the_digest_command_fills_the_store_ahead_and_skips_runs_already_digeste
     assert len(kept.timings("invoice-ocr", 10)) == 3
     again = runner.invoke(main, ["digest", "invoice-ocr", "--runs", "3"], env=env)
     assert "0 digests made, 0 failures." in again.output
+
+
+def test_with_redis_digests_survive_a_restart_and_the_caches_flush_with_no_upstream_call(
+    clock, redis_url, redis_server
+):
+    """Kept in the team's Redis: another app (a restart, another server) reads them, even once
+    the cached answers are gone, and walks nothing."""
+    upstream = Nightly(runs=3)
+    upstream.failures[2] = {5: OOM}
+    first = settled(app_for(upstream, clock, WEBAPP_CACHE_URL=redis_url).test_client(), 2)
+    with redis_server.client() as client:
+        for key in client.keys("*"):
+            if not key.startswith(b"blaxel-webapp:digest"):
+                client.delete(key)  # every cached answer and saved walk gone
+    upstream.requests.clear()
+    again = settled(app_for(upstream, clock, WEBAPP_CACHE_URL=redis_url).test_client(), 2)
+    assert upstream.walks == []
+    assert recurrences(again) == recurrences(first)

@@ -231,7 +231,8 @@ def test_the_jobs_failures_over_time_and_flaky_tasks_count_what_the_runs_had(clo
 
 
 def test_a_run_above_the_p95_of_the_last_runs_is_badged_slower_than_usual(clock):
-    """On the executions list: the slow run only, once the runs before it are digested."""
+    """On the executions list, in its summary and in the jobs page's strip: the slow run only,
+    once the runs before it are digested."""
     upstream = Nightly(runs=8)
     upstream.minutes[7] = 90
     client = app_for(upstream, clock).test_client()
@@ -245,6 +246,12 @@ def test_a_run_above_the_p95_of_the_last_runs_is_badged_slower_than_usual(clock)
     )
     badged = [row for row in rows if "slower than usual" in row]
     assert len(badged) == 1 and "exec-07" in badged[0]
+    summary = client.get("/jobs/nightly/executions/exec-07/tasks").get_data(as_text=True)
+    assert 'class="tag tag-slow"' in summary
+    usual = client.get("/jobs/nightly/executions/exec-06/tasks").get_data(as_text=True)
+    assert 'class="tag tag-slow"' not in usual
+    strip = client.get("/jobs/nightly/recent", headers=HTMX).get_data(as_text=True)
+    assert re.findall(r'class="run run-\w+ run-slow" href="[^"]*/exec-(\d+)/', strip) == ["07"]
 
 
 def digest_of(day: int, causes: dict[int, str]) -> Digest:

@@ -216,7 +216,7 @@ def test_the_jobs_failures_over_time_and_flaky_tasks_count_what_the_runs_had(clo
             break
     rows = re.findall(
         r'<tr class="outcome-(\w+)">.*?<code class="pattern">([^<]+)</code>'
-        r'.*?>(\d+) of (\d+)</a></td>\s*<td class="num">(\d+)</td>',
+        r'.*?>(\d+) of (\d+)</a></td>\s*<td class="num" data-label="Tasks">(\d+)</td>',
         html,
         re.S,
     )
@@ -224,7 +224,7 @@ def test_the_jobs_failures_over_time_and_flaky_tasks_count_what_the_runs_had(clo
     assert any("137" in row[1] and row[2:] == ("1", "5", "1") for row in rows)
     flaky = re.findall(
         r'<tr class="flaky">\s*<th scope="row"><a [^>]+>([^<]+)</a></th>'
-        r'\s*<td class="num" data-rate="([\d.]+)">',
+        r'\s*<td class="num" data-label="[^"]+" data-rate="([\d.]+)">',
         html,
     )
     assert flaky == [("task-42", "0.400")]
@@ -239,11 +239,12 @@ def test_a_run_above_the_p95_of_the_last_runs_is_badged_slower_than_usual(clock)
     for _ in range(10):
         if 'aria-busy="false"' in client.get("/jobs/nightly/runs").get_data(as_text=True):
             break
-    rows = (
-        client.get("/jobs/nightly/executions")
-        .get_data(as_text=True)
-        .split('<tr class="execution">')
+    page = client.get("/jobs/nightly/executions").get_data(as_text=True)
+    # The run-time chart draws the job's usual run time, p50 to p95, as a band.
+    assert re.search(
+        r'<rect class="usual-band" x="0" y="[\d.]+" width="600" height="[\d.]+">', page
     )
+    rows = page.split('<tr class="execution">')
     badged = [row for row in rows if "slower than usual" in row]
     assert len(badged) == 1 and "exec-07" in badged[0]
     summary = client.get("/jobs/nightly/executions/exec-07/tasks").get_data(as_text=True)

@@ -390,3 +390,17 @@ def test_with_redis_digests_survive_a_restart_and_the_caches_flush_with_no_upstr
     again = settled(app_for(upstream, clock, WEBAPP_CACHE_URL=redis_url).test_client(), 2)
     assert upstream.walks == []
     assert recurrences(again) == recurrences(first)
+
+
+def test_a_walk_that_spends_the_whole_budget_leaves_listing_the_runs_to_the_next_request(clock):
+    """The groups' walk took every call the request may make: the runs are listed (and
+    compared) by the next request, never by a call beyond the budget."""
+    upstream = Nightly(runs=3, size=400)  # two pages a run
+    upstream.failures[2] = {1: OOM}
+    client = app_on(upstream, CLOCK=clock, WEBAPP_SCAN_BUDGET="2").test_client()
+    html = groups_page(client, 2)
+    calls = [r for r in upstream.requests if not r.url.path.endswith("/exec-02")]
+    assert len(calls) == 2 and all(r.url.path.endswith("/tasks") for r in calls)
+    assert "Comparing with the job" in html and 'aria-busy="true"' in html
+    settled_html = settled(client, 2)
+    assert "Compared with the last 2 finished runs of this job." in settled_html

@@ -26,6 +26,7 @@ class Window:
     stopped: str = ""  # why analysing stopped early this time (an upstream failure), if it did
     # Runs walked whole that cannot be digested yet (a task read was not final then).
     unkept: frozenset[str] = frozenset()
+    listed: bool = True  # False: no budget was left to list the runs; the next request will
 
     @property
     def analysed(self) -> int:
@@ -34,7 +35,9 @@ class Window:
     @property
     def complete(self) -> bool:
         """Nothing more to read now: every run digested, or walked as far as it can be."""
-        return all(run.id in self.digests or run.id in self.unkept for run in self.runs)
+        return self.listed and all(
+            run.id in self.digests or run.id in self.unkept for run in self.runs
+        )
 
     @property
     def ordered(self) -> list[Digest]:
@@ -104,6 +107,8 @@ def window(
 ) -> Window:
     """The window of `size` finished runs, its missing digests made under `budget` upstream
     calls in all (listing the runs included); the rest are made by the next request."""
+    if budget <= 0:
+        return Window(job_id, size, [], {}, listed=False)
     part = api.part()
     try:
         runs = finished_runs(part, job_id, size, before=before)

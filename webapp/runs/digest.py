@@ -142,6 +142,10 @@ class Digest:
     @classmethod
     def decode(cls, blob: bytes) -> Digest:
         raw: dict[str, Any] = json.loads(zlib.decompress(blob))
+        if raw.get("version") != VERSION:
+            raise ValueError(
+                f"a digest of version {raw.get('version')!r}, this app reads {VERSION}"
+            )
         return cls(
             job=raw["job"],
             execution=raw["execution"],

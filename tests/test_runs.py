@@ -404,3 +404,17 @@ def test_a_walk_that_spends_the_whole_budget_leaves_listing_the_runs_to_the_next
     assert "Comparing with the job" in html and 'aria-busy="true"' in html
     settled_html = settled(client, 2)
     assert "Compared with the last 2 finished runs of this job." in settled_html
+
+
+def test_a_digest_this_version_cannot_read_is_made_again_from_the_walk(clock, data_dir):
+    upstream = Nightly(runs=1)
+    upstream.failures[0] = {2: OOM}
+    settled(app_for(upstream, clock).test_client(), 0)
+    db = sqlite3.connect(data_dir / FILE_NAME)
+    db.execute("UPDATE digests SET body = ?", (b"not a digest",))
+    db.commit()
+    upstream.requests.clear()
+    html = settled(app_for(upstream, clock).test_client(), 0)
+    assert len(upstream.walks) == 2 and re.findall(r'group-count">(\d+)', html) == ["1"]
+    kept = Digests(SqliteDigestRows(data_dir / FILE_NAME), 10)
+    assert kept.get("nightly", "exec-00").statuses == {"failed": 1, "succeeded": 399}

@@ -289,6 +289,10 @@ class DigestRows(Protocol):
         """The times of the job's newest `count` executions kept, newest first."""
         ...
 
+    def drop(self, job: str, execution: str) -> None:
+        """Forgets one execution's digest (one this version cannot read), to be made again."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -356,6 +360,10 @@ class SqliteDigestRows:
         )
         rows = self._run(lambda db: db.execute(query, (job, count)).fetchall())
         return [Timing(*row) for row in rows or ()]
+
+    def drop(self, job: str, execution: str) -> None:
+        query = "DELETE FROM digests WHERE job = ? AND execution = ?"
+        self._run(lambda db: db.execute(query, (job, execution)))
 
     def close(self) -> None:
         if self._db is not None:
@@ -429,6 +437,16 @@ class RedisDigestRows:
             ]
 
         return self._run(read) or []
+
+    def drop(self, job: str, execution: str) -> None:
+        def forget() -> None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(job, execution))
+                pipe.zrem(REDIS_DIGEST_INDEX + job, execution)
+                pipe.hdel(REDIS_DIGEST_TIMES + job, execution)
+                pipe.execute()
+
+        self._run(forget)
 
     def close(self) -> None:
         self._redis.close()

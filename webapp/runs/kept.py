@@ -44,7 +44,9 @@ class Digests:
         missing = [execution for execution in executions if execution not in found]
         for execution, body in (self.rows.get(job, missing) if missing else {}).items():
             digest = _decoded(body)
-            if digest is not None:
+            if digest is None:
+                self.rows.drop(job, execution)  # made again by the next walk of the run
+            else:
                 found[execution] = digest
                 with self._lock:
                     self._decoded[(job, execution)] = digest
@@ -68,9 +70,9 @@ class Digests:
 
 
 def _decoded(body: bytes) -> Digest | None:
-    """A digest, or None (logged) for a body this version cannot read."""
+    """A digest, or None (logged) for a body this version cannot read: it is made again."""
     try:
         return Digest.decode(body)
     except (ValueError, KeyError, TypeError, zlib.error) as error:
-        log.warning("a kept digest could not be read (%s)", error)
+        log.warning("a kept digest could not be read (%s): it will be made again", error)
         return None

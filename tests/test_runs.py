@@ -418,3 +418,15 @@ def test_a_digest_this_version_cannot_read_is_made_again_from_the_walk(clock, da
     assert len(upstream.walks) == 2 and re.findall(r'group-count">(\d+)', html) == ["1"]
     kept = Digests(SqliteDigestRows(data_dir / FILE_NAME), 10)
     assert kept.get("nightly", "exec-00").statuses == {"failed": 1, "succeeded": 399}
+
+
+def test_the_production_server_refuses_to_start_on_a_data_file_it_cannot_read(data_dir):
+    """Before any worker starts, whatever the sign-in mode: the digests live in that file."""
+    from webapp.production import start_problems
+
+    path = data_dir / FILE_NAME
+    path.write_bytes(b"\x00garbage" * 64)
+    environ = {"WEBAPP_SECRET_KEY": "k" * 32, "WEBAPP_DATA_DIR": str(data_dir)}
+    problems = start_problems(environ, ["127.0.0.1:8000"])
+    assert any(str(path) in problem for problem in problems)
+    assert path.read_bytes() == b"\x00garbage" * 64

@@ -16,6 +16,7 @@ from .config import Settings
 from .formatting import FILTERS
 from .readiness import Readiness
 from .resources import STATIC, TEMPLATES
+from .runs import views as runs
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     handlers.register(app)
     views.register(app)
     operate.register(app, settings, write)
+    runs.register(app, settings)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, STATIC)
     return app

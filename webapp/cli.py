@@ -11,6 +11,7 @@ from flask.cli import ScriptInfo
 from . import create_app
 from .auth import add_user
 from .operate.cli import watch
+from .runs.cli import digest
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,7 @@ def main(context: click.Context) -> None:
 
 main.add_command(add_user)
 main.add_command(watch)
+main.add_command(digest)
 
 
 @main.command()

@@ -67,6 +67,9 @@ class Settings:
     # Proxy mode: the header naming the person's groups, and the group whose members may cancel.
     groups_header: str = "X-Forwarded-Groups"
     operator_group: str = ""
+    # Runs remembered (webapp/runs): the runs a failure is compared with, digests kept per job.
+    runs_compared: int = 20
+    runs_kept: int = 200
 
     @property
     def demo(self) -> bool:
@@ -145,6 +148,8 @@ class Settings:
             write_api_key=write_api_key,
             groups_header=str(source.get("WEBAPP_PROXY_GROUPS_HEADER") or "X-Forwarded-Groups"),
             operator_group=str(source.get("WEBAPP_OPERATOR_GROUP") or "").strip(),
+            runs_compared=_count(source, "WEBAPP_RUNS_COMPARED", 20, 200, " of runs"),
+            runs_kept=_count(source, "WEBAPP_RUNS_KEPT", 200, 100_000, " of runs"),
         )
 
 

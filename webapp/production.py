@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .config import ConfigError, Settings, flag
-from .store import StoreError, open_events
+from .store import StoreError, open_digest_rows, open_events
 
 DEFAULT_BIND = "127.0.0.1:8000"
 # A worker whose event loop has not run for this long (stuck in CPU work, or in a call that
@@ -47,11 +47,12 @@ def start_problems(environ: Mapping[str, Any], binds: Iterable[str]) -> list[str
     except ConfigError as error:
         return [str(error)]
     problems = []
-    if settings.auth == "basic":
-        try:  # a data file it cannot read stops the server before any worker starts
+    try:  # a data file it cannot read stops the server before any worker starts
+        if settings.auth == "basic":
             open_events(settings).close()
-        except StoreError as error:
-            problems.append(str(error))
+        open_digest_rows(settings).close()  # the runs' digests (checked if the file is there)
+    except StoreError as error:
+        problems.append(str(error))
     if not str(environ.get("WEBAPP_SECRET_KEY") or "").strip():
         problems.append(
             "WEBAPP_SECRET_KEY is not set. In production it must be: every worker process would "

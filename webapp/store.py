@@ -17,10 +17,11 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .config import ConfigError, Settings
 
@@ -48,6 +49,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_due ON deliveries (sent_at, next_at);
     CREATE TABLE watch_state (name TEXT PRIMARY KEY, value REAL NOT NULL);
+    """,
+    # Digests of finished executions (webapp/runs): one row each, the body compressed JSON.
+    """
+    CREATE TABLE digests (
+        job TEXT NOT NULL,
+        execution TEXT NOT NULL,
+        created REAL NOT NULL,
+        run REAL,
+        wait REAL,
+        made REAL NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (job, execution)
+    );
+    CREATE INDEX digests_by_job ON digests (job, created);
     """,
 )
 # Events kept at once at most: guesses from endless addresses cannot fill the disk.
@@ -238,17 +253,19 @@ class _OnceAnOutage:
     """Logs a store's failure once while it lasts, and its return: what it counts is lost
     meanwhile (nothing is refused for it), and whoever runs the app should know."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, loses: str = "sign-in failures go uncounted") -> None:
         self.what = what
+        self.loses = loses
         self._down = False
 
     def failed(self, error: BaseException) -> None:
         if not self._down:
             self._down = True
             log.warning(
-                "%s failing (%s): sign-in failures go uncounted until it is back",
+                "%s failing (%s): %s until it is back",
                 self.what,
                 type(error).__name__,
+                self.loses,
             )
 
     def worked(self) -> None:
@@ -566,3 +583,212 @@ class RedisOperate:
             return work()
         except self._errors as error:
             raise StoreUnavailable(f"shared store: {type(error).__name__}") from None
+
+
+# Digests of finished executions (webapp/runs keeps them here): the store's second interface.
+
+REDIS_DIGESTS = "blaxel-webapp:digest:"  # one string per execution, the compressed body
+REDIS_DIGEST_INDEX = "blaxel-webapp:digests:"  # one sorted set per job, scored by creation
+REDIS_DIGEST_TIMES = "blaxel-webapp:digest-times:"  # one hash per job: execution → [run, wait]
+DIGESTS_LOST = "digests of runs are made again and not kept"
+
+
+class Timing(NamedTuple):
+    """A digested execution's times, readable without its digest."""
+
+    execution: str
+    created: float  # seconds since the epoch
+    run: float | None  # seconds
+    wait: float | None
+
+
+class DigestRows(Protocol):
+    """Compressed digests of finished executions, each under (job, execution), ordered by the
+    execution's creation time; at most `keep` per job, the newest kept. Never expire."""
+
+    def put(self, timing: Timing, job: str, body: bytes, keep: int) -> bool:
+        """Keeps the body unless the execution has one already; True if this call stored it."""
+        ...
+
+    def get(self, job: str, executions: list[str]) -> dict[str, bytes]:
+        """The bodies kept of these executions of the job (those missing are left out)."""
+        ...
+
+    def timings(self, job: str, count: int) -> list[Timing]:
+        """The times of the job's newest `count` executions kept, newest first."""
+        ...
+
+    def drop(self, job: str, execution: str) -> None:
+        """Forgets one execution's digest (one this version cannot read), to be made again."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_digest_rows(settings: Settings) -> DigestRows:
+    """Redis when WEBAPP_CACHE_URL is set, else the SQLite file in the data folder."""
+    if settings.cache_url:
+        return RedisDigestRows(settings.cache_url)
+    return SqliteDigestRows(data_dir(settings) / FILE_NAME)
+
+
+class SqliteDigestRows:
+    """Digests in the SQLite file, shared by every process of this machine. A file already there
+    is opened (and checked) at once; a missing one is made on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db = open_database(path) if path.exists() else None
+        self._lock = threading.Lock()
+        self._failing = _OnceAnOutage("data file", DIGESTS_LOST)
+
+    def put(self, timing: Timing, job: str, body: bytes, keep: int) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = db.execute(
+                    "INSERT OR IGNORE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job,
+                        timing.execution,
+                        timing.created,
+                        timing.run,
+                        timing.wait,
+                        time.time(),
+                        body,
+                    ),
+                ).rowcount
+                db.execute(
+                    "DELETE FROM digests WHERE job = ? AND execution NOT IN (SELECT execution "
+                    "FROM digests WHERE job = ? ORDER BY created DESC, execution DESC LIMIT ?)",
+                    (job, job, keep),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return stored == 1
+
+        return bool(self._run(write))
+
+    def get(self, job: str, executions: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        # SQLite binds at most a few hundred values at once.
+        for start in range(0, len(executions), 200):
+            chunk = executions[start : start + 200]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT execution, body FROM digests WHERE job = ? AND execution IN ({marks})"  # noqa: S608 - only placeholders
+            rows = self._run(lambda db, q=query, c=chunk: db.execute(q, (job, *c)).fetchall())
+            found.update((name, bytes(body)) for name, body in rows or ())
+        return found
+
+    def timings(self, job: str, count: int) -> list[Timing]:
+        query = (
+            "SELECT execution, created, run, wait FROM digests WHERE job = ? "
+            "ORDER BY created DESC, execution DESC LIMIT ?"
+        )
+        rows = self._run(lambda db: db.execute(query, (job, count)).fetchall())
+        return [Timing(*row) for row in rows or ()]
+
+    def drop(self, job: str, execution: str) -> None:
+        query = "DELETE FROM digests WHERE job = ? AND execution = ?"
+        self._run(lambda db: db.execute(query, (job, execution)))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._lock:
+            try:
+                if self._db is None:
+                    self._db = open_database(self._path)
+                result = work(self._db)
+            except (sqlite3.Error, StoreError) as error:
+                self._failing.failed(error)
+                return None
+        self._failing.worked()
+        return result
+
+
+class RedisDigestRows:
+    """Digests in Redis, shared by every app server using it: a string per execution (set once)
+    and a sorted set per job that orders them and bounds how many are kept."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._errors = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0)
+        self._failing = _OnceAnOutage("shared store", DIGESTS_LOST)
+
+    def put(self, timing: Timing, job: str, body: bytes, keep: int) -> bool:
+        index, times = REDIS_DIGEST_INDEX + job, REDIS_DIGEST_TIMES + job
+
+        def write() -> bool:
+            # SET NX: of two workers making the same digest, one stores it.
+            if not self._redis.set(self._key(job, timing.execution), body, nx=True):
+                return False
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(times, timing.execution, json.dumps([timing.run, timing.wait]))
+                pipe.zadd(index, {timing.execution: timing.created})
+                pipe.execute()
+            dropped = [name.decode() for name in self._redis.zrange(index, 0, -keep - 1)]
+            if dropped:
+                with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.zrem(index, *dropped)
+                    pipe.hdel(times, *dropped)
+                    pipe.delete(*(self._key(job, name) for name in dropped))
+                    pipe.execute()
+            return True
+
+        return bool(self._run(write))
+
+    def get(self, job: str, executions: list[str]) -> dict[str, bytes]:
+        if not executions:
+            return {}
+        bodies = self._run(lambda: self._redis.mget([self._key(job, e) for e in executions]))
+        return {name: body for name, body in zip(executions, bodies or (), strict=False) if body}
+
+    def timings(self, job: str, count: int) -> list[Timing]:
+        def read() -> list[Timing]:
+            index = REDIS_DIGEST_INDEX + job
+            named = self._redis.zrevrange(index, 0, count - 1, withscores=True)
+            names = [name.decode() for name, _ in named]
+            times = self._redis.hmget(REDIS_DIGEST_TIMES + job, names) if names else []
+            return [
+                Timing(name, created, *(json.loads(raw) if raw else (None, None)))
+                for (name, created), raw in zip(
+                    ((n, score) for n, (_, score) in zip(names, named, strict=True)),
+                    times,
+                    strict=True,
+                )
+            ]
+
+        return self._run(read) or []
+
+    def drop(self, job: str, execution: str) -> None:
+        def forget() -> None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(job, execution))
+                pipe.zrem(REDIS_DIGEST_INDEX + job, execution)
+                pipe.hdel(REDIS_DIGEST_TIMES + job, execution)
+                pipe.execute()
+
+        self._run(forget)
+
+    def close(self) -> None:
+        self._redis.close()
+
+    @staticmethod
+    def _key(job: str, execution: str) -> str:
+        return f"{REDIS_DIGESTS}{job}:{execution}"
+
+    def _run(self, work: Callable[[], Any]) -> Any:
+        try:
+            result = work()
+        except self._errors as error:
+            self._failing.failed(error)
+            return None
+        self._failing.worked()
+        return result

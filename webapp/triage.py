@@ -15,6 +15,7 @@ from typing import Any
 
 from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .causes import Cause, cause_of
+from .runs.record import task_record
 
 PAGE_SIZE = 200
 EXAMPLES = 5  # task names kept per group
@@ -48,6 +49,8 @@ class Triage:
     cursor: str = ""  # where the walk resumes; "" with complete=False: not started
     complete: bool = False
     stopped: str = ""  # why the walk ended before the chain did, if it did
+    # Each task's record for the execution's digest (webapp/runs), made by the same walk.
+    records: dict[str, list] = field(default_factory=dict)
 
     @property
     def ordered(self) -> list[Group]:
@@ -66,6 +69,7 @@ class Triage:
     def add(self, task: Task) -> None:
         self.scanned += 1
         cause = cause_of(task)
+        self.records[task.name] = task_record(task, cause)
         if cause is None:
             return
         key = cause.id
@@ -87,6 +91,7 @@ class Triage:
             raw["cursor"],
             raw["complete"],
             raw["stopped"],
+            raw.get("records", {}),
         )
 
 

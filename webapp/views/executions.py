@@ -12,6 +12,7 @@ from ..filtered import SALT, FilteredPage, filtered_executions
 from ..history import RunsChart
 from ..listing import Listing, StatusCounts, fetch_or_restart, is_fragment, rows_response
 from ..query import EXECUTIONS, ListQuery
+from ..runs import shown as runs
 from ..upstream import blaxel
 
 bp = Blueprint("executions", __name__)
@@ -30,12 +31,14 @@ def index(job_id: str) -> Response | str:
     listing = Listing.of_request(query, page, notice)
     tally = StatusCounts.of(None, listing.scan)
     chart = RunsChart.of(page.items, current_app.extensions["clock"]()) if not query.shown else None
+    # Runs slower than usual, from the digests kept (no upstream call).
+    slow = runs.slow_runs(job_id, list(page.items))
     if is_fragment():
         return rows_response(
-            "_execution_rows.html", listing, job_id=job_id, refill=tally, chart=chart
+            "_execution_rows.html", listing, job_id=job_id, refill=tally, chart=chart, slow=slow
         )
     return render_template(
-        "executions.html", listing=listing, job_id=job_id, tally=tally, chart=chart
+        "executions.html", listing=listing, job_id=job_id, tally=tally, chart=chart, slow=slow
     )
 
 

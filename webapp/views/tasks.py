@@ -39,9 +39,10 @@ from ..listing import (
 )
 from ..query import SLOWEST_FIRST, TASKS, ListQuery
 from ..rows import task_rows
+from ..runs import shown as runs
 from ..stepping import Position, steps
 from ..timeline import timeline
-from ..triage import Triage, triage
+from ..triage import Triage
 from ..upstream import blaxel, export_session
 
 bp = Blueprint("tasks", __name__)
@@ -206,13 +207,16 @@ def failure_groups(job_id: str, execution_id: str) -> str:
     execution = api.get_execution(job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
     budget = settings().scan_budget
-    size = execution.task_count
-    groups = triage(api, job_id, execution_id, budget=budget, lifetime=lifetime, size=size)
+    # Kept digests answer a finished execution; the job's past runs are read on after it.
+    groups, past = runs.failure_groups(
+        api, (job_id, execution_id), execution, budget=budget, lifetime=lifetime
+    )
     query = ListQuery.parse(MultiDict(), TASKS)
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     return render_template(
         "_triage.html" if is_fragment() else "triage.html",
         triage=groups,
+        past=past,
         execution=execution,
         job_id=job_id,
         execution_id=execution_id,

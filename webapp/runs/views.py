@@ -1,0 +1,89 @@
+"""Routes of runs remembered: a job's failures over time and flaky tasks, a task across runs.
+What other pages show of them is in shown.py."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from ..config import Settings
+from ..errors import QueryError
+from ..listing import is_fragment
+from ..upstream import blaxel
+from .reading import (
+    causes_over_time,
+    flaky_tasks,
+    task_history,
+    usual,
+)
+from .shown import digests, open_kept, settings
+from .window import window
+
+bp = Blueprint("runs", __name__)
+MAX_RUNS = 200
+
+
+def register(app: Flask, configured: Settings) -> None:
+    """Opens the digests' store (a file it cannot read stops the app here, naming it), adds the
+    routes and what templates use of the runs."""
+    open_kept(app, configured)
+    app.register_blueprint(bp)
+
+
+def runs_asked(args: MultiDict) -> int:
+    """`runs=` of the URL (how many finished runs to read), else WEBAPP_RUNS_COMPARED."""
+    raw = args.get("runs", "").strip()
+    if not raw:
+        return settings().runs_compared
+    if not (raw.isascii() and raw.isdigit()) or not 2 <= int(raw) <= MAX_RUNS:
+        raise QueryError([f"“runs” must be a whole number from 2 to {MAX_RUNS}."])
+    return int(raw)
+
+
+@bp.get("/jobs/<id:job_id>/runs")
+def job_runs(job_id: str) -> str:
+    """The job's last N finished runs read together: its causes over time and its flaky tasks
+    (`runs=` N, `cause=` one cause); a panel of the executions page, or a page of its own."""
+    size = runs_asked(request.args)
+    cause = request.args.get("cause", "").strip()
+    past = window(
+        blaxel(),
+        digests(),
+        job_id,
+        size,
+        budget=settings().scan_budget,
+        lifetime=settings().cache_final_ttl,
+    )
+    ordered = past.ordered
+    causes = causes_over_time(ordered)
+    if cause:
+        causes = [c for c in causes if c.cause.id == cause]
+    context = {
+        "job_id": job_id,
+        "past": past,
+        "strip": list(reversed(ordered)),
+        "causes": causes,
+        "cause": cause,
+        "flaky": [] if cause else flaky_tasks(ordered),
+        "usual": usual(ordered),
+    }
+    return render_template("_job_runs.html" if is_fragment() else "job_runs.html", **context)
+
+
+@bp.get("/jobs/<id:job_id>/task-runs/<id:task_name>")
+def task_runs(job_id: str, task_name: str) -> str:
+    """One task across the job's last N finished runs: "failed in 3 of the last 20 runs"."""
+    size = runs_asked(request.args)
+    past = window(
+        blaxel(),
+        digests(),
+        job_id,
+        size,
+        budget=settings().scan_budget,
+        lifetime=settings().cache_final_ttl,
+    )
+    found = task_history(past.ordered, task_name)
+    template = "_task_runs.html" if is_fragment() else "task_runs.html"
+    return render_template(
+        template, job_id=job_id, task_name=task_name, past=past, history=found, size=size
+    )

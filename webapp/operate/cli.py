@@ -14,6 +14,7 @@ from flask import Flask, current_app, url_for
 from flask.cli import with_appcontext
 
 from ..store import open_outbox
+from .marks import Marks
 from .watch import Watcher, WatchSettings, serve_readiness
 from .webhooks import body
 
@@ -38,6 +39,7 @@ def watcher_for(app: Flask, now: Callable[[], float] = time.time, **overrides) -
         open_outbox(app_settings),
         settings,
         app_settings,
+        marks=Marks(app.extensions["digests"], app_settings.runs_compared),
         link=run_link(app, settings.public_url),
         now=now,
     )

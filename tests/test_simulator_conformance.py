@@ -311,3 +311,32 @@ def test_the_cancel_of_an_execution_conforms_and_its_refusals_are_declared(spec,
     spec.validate_response(
         WerkzeugOpenAPIRequest(missing.request), WerkzeugOpenAPIResponse(missing)
     )
+
+
+def test_every_jobs_revisions_conform(spec, client):
+    """ListJobRevisions answers each job with a bare array of RevisionMetadata, as the spec
+    declares; the nightly embeddings' newest is its deploy between two runs, the active one."""
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}", "Blaxel-Version": PAGINATED}
+
+    def revisions_of(name):
+        response = client.get(f"/v0/jobs/{name}/revisions", headers=headers, base_url=SERVER)
+        assert response.status_code == 200
+        request = WerkzeugOpenAPIRequest(response.request)
+        spec.validate_request(request)
+        spec.validate_response(request, WerkzeugOpenAPIResponse(response))
+        return response.json
+
+    for job in fetch(spec, client, "/v0/jobs", version=None):
+        revisions = revisions_of(job["metadata"]["name"])
+        assert revisions and [r["active"] for r in revisions].count(True) == 1
+        assert revisions == sorted(revisions, key=lambda r: r["createdAt"], reverse=True)
+    newest = revisions_of("nightly-embeddings")[0]
+    assert newest["createdAt"] == "2026-08-21T03:48:00Z"
+    assert newest["createdBy"] == "ci-deploy@acme.dev"
+
+
+def test_the_revisions_of_an_unknown_job_are_a_404(client):
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}", "Blaxel-Version": PAGINATED}
+    response = client.get("/v0/jobs/nope/revisions", headers=headers, base_url=SERVER)
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == "job 'nope' not found in workspace 'demo'"

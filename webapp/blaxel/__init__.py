@@ -18,6 +18,7 @@ from .models import (
     ExecutionStats,
     Job,
     Page,
+    Revision,
     Task,
 )
 from .session import Session
@@ -44,6 +45,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "RedisStore",
+    "Revision",
     "Session",
     "Store",
     "Task",

@@ -31,7 +31,7 @@ from . import logs
 from .client import BlaxelClient, CallRecord, CallScope, PageRequest, decode, execution_path
 from .errors import ErrorKind, UpstreamError
 from .logs import LogPage, LogRequest
-from .models import Execution, Job, Page, Task
+from .models import Execution, Job, Page, Revision, Task
 from .transport import DEFAULT_RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,11 @@ class CachedClient:
             for stored in pages:
                 self.store.extend(stored, self.final_ttl)
         return execution
+
+    def list_job_revisions(self, job_id: str, scope: CallScope) -> tuple[Revision, ...]:
+        load = lambda: self.client.list_job_revisions(job_id, scope)  # noqa: E731
+        key = ("revisions", job_id)
+        return self._through("ListJobRevisions", key, load, tuple[Revision, ...], scope)
 
     def list_tasks(
         self,

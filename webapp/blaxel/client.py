@@ -20,7 +20,7 @@ import msgspec
 from . import logs
 from .errors import bad_response
 from .logs import LogPage, LogRequest
-from .models import Execution, Job, Page, Task
+from .models import Execution, Job, Page, Revision, Task
 from .redaction import install_redaction, redact
 from .transport import ACCEPT_ENCODING, get_json_bytes, network_transport, send_once
 
@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 DECODERS: dict[Any, msgspec.json.Decoder] = {
     kind: msgspec.json.Decoder(kind)
-    for kind in (Page[Job], Page[Execution], Page[Task], Execution, LogPage)
+    for kind in (Page[Job], Page[Execution], Page[Task], Execution, LogPage, tuple[Revision, ...])
 }
 
 
@@ -180,6 +180,12 @@ class BlaxelClient:
     def get_execution(self, job_id: str, execution_id: str, scope: CallScope) -> Execution:
         path = execution_path(job_id, execution_id)
         return decode(self._get("GetJobExecution", path, {}, scope), Execution)
+
+    def list_job_revisions(self, job_id: str, scope: CallScope) -> tuple[Revision, ...]:
+        """The job's revisions, as Blaxel lists them (one answer, not paginated)."""
+        path = f"jobs/{segment(job_id)}/revisions"
+        body = self._get("ListJobRevisions", path, {}, scope)
+        return decode(body, tuple[Revision, ...])
 
     def list_tasks(
         self, job_id: str, execution_id: str, page: PageRequest, scope: CallScope

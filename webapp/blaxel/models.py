@@ -215,6 +215,9 @@ class ExecutionSpec(_Wire):
     # number of tasks, and where their list is kept (decoded, not used), sent instead of `tasks`.
     task_count: int | None = None
     tasks_ref: str | None = None
+    memory_override: int | None = None  # megabytes
+    # Names of the variables overridden; Blaxel masks their values ("***"), never read here.
+    env_override: dict[str, Any] | None = None
 
 
 NO_STATS = ExecutionStats()
@@ -300,6 +303,20 @@ class Job(_Wire, dict=True):
     def labels(self) -> dict[str, str]:
         found = getattr(self.metadata, "labels", None) or {}
         return {key: value for key, value in found.items() if value is not None}
+
+
+class Revision(_Wire, dict=True):
+    """One revision of a job (ListJobRevisions' RevisionMetadata)."""
+
+    id: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None
+    status: str | None = None
+    active: bool | None = None
+
+    @cached_property
+    def created(self) -> datetime | None:
+        return moment(self.created_at)
 
 
 class PageMeta(_Leaf):

@@ -10,7 +10,7 @@ from .cache import CachedClient
 from .client import CallScope, PageRequest
 from .logs import LogLine, LogPage, LogRequest, oldest_first
 from .lookup import find_task
-from .models import Execution, Job, Page, Task
+from .models import Execution, Job, Page, Revision, Task
 from .walk import walk
 
 
@@ -29,6 +29,9 @@ class Session:
 
     def get_execution(self, job_id: str, execution_id: str) -> Execution:
         return self.api.get_execution(job_id, execution_id, self.scope)
+
+    def list_job_revisions(self, job_id: str) -> tuple[Revision, ...]:
+        return self.api.list_job_revisions(job_id, self.scope)
 
     def list_tasks(
         self, job_id: str, execution_id: str, page: PageRequest, *, shared: bool = True

@@ -180,6 +180,15 @@ def list_executions(job: str) -> Response:
     return _page(_ordered(matches, query.sort, name="id"), query, total=len(found))
 
 
+@v0.get("/jobs/<job>/revisions")
+def list_job_revisions(job: str) -> Response:
+    """ListJobRevisions: a bare array of RevisionMetadata, not paginated."""
+    found = data.revisions(_simulator().anchor, job)
+    if found is None:
+        raise _not_found(job)
+    return jsonify(found)
+
+
 @v0.get("/jobs/<job>/executions/<execution_id>")
 def get_execution(job: str, execution_id: str) -> Response:
     simulator = _simulator()

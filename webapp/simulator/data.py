@@ -337,6 +337,43 @@ def tasks(
     return None if shot is None else _as_cancelled(shot, cancels or {}, at).tasks
 
 
+# A job deployed again between two runs: (job, how long before the anchor, by whom). The
+# nightly embeddings' was deployed between its last successful run and tonight's.
+DEPLOYS = {"nightly-embeddings": (timedelta(hours=8, minutes=12), "ci-deploy@acme.dev")}
+
+
+def revisions(anchor: datetime, job_name: str) -> list[dict] | None:
+    """The job's revisions (ListJobRevisions), newest first: one when it was created, one when
+    it was last updated, and its deploy between two runs if it has one; None for an unknown job.
+    The newest is the active one."""
+    if job_name not in JOBS_BY_NAME:
+        return None
+    job = _job(JOBS_BY_NAME[job_name], anchor, "")
+    made = [
+        (job["metadata"]["createdAt"], job["metadata"]["createdBy"]),
+        (job["metadata"]["updatedAt"], job["metadata"]["updatedBy"]),
+    ]
+    if job_name in DEPLOYS:
+        before, who = DEPLOYS[job_name]
+        made.append((iso(anchor - before), who))
+    made.sort(reverse=True)
+    found = []
+    for number, (created, who) in enumerate(made):
+        found.append(
+            {
+                "id": f"rev-{_digest(f'{job_name}/{created}')[:10]}",
+                "createdAt": created,
+                "createdBy": who,
+                "status": "DEPLOYED" if number == 0 else "INACTIVE",
+                "active": number == 0,
+                "previousActive": number == 1,
+                "canary": False,
+                "trafficPercent": 100 if number == 0 else 0,
+            }
+        )
+    return found
+
+
 def _as_cancelled(shot: Snapshot, cancels: Cancels, at: datetime) -> Snapshot:
     """The execution as a cancel asked for at `cancels[...]` leaves it: "cancelling" for
     CANCELLING, then "cancelled", each task still under way cancelled at that moment."""

@@ -15,7 +15,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,9 +53,9 @@ FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe62\ufe63")
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def filename(job_id: str, execution_id: str, fmt: str, now: datetime) -> str:
+def filename(job_id: str, execution_id: str, fmt: str, now: datetime, what: str = "tasks") -> str:
     parts = [UNSAFE_IN_FILENAME.sub("_", part)[:80] for part in (job_id, execution_id)]
-    return f"{parts[0]}_{parts[1]}_tasks_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
+    return f"{parts[0]}_{parts[1]}_{what}_{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
 
 
 def stream(fmt: str, pages: Iterable[Page[Task]], keep: Callable[[Task], bool]) -> Iterator[str]:
@@ -119,18 +119,33 @@ def task_json(task: Task) -> dict[str, Any]:
 
 
 def _csv(batches: Iterable[list[Task]]) -> Iterator[str]:
+    return csv_stream(CSV_COLUMNS, ([csv_row(task) for task in batch] for batch in batches))
+
+
+def csv_stream(
+    columns: Sequence[str], batches: Iterable[list[list[Any]]], incomplete: str = ""
+) -> Iterator[str]:
+    """A CSV file of these rows, batch by batch, every text cell spreadsheet-safe; whatever
+    stops the batches ends it with the INCOMPLETE row, as does `incomplete` (why the rows are
+    not all there)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # The byte-order mark tells spreadsheet programs the file is UTF-8.
-    writer.writerow(["\ufeff" + CSV_COLUMNS[0], *CSV_COLUMNS[1:]])
+    writer.writerow(["\ufeff" + columns[0], *columns[1:]])
     try:
         for batch in batches:
-            writer.writerows(csv_row(task) for task in batch)
+            writer.writerows(
+                [spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row]
+                for row in batch
+            )
             del batch  # before the next upstream page arrives
             yield _drain(buffer)
     except Exception as error:  # noqa: BLE001 - whatever stops it, the file must say so
         _log(error)
         writer.writerow([INCOMPLETE, f"{_why(error)}; rows stop here."])
+    else:
+        if incomplete:
+            writer.writerow([INCOMPLETE, f"{incomplete}; rows stop here."])
     yield _drain(buffer)
 
 

@@ -21,8 +21,8 @@ from .formatting import plural
 from .handlers import error_page
 from .query import SLOWEST_FIRST
 
-EXPORT_ENDPOINTS = frozenset({"tasks.download"})
-HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups"})
+EXPORT_ENDPOINTS = frozenset({"tasks.download", "runs.compare_export"})
+HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups", "runs.compare_runs"})
 # Task-list parameters that make the app, not Blaxel, walk the execution.
 WALKING_FILTERS = ("status", "cause")
 

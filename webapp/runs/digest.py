@@ -93,6 +93,12 @@ class Digest:
             return None
         if any(raw[0] not in FINAL_TASK_STATUSES for raw in walked.records.values()):
             return None
+        return cls.so_far(ids, execution, walked)
+
+    @classmethod
+    def so_far(cls, ids: tuple[str, str], execution: Execution, walked: Triage) -> Digest:
+        """The digest of what the walk has read, whatever the execution's state: never kept
+        unless `of` says it may be (a running run compared as far as it is read)."""
         end = execution.completed_at or execution.updated_at
         runs = sorted(raw[3] for raw in walked.records.values() if raw[3] is not None)
         waits = sorted(raw[4] for raw in walked.records.values() if raw[4] is not None)
@@ -100,11 +106,11 @@ class Digest:
             job=ids[0],
             execution=ids[1],
             status=execution.status,
-            created=execution.created_at.timestamp(),
+            created=execution.created_at.timestamp() if execution.created_at else 0.0,
             run=run_time(execution, end) if end is not None else None,
             wait=wait_time(execution, end) if end is not None else None,
             total=walked.scanned,
-            complete=not walked.stopped,
+            complete=walked.complete and not walked.stopped,
             stopped=walked.stopped,
             statuses=dict(Counter(raw[0] for raw in walked.records.values())),
             causes={

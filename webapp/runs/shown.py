@@ -26,6 +26,7 @@ def open_kept(app: Flask, settings: Settings) -> None:
     templates the `day` filter, `slow_runs` and `usual_band`."""
     app.extensions["digests"] = Digests(open_digest_rows(settings), settings.runs_kept)
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["span"] = span
     app.jinja_env.globals["slow_runs"] = slow_runs
     app.jinja_env.globals["usual_band"] = usual_band
 

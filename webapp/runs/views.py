@@ -3,13 +3,26 @@ What other pages show of them is in shown.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
+from .. import export
 from ..config import Settings
 from ..errors import QueryError
+from ..handlers import error_page
 from ..listing import is_fragment
 from ..upstream import blaxel
+from .compare import CSV_COLUMNS, PAGE_SIZE, counts, csv_rows
+from .pair import RunMissing, execution_of, ids_asked, last_success, pages_asked, pair
 from .reading import (
     causes_over_time,
     flaky_tasks,
@@ -28,6 +41,10 @@ def register(app: Flask, configured: Settings) -> None:
     routes and what templates use of the runs."""
     open_kept(app, configured)
     app.register_blueprint(bp)
+
+    @app.errorhandler(RunMissing)
+    def run_missing(error: RunMissing) -> Response:
+        return error_page(404, "No such run", str(error))
 
 
 def runs_asked(args: MultiDict) -> int:
@@ -86,4 +103,55 @@ def task_runs(job_id: str, task_name: str) -> str:
     template = "_task_runs.html" if is_fragment() else "task_runs.html"
     return render_template(
         template, job_id=job_id, task_name=task_name, past=past, history=found, size=size
+    )
+
+
+@bp.get("/jobs/<id:job_id>/compare")
+def compare_runs(job_id: str) -> Response | str:
+    """Two runs of the job side by side (`base=`, `head=`); without `base=`, the newest
+    succeeded run before head, redirected to so that the link says which."""
+    base_id, head_id = ids_asked(request.args)
+    pages = pages_asked(request.args)
+    api = blaxel()
+    head = execution_of(api, job_id, head_id, "head")
+    if not base_id:
+        found = last_success(api, job_id, head)
+        if found is None:
+            size = settings().runs_compared
+            return error_page(
+                404,
+                "No earlier successful run",
+                f"No earlier successful run among the last {size} finished runs of job "
+                f"“{job_id}” before “{head_id}”: pick the run to compare with on the job's "
+                "executions page.",
+                retry=False,
+            )
+        return redirect(url_for(".compare_runs", job_id=job_id, base=found, head=head_id))
+    base = execution_of(api, job_id, base_id, "base")
+    found = pair(api, job_id, base, head)
+    return render_template(
+        "compare.html", pair=found, pages=pages, page_size=PAGE_SIZE, counts=counts
+    )
+
+
+@bp.get("/jobs/<id:job_id>/compare.csv")
+def compare_export(job_id: str) -> Response:
+    """The comparison's task changes as CSV, through the task exports' machinery (formula
+    guard, the incomplete marker when a run was not read whole)."""
+    base_id, head_id = ids_asked(request.args)
+    if not base_id:
+        raise QueryError(["“base” must name the run to compare with."])
+    api = blaxel()
+    base = execution_of(api, job_id, base_id, "base")
+    head = execution_of(api, job_id, head_id, "head")
+    found = pair(api, job_id, base, head)
+    unread = [side.execution.id for side in (found.base, found.head) if not side.whole]
+    why = f"not every task of {' and '.join(unread)} was read yet" if unread else ""
+    name = export.filename(
+        job_id, f"{base_id}_{head_id}", "csv", current_app.extensions["clock"](), "compare"
+    )
+    return Response(
+        export.csv_stream(CSV_COLUMNS, [list(csv_rows(found.comparison))], why),
+        content_type=export.MEDIA_TYPES["csv"],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

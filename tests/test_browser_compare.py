@@ -50,7 +50,7 @@ def test_the_page_lists_broken_tasks_new_causes_and_the_revision_and_exports_the
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_role("link", name="Export the task changes (CSV)").click()
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = download.value.path().read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert sum(row[0] == "broke" for row in rows) == count
     broke.first.locator("a").click()

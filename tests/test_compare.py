@@ -14,6 +14,10 @@ import httpx
 import pytest
 
 from webapp import create_app
+from webapp.blaxel import BlaxelClient, CallScope
+from webapp.causes import Cause
+from webapp.runs.compare import compare
+from webapp.runs.digest import CauseCount, Digest
 from webapp.simulator import create_simulator
 
 from .conftest import FakeClock
@@ -275,3 +279,72 @@ def test_revisions_blaxel_refuses_leave_the_rest_of_the_page_with_the_reason():
     said = "revisions could not be listed: Blaxel refused this server&#39;s credentials."
     assert said in page
     assert counted(page, "broke") > 0
+
+
+def digest_of(execution: str, created: float, tasks: dict[str, tuple[str, str]]) -> Digest:
+    """A digest of tasks name → (status, cause text or ""), each cause counted."""
+    causes: dict[str, CauseCount] = {}
+    records = {}
+    for name, (status, text) in tasks.items():
+        key = ""
+        if text:
+            cause = Cause("failed", "Error", text)
+            key = cause.id
+            found = causes.get(key)
+            count = found.count + 1 if found else 1
+            causes[key] = CauseCount(cause, count, [*(found.tasks if found else []), name], text)
+        records[name] = [status, 1, key, 60.0, 1.0]
+    statuses = {}
+    for status, _ in tasks.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    return Digest(
+        "job", execution, "failed", created, 60.0, 1.0, len(tasks), True, "", statuses,
+        causes, {}, {}, records,
+    )  # fmt: skip
+
+
+def test_compare_sorts_causes_into_new_gone_grown_and_shrunk_by_count():
+    base = digest_of("a", 1.0, {
+        "t1": ("failed", "gone"), "t2": ("failed", "grows"), "t3": ("failed", "shrinks"),
+        "t4": ("failed", "shrinks"), "t5": ("succeeded", ""),
+    })  # fmt: skip
+    head = digest_of("b", 2.0, {
+        "t1": ("succeeded", ""), "t2": ("failed", "grows"), "t3": ("failed", "shrinks"),
+        "t4": ("succeeded", ""), "t5": ("failed", "grows"), "t6": ("failed", "new"),
+    })  # fmt: skip
+    found = compare(base, head)
+    said = lambda changes: [(c.cause.pattern, c.base, c.head) for c in changes]  # noqa: E731
+    assert said(found.new_causes) == [("new", 0, 1)]
+    assert said(found.gone_causes) == [("gone", 1, 0)]
+    assert said(found.grown) == [("grows", 1, 2)]
+    assert said(found.shrunk) == [("shrinks", 2, 1)]
+    assert [c.name for c in found.lists["broke"]] == ["t5"]
+    assert sorted(c.name for c in found.lists["mended"]) == ["t1", "t4"]
+    assert [c.name for c in found.lists["head_only"]] == ["t6"]
+
+
+def test_a_task_missing_from_a_run_read_in_part_is_not_called_in_one_run_only():
+    """It may only be unread: listed as in one run only once the other run is read whole."""
+    base = digest_of("a", 1.0, {"t1": ("succeeded", ""), "t2": ("succeeded", "")})
+    head = digest_of("b", 2.0, {"t1": ("succeeded", ""), "t3": ("succeeded", "")})
+    assert compare(base, head, whole=(True, False)).lists["base_only"] == []
+    assert [c.name for c in compare(base, head).lists["base_only"]] == ["t2"]
+    assert compare(base, head, whole=(False, True)).lists["head_only"] == []
+
+
+def test_the_client_lists_a_jobs_revisions_from_its_escaped_path():
+    """ListJobRevisions: GET jobs/{job}/revisions, a job name with a slash escaped, the bare
+    array decoded into revisions."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        body = [{"id": "rev-1", "createdAt": "2026-11-28T01:00:00Z", "createdBy": "ci"}]
+        return httpx.Response(200, json=body)
+
+    client = BlaxelClient("https://api.test/v0", "t", transport=httpx.MockTransport(answer))
+    found = client.list_job_revisions("team/job", CallScope.starting_now(5))
+    assert seen == ["/v0/jobs/team%2Fjob/revisions"]
+    assert [(r.id, r.created_by, r.created) for r in found] == [
+        ("rev-1", "ci", datetime(2026, 11, 28, 1, 0, tzinfo=UTC))
+    ]

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench.serving import free_port, stop  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.blaxel import CallScope, PageRequest  # noqa: E402
-from webapp.export import task_json  # noqa: E402
-from webapp.filtered import UPSTREAM_LIMIT  # noqa: E402
+from webapp.listing.export import task_json  # noqa: E402
+from webapp.listing.filtered import UPSTREAM_LIMIT  # noqa: E402
 
 EXECUTIONS = {
     "5,000 tasks": ("nightly-embeddings", "exec-5k-embeddings"),

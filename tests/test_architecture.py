@@ -1,14 +1,16 @@
 """The shape the code keeps: the Blaxel package is a closed box the web app uses, and the
-module map of docs/architecture.md names every module."""
+module map of docs/architecture.md is the folder list, one line per package."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import webapp.blaxel
 
 PACKAGE = Path(webapp.blaxel.__file__).parent
+APP = PACKAGE.parent
 # What the Blaxel package may import besides the standard library and itself.
 ALLOWED_THIRD_PARTY = {"httpx", "httpcore", "msgspec", "redis"}
 WEB_LIBRARIES = {"flask", "jinja2", "werkzeug", "markupsafe", "itsdangerous", "click"}
@@ -48,14 +50,34 @@ def test_the_blaxel_package_depends_only_on_its_named_libraries():
             assert top in ALLOWED_THIRD_PARTY, f"{source.name}: {module}"
 
 
-def test_the_module_map_of_the_architecture_page_names_every_module_of_the_app():
-    app = Path(webapp.__file__).parent
-    page = (app.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+def module_map() -> str:
+    page = (APP.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     start = page.index("\n## The module map\n")
-    module_map = page[start : page.index("\n## ", start + 1)]
+    return page[start : page.index("\n## ", start + 1)]
+
+
+def packages() -> list[str]:
+    """The app's packages, the folder list: every folder of webapp/ with an `__init__.py`."""
+    return sorted(f"{init.parent.name}/" for init in APP.glob("*/__init__.py"))
+
+
+def test_the_module_map_is_the_folder_list_one_line_per_package():
+    """Each package of webapp/ has its one line in the module map of docs/architecture.md, and
+    each line of the map names a package there or one it marks as planned."""
+    lines = re.findall(r"^\| `(\w+/)` \| (.*) \|$", module_map(), re.M)
+    named = [name for name, _ in lines]
+    assert len(named) == len(set(named)), named
+    assert [name for name in packages() if name not in named] == []
+    planned = {name for name, what in lines if what.startswith("Planned:")}
+    assert [name for name in named if name not in packages() and name not in planned] == []
+
+
+def test_every_module_of_a_package_is_named_in_its_line():
+    """A module of the app is named (`name.py`) in the map, so its area says what it holds."""
+    text = module_map()
     unnamed = [
-        str(module.relative_to(app))
-        for module in sorted(app.rglob("*.py"))
-        if f"`{module.name}`" not in module_map and f"`{module.relative_to(app)}`" not in module_map
+        str(module.relative_to(APP))
+        for module in sorted(APP.rglob("*.py"))
+        if module.name != "__init__.py" and f"`{module.name}`" not in text
     ]
     assert unnamed == []

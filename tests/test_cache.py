@@ -31,7 +31,7 @@ from webapp.blaxel import (
     UpstreamError,
 )
 from webapp.blaxel.transport import retry_after_seconds
-from webapp.config import ConfigError, Settings
+from webapp.common.config import ConfigError, Settings
 from webapp.simulator import create_simulator
 
 from .browser import serve

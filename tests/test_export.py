@@ -11,10 +11,10 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import CallScope, PageRequest
-from webapp.export import CSV_COLUMNS, INCOMPLETE
-from webapp.filtered import UPSTREAM_LIMIT
-from webapp.formatting import iso
-from webapp.query import TASKS, ListQuery
+from webapp.common.formatting import iso
+from webapp.listing.export import CSV_COLUMNS, INCOMPLETE
+from webapp.listing.filtered import UPSTREAM_LIMIT
+from webapp.listing.query import TASKS, ListQuery
 
 from .conftest import task_json, task_page
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.export import INCOMPLETE
+from webapp.listing.export import INCOMPLETE
 
 from .conftest import TOKEN, FakeClock, app_on
 from .logs_upstream import T0, Line, LogsUpstream, steady_lines

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from webapp.listing import CURSOR_EXPIRED
+from webapp.listing.page import CURSOR_EXPIRED
 
 from .conftest import TOKEN, task_json, task_page
 

@@ -9,10 +9,10 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import CallScope, PageRequest, Session
-from webapp.cursors import CursorSigner
-from webapp.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks
-from webapp.listing import CURSOR_EXPIRED
-from webapp.query import TASKS, ListQuery, cursor_from_link
+from webapp.listing.cursors import CursorSigner
+from webapp.listing.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks
+from webapp.listing.page import CURSOR_EXPIRED
+from webapp.listing.query import TASKS, ListQuery, cursor_from_link
 
 from .conftest import task_json, task_page
 

@@ -10,9 +10,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import TASK_STATUSES, Condition, Task
-from webapp.config import ConfigError, Settings
-from webapp.errors import QueryError
-from webapp.query import EXECUTIONS, JOBS, TASKS, ListQuery
+from webapp.common.config import ConfigError, Settings
+from webapp.common.errors import QueryError
+from webapp.listing.query import EXECUTIONS, JOBS, TASKS, ListQuery
 
 from .conftest import EXECUTION, task_json, task_page
 

@@ -1,0 +1,39 @@
+"""The Blaxel API as the current request sees it: one Session, one deadline for all its calls.
+
+Made on first use and kept on `g`, the way flaskr keeps its database connection; the request log
+and the Server-Timing header read what its calls cost from the same record.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from ..blaxel import CachedClient, CallRecord, CallScope, Session
+from .config import Settings
+
+
+def blaxel() -> Session:
+    """This request's session: every call it makes shares one deadline (BLAXEL_TIMEOUT)."""
+    if "blaxel" not in g:
+        settings: Settings = current_app.extensions["settings"]
+        g.blaxel = Session(client(), CallScope.starting_now(settings.timeout))
+    return g.blaxel
+
+
+def export_session() -> Session:
+    """A session for a streamed export: each call within BLAXEL_TIMEOUT, the whole walk within
+    WEBAPP_EXPORT_SECONDS."""
+    settings: Settings = current_app.extensions["settings"]
+    scope = CallScope.starting_now(settings.export_seconds, call_timeout=settings.timeout)
+    g.blaxel = Session(client(), scope)
+    return g.blaxel
+
+
+def client() -> CachedClient:
+    return current_app.extensions["blaxel"]
+
+
+def calls() -> list[CallRecord]:
+    """The upstream calls the current request has made so far."""
+    session = g.get("blaxel")
+    return list(session.scope.records) if session is not None else []

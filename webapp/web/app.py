@@ -1,0 +1,89 @@
+"""Blaxel jobs web front end: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from ..blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
+from ..common.config import Settings
+from ..common.formatting import FILTERS
+from ..logs import text as logtext
+from . import auth, delivery, handlers, limits, requestlog
+from . import routes as views
+from .readiness import Readiness
+from .resources import STATIC, TEMPLATES
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(STATIC))
+    settings = Settings.load(test_config)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config.from_mapping(test_config or {})
+    clock = app.config.get("CLOCK") or (lambda: datetime.now(UTC))
+
+    tour = None
+    client = app.config.get("BLAXEL_CLIENT")
+    if client is None and settings.demo:
+        from .demo import demo_client, demo_tour
+
+        simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
+        client = demo_client(clock=simulator_clock)
+        tour = lambda: demo_tour(simulator_clock())  # noqa: E731
+        log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
+    elif client is None:
+        client = BlaxelClient(
+            settings.api_url,
+            settings.api_key,
+            workspace=settings.workspace,
+            transport=app.config.get("BLAXEL_TRANSPORT"),
+        )
+    # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
+    store_clock = (lambda: clock().timestamp()) if app.config.get("CLOCK") else time.monotonic
+    store: Store = (
+        RedisStore(settings.cache_url)
+        if settings.cache_url
+        else LocalStore(max_bytes=settings.cache_max_bytes, clock=store_clock)
+    )
+    # WEBAPP_CACHE_TTL=0 keeps nothing, not even finished executions.
+    final_ttl = settings.cache_final_ttl if settings.cache_ttl > 0 else 0.0
+    cached = CachedClient(
+        client,
+        store,
+        ttl=settings.cache_ttl,
+        final_ttl=final_ttl,
+        max_hold=settings.rate_limit_max_hold,
+    )
+    app.extensions["blaxel"] = cached
+    app.extensions["settings"] = settings
+    app.extensions["demo_tour"] = tour
+    app.extensions["clock"] = clock
+    app.extensions["readiness"] = Readiness(
+        cached, settings.timeout, ttl=float(app.config.get("READINESS_TTL", 5))
+    )
+
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters.update(FILTERS, **logtext.FILTERS)
+    app.jinja_env.globals.update(demo=settings.demo, workspace=settings.workspace)
+
+    @app.context_processor
+    def time_helpers() -> dict[str, Any]:
+        return {"now": clock()}
+
+    # First, so that its clock starts before anything else a request goes through.
+    requestlog.register(app)
+    auth.register(app, settings)
+    limits.register(app, settings)
+    handlers.register(app)
+    views.register(app)
+    # Last, so its after_request runs first: ETags and timings see the body before compression.
+    delivery.register(app, STATIC)
+    return app

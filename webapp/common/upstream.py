@@ -6,31 +6,25 @@ and the Server-Timing header read what its calls cost from the same record.
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 
-from ..blaxel import CachedClient, CallRecord, CallScope, Session
-from .config import Settings
+from ..blaxel import CallRecord, CallScope, Session
+from .services import client, settings
 
 
 def blaxel() -> Session:
     """This request's session: every call it makes shares one deadline (BLAXEL_TIMEOUT)."""
     if "blaxel" not in g:
-        settings: Settings = current_app.extensions["settings"]
-        g.blaxel = Session(client(), CallScope.starting_now(settings.timeout))
+        g.blaxel = Session(client(), CallScope.starting_now(settings().timeout))
     return g.blaxel
 
 
 def export_session() -> Session:
     """A session for a streamed export: each call within BLAXEL_TIMEOUT, the whole walk within
     WEBAPP_EXPORT_SECONDS."""
-    settings: Settings = current_app.extensions["settings"]
-    scope = CallScope.starting_now(settings.export_seconds, call_timeout=settings.timeout)
+    scope = CallScope.starting_now(settings().export_seconds, call_timeout=settings().timeout)
     g.blaxel = Session(client(), scope)
     return g.blaxel
-
-
-def client() -> CachedClient:
-    return current_app.extensions["blaxel"]
 
 
 def calls() -> list[CallRecord]:

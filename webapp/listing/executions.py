@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response
 
 from ..blaxel import Execution, Page, Session
-from ..common.config import Settings
+from ..common.services import now, settings
 from ..common.upstream import blaxel
 from ..health.history import RunsChart
 from .cursors import CursorSigner
@@ -29,7 +29,7 @@ def index(job_id: str) -> Response | str:
     page, query, notice = fetch_or_restart(lambda q: execution_page(api, job_id, q), query)
     listing = Listing.of_request(query, page, notice)
     tally = StatusCounts.of(None, listing.scan)
-    chart = RunsChart.of(page.items, current_app.extensions["clock"]()) if not query.shown else None
+    chart = RunsChart.of(page.items, now()) if not query.shown else None
     if is_fragment():
         return rows_response(
             "_execution_rows.html", listing, job_id=job_id, refill=tally, chart=chart
@@ -43,6 +43,5 @@ def execution_page(api: Session, job_id: str, query: ListQuery) -> Page[Executio
     """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
     if not query.statuses:
         return api.list_executions(job_id, query.page_request())
-    settings: Settings = current_app.extensions["settings"]
     signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
-    return filtered_executions(api, job_id, query, budget=settings.scan_budget, signer=signer)
+    return filtered_executions(api, job_id, query, budget=settings().scan_budget, signer=signer)

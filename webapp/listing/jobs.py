@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response
 
 from ..blaxel import Job, Page, Session
+from ..common.services import now, services
 from ..common.upstream import blaxel
 from ..health.history import SALT, WINDOWS, RankedPage, ranked_jobs, recent_runs, summarise
 from .cursors import CursorSigner
@@ -27,7 +28,7 @@ def index() -> Response | str:
     at_least = isinstance(page, RankedPage) and page.total_is_partial
     if is_fragment():
         return rows_response("_job_rows.html", listing, histories=histories)
-    tour = current_app.extensions["demo_tour"]
+    tour = services().demo_tour
     return render_template(
         "jobs.html",
         listing=listing,
@@ -61,7 +62,7 @@ def health() -> str:
     JavaScript, a page of its own."""
     query = ListQuery.parse(request.args, JOBS)
     window = WINDOWS[query.window_name]
-    summary = summarise(blaxel(), window, current_app.extensions["clock"]())
+    summary = summarise(blaxel(), window, now())
     template = "_health_summary.html" if is_fragment() else "health.html"
     return render_template(
         template, summary=summary, query=query, windows=WINDOWS, fragment=is_fragment()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -21,8 +20,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
-from ..common.config import Settings
 from ..common.errors import QueryError
+from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session
 from ..failures.causes import Cause, cause_of
 from ..failures.triage import Triage, triage
@@ -46,14 +45,6 @@ from .stepping import Position, steps
 
 bp = Blueprint("tasks", __name__)
 BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
-
-
-def settings() -> Settings:
-    return current_app.extensions["settings"]
-
-
-def now() -> datetime:
-    return current_app.extensions["clock"]()
 
 
 @bp.get(BASE)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -20,6 +18,7 @@ from flask import (
 
 from ..blaxel import UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
+from ..common.services import now
 from ..common.upstream import blaxel, export_session
 from ..listing.page import is_fragment
 from ..listing.tasks import find
@@ -111,7 +110,3 @@ def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> Log
 def page_url(query: LogQuery) -> str:
     """The page of this request's task, for a fragment's URL opened as a page."""
     return url_for(".page", **(request.view_args or {}), **query.url_args())
-
-
-def now() -> datetime:
-    return current_app.extensions["clock"]()

@@ -13,6 +13,7 @@ from flask import Flask
 from ..blaxel import BlaxelClient, CachedClient, LocalStore, RedisStore, Store
 from ..common.config import Settings
 from ..common.formatting import FILTERS
+from ..common.services import Services
 from ..logs import text as logtext
 from . import auth, delivery, handlers, limits, requestlog
 from . import routes as views
@@ -61,13 +62,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         final_ttl=final_ttl,
         max_hold=settings.rate_limit_max_hold,
     )
-    app.extensions["blaxel"] = cached
-    app.extensions["settings"] = settings
-    app.extensions["demo_tour"] = tour
-    app.extensions["clock"] = clock
-    app.extensions["readiness"] = Readiness(
-        cached, settings.timeout, ttl=float(app.config.get("READINESS_TTL", 5))
-    )
+    readiness = Readiness(cached, settings.timeout, ttl=float(app.config.get("READINESS_TTL", 5)))
+    Services(settings, clock, cached, readiness.ready, tour).install(app)
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -80,7 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # First, so that its clock starts before anything else a request goes through.
     requestlog.register(app)
-    auth.register(app, settings)
+    auth.register(app, settings, clock)
     limits.register(app, settings)
     handlers.register(app)
     views.register(app)

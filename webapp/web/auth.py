@@ -9,13 +9,15 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask.cli import with_appcontext
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..common import services
 from ..common.config import Settings
 from ..store import Events, open_events
 from .handlers import error_page
@@ -222,14 +224,13 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
     return identity
 
 
-def register(app: Flask, settings: Settings) -> None:
+def register(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
     identify = lambda: _identity_from_proxy(settings)  # noqa: E731
     if settings.auth == "basic":
         hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
         users = UsersFile(settings.users_file, hash_wait)
-        clock = app.extensions["clock"]
         # Opened here, so a data file the app cannot read stops it at start, naming the file.
-        events = app.extensions["events"] = open_events(settings)
+        events = open_events(settings)
         throttle = SignInThrottle(
             events,
             settings.signin_failures,
@@ -266,7 +267,7 @@ def register(app: Flask, settings: Settings) -> None:
 @with_appcontext
 def add_user(name: str, password: str) -> None:
     """Add a user to WEBAPP_USERS_FILE, or change their password."""
-    path = current_app.extensions["settings"].users_file
+    path = services.settings().users_file
     if not path:
         raise click.UsageError("Set WEBAPP_USERS_FILE to the users file to write.")
     if not valid_name(name):

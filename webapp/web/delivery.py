@@ -9,10 +9,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask_compress import Compress
 
 from ..blaxel.client import waited
+from ..common.services import settings
 from ..common.upstream import calls
 from .requestlog import elapsed_ms
 
@@ -112,7 +113,7 @@ def _server_timing() -> str:
     parts = [f"upstream;dur={upstream:.1f}", f"render;dur={max(elapsed_ms() - upstream, 0):.1f}"]
     if any(call.cache == "hit" for call in made) and not any(not call.cache for call in made):
         parts.append("cache;desc=hit")
-    elif made and current_app.extensions["settings"].cache_ttl > 0:
+    elif made and settings().cache_ttl > 0:
         parts.append("cache;desc=miss")
     for number, call in enumerate(made, 1):
         where = call.cache or "upstream"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, current_app, make_response, render_template, request, url_for
+from flask import Flask, Response, make_response, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from ..blaxel import UpstreamError
 from ..common.errors import FINAL_KINDS, QueryError, presentation
+from ..common.services import settings
 from ..listing.page import is_fragment
 from ..listing.query import EXECUTIONS, JOBS, TASKS
 
@@ -170,6 +171,6 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        if current_app.extensions["settings"].https:
+        if settings().https:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
+
+from ..common.services import services
 
 bp = Blueprint("health", __name__)
 
@@ -15,6 +17,6 @@ def healthz() -> dict[str, str]:
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, str], int]:
     """Ready when the token reaches the Blaxel API."""
-    if current_app.extensions["readiness"].ready():
+    if services().ready():
         return {"status": "ready"}, 200
     return {"status": "unavailable"}, 503

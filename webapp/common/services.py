@@ -1,0 +1,45 @@
+"""The app's services, typed, in one place: what create_app() made for this app (settings, clock,
+the cached Blaxel client, ...), read by every area through these functions, never by a string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app
+
+from ..blaxel import CachedClient
+from .config import Settings
+
+KEY = "webapp.services"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Callable[[], datetime]
+    client: CachedClient
+    ready: Callable[[], bool]
+    # Demo mode only: where the tour starts (the jobs page's links into the demo data).
+    demo_tour: Callable[[], Any] | None = None
+
+    def install(self, app: Flask) -> None:
+        app.extensions[KEY] = self
+
+
+def services() -> Services:
+    return current_app.extensions[KEY]
+
+
+def settings() -> Settings:
+    return services().settings
+
+
+def now() -> datetime:
+    return services().clock()
+
+
+def client() -> CachedClient:
+    return services().client

@@ -7,8 +7,9 @@ and the Server-Timing header read what its calls cost from the same record.
 from __future__ import annotations
 
 from flask import g
+from werkzeug.exceptions import NotFound
 
-from ..blaxel import CallRecord, CallScope, Session
+from ..blaxel import CallRecord, CallScope, Session, Task
 from .services import client, settings
 
 
@@ -31,3 +32,11 @@ def calls() -> list[CallRecord]:
     """The upstream calls the current request has made so far."""
     session = g.get("blaxel")
     return list(session.scope.records) if session is not None else []
+
+
+def find_task(api: Session, job_id: str, execution_id: str, task_name: str) -> Task:
+    """A task of an execution, found by name within WEBAPP_SCAN_BUDGET pages; else a 404."""
+    found = api.find_task(job_id, execution_id, task_name, max_pages=settings().scan_budget)
+    if found is None:
+        raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
+    return found

@@ -17,12 +17,11 @@ from flask import (
     url_for,
 )
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import NotFound
 
 from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
 from ..common.errors import QueryError
 from ..common.services import now, settings
-from ..common.upstream import blaxel, export_session
+from ..common.upstream import blaxel, export_session, find_task
 from ..failures.causes import Cause, cause_of
 from ..failures.triage import Triage, triage
 from ..health.timeline import timeline
@@ -240,7 +239,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     budget = settings().scan_budget
     if is_fragment():
         return render_template(
-            "_condition_list.html", task=find(api, job_id, execution_id, task_name)
+            "_condition_list.html", task=find_task(api, job_id, execution_id, task_name)
         )
     query = ListQuery.parse(request.args, TASKS)
     at = Position.parse(request.args.get("at", ""))
@@ -248,7 +247,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     around = None
     if at is not None and not query.ordered_by_app:
         around = steps(api, job_id, execution_id, query, task_name, at, back, budget=budget)
-    found = around.task if around is not None else find(api, job_id, execution_id, task_name)
+    found = around.task if around is not None else find_task(api, job_id, execution_id, task_name)
     listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     return render_template(
         "task.html",
@@ -258,13 +257,6 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
         job_id=job_id,
         execution_id=execution_id,
     )
-
-
-def find(api: Session, job_id: str, execution_id: str, task_name: str) -> Task:
-    found = api.find_task(job_id, execution_id, task_name, max_pages=settings().scan_budget)
-    if found is None:
-        raise NotFound(f"Execution {execution_id} of job {job_id} has no task named {task_name}.")
-    return found
 
 
 @bp.get(BASE + "/summary")

@@ -19,9 +19,8 @@ from flask import (
 from ..blaxel import UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
 from ..common.services import now
-from ..common.upstream import blaxel, export_session
+from ..common.upstream import blaxel, export_session, find_task
 from ..listing.page import is_fragment
-from ..listing.tasks import find
 from . import text as logtext
 from .query import LogQuery, url_time
 from .view import LogView
@@ -62,7 +61,7 @@ def follow(job_id: str, execution_id: str, task_name: str) -> Response | str:
     if not is_fragment():
         return redirect(page_url(query))
     api = blaxel()
-    task = find(api, job_id, execution_id, task_name)
+    task = find_task(api, job_id, execution_id, task_name)
     shown = LogView.of(job_id, execution_id, task, query, now())
     polled = shown.following_from(query.since or follow_since(shown.now))
     # A failure here goes to the error handler: the poll keeps its lines and says why.
@@ -75,7 +74,7 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
     """Every line of the view's window, oldest first, streamed a page at a time."""
     query = LogQuery.parse(request.args).view()
     session = export_session()
-    task = find(session, job_id, execution_id, task_name)
+    task = find_task(session, job_id, execution_id, task_name)
     view = LogView.of(job_id, execution_id, task, query, now(), limit=MAX_LIMIT)
     batches = session.walk_logs(view.request, settled=view.settled)
     # The first upstream call happens now, so its failure is still an ordinary error page.
@@ -99,7 +98,7 @@ def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> Log
     """The view with its page of lines or, when the logs call fails, the reason in words: the
     rest of the page does not depend on it."""
     api = blaxel()
-    task = find(api, job_id, execution_id, task_name)
+    task = find_task(api, job_id, execution_id, task_name)
     view = LogView.of(job_id, execution_id, task, query, now())
     try:
         return view.with_page(api.task_logs(view.request, settled=view.settled))

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..common import services
 from ..common.config import Settings
 from ..store import Events, open_events
-from .handlers import error_page
+from .errorpage import error_page
 from .users import MAX_NAME_LENGTH, Busy, UsersFile, valid_name, write_user
 
 log = logging.getLogger(__name__)

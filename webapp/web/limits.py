@@ -19,7 +19,7 @@ from ..common.config import Settings
 from ..common.formatting import plural
 from ..listing.query import SLOWEST_FIRST
 from .auth import client_address
-from .handlers import error_page
+from .errorpage import error_page
 
 EXPORT_ENDPOINTS = frozenset({"tasks.download"})
 HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups"})

@@ -81,3 +81,64 @@ def test_every_module_of_a_package_is_named_in_its_line():
         if module.name != "__init__.py" and f"`{module.name}`" not in text
     ]
     assert unnamed == []
+
+
+AREAS = ("listing", "failures", "health", "logs", "runs", "operate")
+# The modules that hold an area's routes (its blueprints).
+ROUTES = {"listing": {"jobs", "executions", "tasks"}, "logs": {"routes"}}
+
+
+def app_modules() -> list[Path]:
+    """Every module of the app but the two closed packages, which have tests of their own."""
+    return [
+        source
+        for source in sorted(APP.rglob("*.py"))
+        if source.relative_to(APP).parts[0] not in ("blaxel", "simulator")
+    ]
+
+
+def absolute_imports(source: Path) -> list[str]:
+    """Every module a file imports, as a dotted name from `webapp` (relative ones resolved), with
+    each name of a `from` import too (it may be a module: `from ..listing import tasks`)."""
+    here = source.relative_to(APP.parent).with_suffix("").parts
+    package = here if source.name == "__init__.py" else here[:-1]
+    names = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - (node.level - 1)]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names += [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_no_area_imports_the_routes_of_another():
+    """An area uses another's logic, never its views: routes are the top of their area, and only
+    the shell (web/routes.py) registers them."""
+    for source in app_modules():
+        area = source.relative_to(APP).parts[0]
+        if area == "web":
+            continue
+        for name in absolute_imports(source):
+            parts = name.split(".")
+            if len(parts) >= 3 and parts[0] == "webapp" and parts[1] in ROUTES:
+                other, module = parts[1], parts[2]
+                assert other == area or module not in ROUTES[other], f"{source}: {name}"
+
+
+def test_only_the_services_module_reads_the_apps_extensions():
+    """Settings, clock and client are read typed, through webapp/common/services.py."""
+    readers = [
+        str(source.relative_to(APP))
+        for source in app_modules()
+        if "current_app.extensions" in source.read_text(encoding="utf-8")
+    ]
+    assert readers == ["common/services.py"]
+
+
+def test_no_view_chooses_what_to_render_by_the_element_that_asked():
+    """Fragments ask for what they want by URL; no code reads htmx's HX-Trigger or HX-Target."""
+    for source in app_modules():
+        text = source.read_text(encoding="utf-8")
+        assert "HX-Trigger" not in text and "HX-Target" not in text, source

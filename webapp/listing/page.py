@@ -16,7 +16,6 @@ from .filtered import UPSTREAM_LIMIT, FilteredPage, ScanProgress
 from .query import ListQuery, cursor_fits_link
 from .stepping import Position
 
-CONTROLS_ID = "listing-controls"
 CURSOR_EXPIRED = "That position in the list expired; showing from the start."
 P = TypeVar("P", Page[Any], FilteredPage)
 
@@ -169,6 +168,12 @@ def fetch_or_restart(fetch: Callable[[ListQuery], P], query: ListQuery) -> tuple
     return fetch(first), first, CURSOR_EXPIRED
 
 
+def view_changed() -> bool:
+    """Whether a fragment was asked by the view's controls (`changed=1`, which they add): the view
+    changed, so its link goes into the address bar and a task list brings the chips' counts."""
+    return request.args.get("changed") == "1"
+
+
 def rows_response(template: str, listing: Listing, **context: Any) -> Response:
     """The rows of `listing` for htmx, with the headers that tell it where they go."""
     response = make_response(render_template(template, listing=listing, fragment=True, **context))
@@ -177,6 +182,6 @@ def rows_response(template: str, listing: Listing, **context: Any) -> Response:
         response.headers["HX-Retarget"] = "#rows"
         response.headers["HX-Reswap"] = "innerHTML"
     # Only the controls change the view; loading more and refreshing keep its link.
-    if request.headers.get("HX-Trigger") == CONTROLS_ID:
+    if view_changed():
         response.headers["HX-Push-Url"] = listing.url(listing.query)
     return response

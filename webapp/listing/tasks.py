@@ -31,12 +31,12 @@ from .filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_
 from .gather import SALT as SLOWEST_SALT
 from .gather import gather_tasks, slowest_first
 from .page import (
-    CONTROLS_ID,
     Listing,
     StatusCounts,
     fetch_or_restart,
     is_fragment,
     rows_response,
+    view_changed,
 )
 from .query import SLOWEST_FIRST, TASKS, ListQuery
 from .rows import task_rows
@@ -59,7 +59,7 @@ def index(job_id: str, execution_id: str) -> Response | str:
         return timeline_view(api, job_id, execution_id, query)
     fragment = is_fragment()
     # The rows alone bring the chips' counts when the controls changed or a walk goes on.
-    refill = request.headers.get("HX-Trigger") == CONTROLS_ID or query.filtered
+    refill = view_changed() or query.filtered
 
     def read_execution() -> Execution | None:
         if not fragment:

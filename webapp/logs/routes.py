@@ -20,14 +20,13 @@ from ..blaxel import UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
 from ..common.services import now
 from ..common.upstream import blaxel, export_session, find_task
-from ..listing.page import is_fragment
+from ..listing.page import is_fragment, view_changed
 from . import text as logtext
 from .query import LogQuery, url_time
 from .view import LogView
 
 bp = Blueprint("logs", __name__)
 TASK = "/jobs/<id:job_id>/executions/<id:execution_id>/tasks/<id:task_name>"
-PANEL_ID = "log-view"
 
 
 @bp.get(TASK + "/logs")
@@ -36,7 +35,7 @@ def page(job_id: str, execution_id: str, task_name: str) -> Response:
     view = read(job_id, execution_id, task_name, LogQuery.parse(request.args))
     template = "_log_view.html" if is_fragment() else "logs.html"
     response = make_response(render_template(template, view=view), view.status)
-    if is_fragment() and request.headers.get("HX-Target") == PANEL_ID:
+    if is_fragment() and view_changed():
         response.headers["HX-Push-Url"] = view.url
     if view.problem and view.problem.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(view.problem.retry_after)))

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import CallScope, PageRequest
 from webapp.common.formatting import iso
+from webapp.common.services import services_of
 from webapp.listing.export import CSV_COLUMNS, INCOMPLETE
 from webapp.listing.filtered import UPSTREAM_LIMIT
 from webapp.listing.query import TASKS, ListQuery
@@ -25,7 +26,7 @@ TASKS_URL = "/jobs/nightly/executions/exec-1/tasks"
 
 def full_list(app, **args) -> list:
     """The execution's tasks as Blaxel pages them, walked here independently of the export."""
-    client = app.extensions["blaxel"]
+    client = services_of(app).client
     query = ListQuery.parse(MultiDict(args), TASKS)
     tasks, cursor = [], ""
     while True:

@@ -29,8 +29,12 @@ class Services:
         app.extensions[KEY] = self
 
 
+def services_of(app: Flask) -> Services:
+    return app.extensions[KEY]
+
+
 def services() -> Services:
-    return current_app.extensions[KEY]
+    return services_of(current_app)
 
 
 def settings() -> Settings:

@@ -1,5 +1,3 @@
 """The web app, one package per area; `create_app` is the app factory of the shell."""
 
-from .web.app import create_app
-
-__all__ = ["create_app"]
+from .web.app import create_app as create_app

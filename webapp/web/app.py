@@ -15,7 +15,7 @@ from ..common.config import Settings
 from ..common.formatting import FILTERS
 from ..common.services import Services
 from ..logs import text as logtext
-from . import auth, delivery, handlers, limits, requestlog
+from . import auth, delivery, errorpage, limits, requestlog
 from . import routes as views
 from .readiness import Readiness
 from .resources import STATIC, TEMPLATES
@@ -78,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     requestlog.register(app)
     auth.register(app, settings, clock)
     limits.register(app, settings)
-    handlers.register(app)
+    errorpage.register(app)
     views.register(app)
     # Last, so its after_request runs first: ETags and timings see the body before compression.
     delivery.register(app, STATIC)

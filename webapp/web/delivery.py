@@ -1,4 +1,5 @@
-"""How responses travel: ETags and 304s, compression, versioned static files, Server-Timing."""
+"""How responses travel: the security headers, ETags and 304s, compression, versioned static
+files, Server-Timing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ from ..common.upstream import calls
 from .requestlog import elapsed_ms
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+    "object-src 'none'"
+)
+# The app uses none of these browser features; refusing them limits what injected content could do.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 class StaticVersions:
@@ -65,10 +77,28 @@ def _compression_key(_: Any) -> str:
 
 
 def register(app: Flask, static_folder: Path) -> None:
+    # First, so it runs after the hooks below (Flask runs them in reverse), on every response.
+    @app.after_request
+    def common_headers(response: Response) -> Response:
+        # Pages and fragments share URLs, so caches must key on the htmx header.
+        response.vary.add("HX-Request")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "private, no-cache")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if settings().https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
     app.config.setdefault("COMPRESS_CACHE_BACKEND", CompressedBodies)
     app.config.setdefault("COMPRESS_CACHE_KEY", _compression_key)
     # Registered before the hook below, so it runs after it (Flask runs these in reverse).
     app.extensions["compress"] = Compress(app)
+
     version = StaticVersions(static_folder)
 
     @app.url_defaults

@@ -1,12 +1,17 @@
 """The error page, below everything that raises into it: a page, or for htmx a fragment fitting
-where it will land, with the ways up from the page that failed."""
+where it will land, with the ways up from the page that failed; and the one error handler that
+turns failures into it."""
 
 from __future__ import annotations
 
 import logging
+import math
 
-from flask import Response, make_response, render_template, request, url_for
+from flask import Flask, Response, make_response, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
+from ..blaxel import UpstreamError
+from ..common.errors import FINAL_KINDS, QueryError, presentation
 from ..listing.page import is_fragment
 from ..listing.query import EXECUTIONS, JOBS, TASKS
 
@@ -106,3 +111,39 @@ def error_page(
     if reswap:
         response.headers["HX-Reswap"] = reswap
     return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(QueryError)
+    def bad_query(error: QueryError) -> Response:
+        return error_page(
+            400, "That link has a problem", "Nothing was loaded, because:", str(error)
+        )
+
+    @app.errorhandler(UpstreamError)
+    def upstream_failed(error: UpstreamError) -> Response:
+        log.warning(
+            "upstream %s on %s (upstream status %s, code %s)",
+            error.kind.value,
+            request.path,
+            error.upstream_status,
+            error.code or "-",
+        )
+        retry = error.kind not in FINAL_KINDS
+        response = error_page(*presentation(error), error.detail, retry=retry)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return error_page(error.code or 500, error.name, error.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error on %s", request.path)
+        return error_page(
+            500,
+            "Something went wrong on this server",
+            "The error was logged. Try again, and tell whoever runs this app if it persists.",
+        )

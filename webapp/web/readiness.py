@@ -1,4 +1,5 @@
-"""/readyz: can the token reach the Blaxel API? Asked at most every few seconds, answered bare.
+"""/healthz and /readyz, for load balancers: open to all, saying nothing else. Ready when the
+token reaches the Blaxel API, asked at most every few seconds.
 
 One probe at a time: while it is in flight, everyone else gets the last answer at once instead
 of queueing behind it (a probe may take the whole BLAXEL_TIMEOUT).
@@ -9,7 +10,12 @@ from __future__ import annotations
 import threading
 import time
 
+from flask import Blueprint
+
 from ..blaxel import CachedClient, CallScope, ErrorKind, PageRequest, UpstreamError
+from ..common.services import services
+
+bp = Blueprint("health", __name__)
 
 # The cheapest call that proves the token works: one job.
 PROBE = PageRequest(limit=1)
@@ -43,3 +49,15 @@ class Readiness:
             # ready as every other, and a balancer that pulled them all would serve nothing.
             return error.kind is ErrorKind.RATE_LIMITED
         return True
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, str], int]:
+    if services().ready():
+        return {"status": "ready"}, 200
+    return {"status": "unavailable"}, 503

@@ -9,7 +9,7 @@ from ..common.paths import IdConverter
 from ..listing import executions, jobs, tasks
 from ..listing.query import check_id
 from ..logs import routes as logs
-from . import probes as health
+from . import readiness as health
 
 # Ids that go into upstream paths (a task is looked up through the search, never by path).
 PATH_IDS = {"job_id": "job name", "execution_id": "execution id"}

@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from flask import Flask, current_app
 
 from ..blaxel import CachedClient
 from .config import Settings
-
-KEY = "webapp.services"
 
 
 @dataclass(frozen=True)
@@ -22,15 +19,11 @@ class Services:
     clock: Callable[[], datetime]
     client: CachedClient
     ready: Callable[[], bool]
-    # Demo mode only: where the tour starts (the jobs page's links into the demo data).
-    demo_tour: Callable[[], Any] | None = None
-
-    def install(self, app: Flask) -> None:
-        app.extensions[KEY] = self
+    demo_tour: Callable[[], object] | None  # demo mode: where the jobs page's tour starts
 
 
 def services_of(app: Flask) -> Services:
-    return app.extensions[KEY]
+    return app.extensions["webapp.services"]
 
 
 def services() -> Services:

@@ -63,7 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         max_hold=settings.rate_limit_max_hold,
     )
     readiness = Readiness(cached, settings.timeout, ttl=float(app.config.get("READINESS_TTL", 5)))
-    Services(settings, clock, cached, readiness.ready, tour).install(app)
+    app.extensions["webapp.services"] = Services(settings, clock, cached, readiness.ready, tour)
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -197,7 +197,7 @@ def main() -> None:
         | dict(setting.split("=", 1) for setting in options.setting)
     )
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
-        [sys.executable, "-m", "webapp.cli", "serve"],
+        [sys.executable, "-m", "webapp.web.cli", "serve"],
         cwd=ROOT,
         env=environ,
         stdout=subprocess.DEVNULL,

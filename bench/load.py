@@ -134,7 +134,7 @@ def main() -> None:
         "WEBAPP_LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
-        [sys.executable, "-m", "webapp.cli", "serve"],
+        [sys.executable, "-m", "webapp.web.cli", "serve"],
         cwd=ROOT,
         env=environ,
         stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Execution, Task
-from webapp.causes import cause_of
+from webapp.failures.causes import cause_of
 from webapp.simulator import data
 
 from .browser import expect

@@ -3,31 +3,23 @@ What other pages show of them is in shown.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from ..config import Settings
-from ..errors import QueryError
-from ..listing import is_fragment
-from ..upstream import blaxel
+from ..common.errors import QueryError
+from ..common.upstream import blaxel
+from ..listing.page import is_fragment
 from .reading import (
     causes_over_time,
     flaky_tasks,
     task_history,
     usual,
 )
-from .shown import digests, open_kept, settings
+from .shown import digests, settings
 from .window import window
 
 bp = Blueprint("runs", __name__)
 MAX_RUNS = 200
-
-
-def register(app: Flask, configured: Settings) -> None:
-    """Opens the digests' store (a file it cannot read stops the app here, naming it), adds the
-    routes and what templates use of the runs."""
-    open_kept(app, configured)
-    app.register_blueprint(bp)
 
 
 def runs_asked(args: MultiDict) -> int:

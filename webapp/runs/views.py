@@ -16,7 +16,7 @@ from .reading import (
     usual,
 )
 from .shown import digests, settings
-from .window import window
+from .window import Window, window
 
 bp = Blueprint("runs", __name__)
 MAX_RUNS = 200
@@ -32,20 +32,26 @@ def runs_asked(args: MultiDict) -> int:
     return int(raw)
 
 
+def last_runs(job_id: str, size: int) -> Window:
+    """The job's last `size` finished runs, digests made under this request's scan budget."""
+    limits = settings()
+    return window(
+        blaxel(),
+        digests(),
+        job_id,
+        size,
+        budget=limits.scan_budget,
+        lifetime=limits.cache_final_ttl,
+    )
+
+
 @bp.get("/jobs/<id:job_id>/runs")
 def job_runs(job_id: str) -> str:
     """The job's last N finished runs read together: its causes over time and its flaky tasks
     (`runs=` N, `cause=` one cause); a panel of the executions page, or a page of its own."""
     size = runs_asked(request.args)
     cause = request.args.get("cause", "").strip()
-    past = window(
-        blaxel(),
-        digests(),
-        job_id,
-        size,
-        budget=settings().scan_budget,
-        lifetime=settings().cache_final_ttl,
-    )
+    past = last_runs(job_id, size)
     ordered = past.ordered
     causes = causes_over_time(ordered)
     if cause:
@@ -66,14 +72,7 @@ def job_runs(job_id: str) -> str:
 def task_runs(job_id: str, task_name: str) -> str:
     """One task across the job's last N finished runs: "failed in 3 of the last 20 runs"."""
     size = runs_asked(request.args)
-    past = window(
-        blaxel(),
-        digests(),
-        job_id,
-        size,
-        budget=settings().scan_budget,
-        lifetime=settings().cache_final_ttl,
-    )
+    past = last_runs(job_id, size)
     found = task_history(past.ordered, task_name)
     template = "_task_runs.html" if is_fragment() else "task_runs.html"
     return render_template(

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Execution, Task
-from webapp.causes import cause_of
+from webapp.failures.causes import cause_of
 from webapp.simulator import data
 
 from .browser import expect
@@ -100,3 +100,23 @@ def test_the_flaky_task_is_listed_at_its_true_rate_and_the_slow_night_is_badged(
     page.reload()
     slow_row = page.locator("tr.execution", has=page.get_by_role("link", name=SLOW_NIGHT))
     expect(slow_row.locator(".tag-slow")).to_have_text("slower than usual")
+
+
+@pytest.mark.screenshot
+def test_docs_screenshots_of_runs_remembered(browser, base_url, screenshots):
+    """For docs/runs.md and the README: tonight's failure groups marked new or recurring, and the
+    job's failures over time with its flaky tasks."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(base_url + BIG)
+    panel = page.locator("#triage")
+    expect(panel).to_have_attribute("aria-busy", "false", timeout=60_000)
+    expect(panel.locator(".tag-new")).to_have_count(1)
+    panel.screenshot(path=str(screenshots / "runs-groups.png"))
+    page.goto(base_url + f"/jobs/{JOB}/executions")
+    runs = page.locator("#job-runs")
+    expect(runs).to_have_attribute("aria-busy", "false", timeout=60_000)
+    runs.screenshot(path=str(screenshots / "runs-job.png"))
+    context.close()
+    for name in ("runs-groups", "runs-job"):
+        assert (screenshots / f"{name}.png").stat().st_size > 10_000

@@ -15,7 +15,7 @@ import pytest
 
 from webapp import create_app
 from webapp.blaxel import BlaxelClient, CallScope
-from webapp.causes import Cause
+from webapp.failures.causes import Cause
 from webapp.runs.compare import compare
 from webapp.runs.digest import CauseCount, Digest
 from webapp.simulator import create_simulator

@@ -17,13 +17,14 @@ import pytest
 from werkzeug.test import Client
 
 from webapp import create_app
-from webapp.cli import main
+from webapp.common.services import services_of
 from webapp.operate import watch
 from webapp.operate.cli import watcher_for
 from webapp.operate.marks import Marks
 from webapp.operate.watch import FAILING_AFTER, backoff, readiness
 from webapp.runs.reading import MIN_BASELINE
 from webapp.store import open_outbox
+from webapp.web.cli import main
 
 from .conftest import WEBHOOK_SECRET
 
@@ -294,7 +295,7 @@ def test_dry_run_prints_what_it_would_send_and_keeps_nothing(receiver, data_dir,
     assert result is None
     assert receiver.received == []
     app = create_app({"TESTING": True, "BLAXEL_API_KEY": ""})
-    assert open_outbox(app.extensions["settings"]).pending(10) == []
+    assert open_outbox(services_of(app).settings).pending(10) == []
 
 
 def test_dry_run_output_names_the_failed_runs(receiver, monkeypatch, capsys):
@@ -315,7 +316,7 @@ def test_once_runs_one_pass_and_exits(receiver, monkeypatch, capsys):
 
 
 def test_a_webhook_list_that_is_not_urls_stops_the_watcher_without_quoting_it(monkeypatch):
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError) as bad:
         watch.WatchSettings.load({"WEBAPP_WEBHOOK_URLS": "hooks.example/" + WEBHOOK_SECRET})
@@ -324,7 +325,7 @@ def test_a_webhook_list_that_is_not_urls_stops_the_watcher_without_quoting_it(mo
 
 def test_the_interval_is_a_setting_with_bounds():
     assert watch.WatchSettings.load({"WEBAPP_WATCH_INTERVAL": "120"}).interval == 120
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match="WEBAPP_WATCH_INTERVAL"):
         watch.WatchSettings.load({"WEBAPP_WATCH_INTERVAL": "1"})

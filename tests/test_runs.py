@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from webapp.blaxel import Execution
-from webapp.config import Settings
+from webapp.common.config import Settings
+from webapp.failures.triage import Triage
 from webapp.runs.digest import Digest
 from webapp.runs.kept import Digests
 from webapp.runs.reading import recurrence
 from webapp.store import FILE_NAME, RedisDigestRows, SqliteDigestRows, StoreError, open_digest_rows
-from webapp.triage import Triage
 
 from .conftest import app_on, task_json, task_page
 
@@ -361,7 +361,7 @@ def test_the_digest_command_fills_the_store_ahead_and_skips_runs_already_digeste
     """`blaxel-jobs digest JOB --runs N` on the demo: N digests kept; run again, none made."""
     from click.testing import CliRunner
 
-    from webapp.cli import main
+    from webapp.web.cli import main
 
     runner = CliRunner()
     env = {"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(data_dir)}
@@ -422,7 +422,7 @@ def test_a_digest_this_version_cannot_read_is_made_again_from_the_walk(clock, da
 
 def test_the_production_server_refuses_to_start_on_a_data_file_it_cannot_read(data_dir):
     """Before any worker starts, whatever the sign-in mode: the digests live in that file."""
-    from webapp.production import start_problems
+    from webapp.web.production import start_problems
 
     path = data_dir / FILE_NAME
     path.write_bytes(b"\x00garbage" * 64)

@@ -159,3 +159,23 @@ def test_the_groups_of_an_execution_whose_answer_has_no_id_walk_and_link_by_the_
     assert {r.url.path for r in task_calls(upstream)} == {"/v0" + URL + "/tasks"}
     page = client.get(URL + "/triage").get_data(as_text=True)
     assert "of execution exec-1" in page and f'href="{URL}/tasks"' in page
+
+
+def test_the_failure_groups_answer_when_the_jobs_runs_listing_hands_out_a_cursor_twice(scripted):
+    """The groups' past reads the job's runs through their cursor chain: a chain that hands out
+    the same cursor again stops that listing (the runs read before it are the window), and the
+    failure groups still answer, never a 500."""
+    looping = {"data": [], "meta": {"hasMore": True, "nextCursor": "again", "total": 99}}
+    tasks = chain(PAGES)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/executions"):
+            return httpx.Response(200, json=looping)
+        return tasks(request)
+
+    client, upstream = scripted(handler)
+    response = client.get(URL + "/triage", headers=HTMX)
+    assert response.status_code == 200, response.get_data(as_text=True)[-2000:]
+    assert groups(response.get_data(as_text=True))[0] == (3, "exit code 1: KeyError: ‹value›")
+    listings = [r for r in upstream.requests if r.url.path.endswith("/executions")]
+    assert listings and listings[-1].url.params.get("cursor") == "again"

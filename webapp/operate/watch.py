@@ -22,7 +22,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from ..blaxel import CachedClient, CallScope, Execution, PageRequest, Session, UpstreamError
-from ..config import ConfigError, Settings, flag
+from ..common.config import ConfigError, Settings, flag
 from ..runs.window import groups_of
 from ..store import DELIVERED_KEPT, Delivery, Outbox, StoreUnavailable
 from .marks import Marks

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..config import ConfigError
+from ..common.config import ConfigError
 
 FORMATS = ("json", "slack")
 SLACK_HOSTS = ("hooks.slack.com",)

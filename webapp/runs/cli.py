@@ -9,6 +9,7 @@ import click
 from flask import Flask
 
 from ..blaxel import CallScope, PageRequest, Session, UpstreamError
+from ..common.services import services_of
 from .shown import digests
 from .window import fill, finished_runs
 
@@ -29,10 +30,10 @@ def digest(info, jobs: tuple[str, ...], runs: int | None) -> None:
     """Make the digests of the JOBS' last finished runs (every job when none is named). Runs
     digested already cost nothing; a progress bar shows on a terminal."""
     app: Flask = info.load_app()
-    settings = app.extensions["settings"]
+    settings = services_of(app).settings
     size = runs or settings.runs_compared
     with app.app_context():
-        api = Session(app.extensions["blaxel"], CallScope.starting_now(RUN_SECONDS))
+        api = Session(services_of(app).client, CallScope.starting_now(RUN_SECONDS))
         try:
             names = list(jobs) or every_job(api)
         except UpstreamError as error:
@@ -50,7 +51,7 @@ def digest(info, jobs: tuple[str, ...], runs: int | None) -> None:
             label = f"{name}: {len(missing)} of {len(todo)} runs to digest"
             with click.progressbar(missing, label=label, file=sys.stderr) as bar:
                 for run in bar:
-                    session = Session(app.extensions["blaxel"], CallScope.starting_now(RUN_SECONDS))
+                    session = Session(services_of(app).client, CallScope.starting_now(RUN_SECONDS))
                     try:
                         fill(session, digests(), name, [run], lifetime=settings.cache_final_ttl)
                         made += 1

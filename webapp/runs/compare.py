@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..blaxel import Execution, Revision
-from ..causes import Cause
+from ..failures.causes import Cause
 from .digest import Digest, TaskRecord
 
 MOST_CHANGED = 20

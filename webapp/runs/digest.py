@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..blaxel import FINAL_TASK_STATUSES, Execution
-from ..causes import Cause
-from ..formatting import run_time, wait_time
-from ..triage import Group, Triage
+from ..common.formatting import run_time, wait_time
+from ..failures.causes import Cause
+from ..failures.triage import Group, Triage
 
 VERSION = 1
 QUANTILES = (50, 90, 95, 99)

@@ -8,17 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
 from ..blaxel import ErrorKind, Execution, Revision, Session, UpstreamError
-from ..errors import PRESENTATION, QueryError
+from ..common.errors import PRESENTATION, QueryError
 from .compare import LISTS, Comparison, Spec, between, compare
 from .digest import Digest
 from .shown import digests, settings
 from .window import finished_runs, groups_of, spent
 
 
-class RunMissing(Exception):
-    """A run a comparison names is not one of the job's: which side, and why."""
+class RunMissing(NotFound):
+    """A run a comparison names is not one of the job's: the 404 says which side."""
 
     def __init__(self, side: str, execution_id: str, job_id: str) -> None:
         super().__init__(f"The {side} run “{execution_id}” is not a run of job “{job_id}”.")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..blaxel import Execution
-from ..causes import Cause
-from ..formatting import run_time, wait_time
+from ..common.formatting import run_time, wait_time
+from ..failures.causes import Cause
 from .digest import Digest, percentiles
 from .kept import Digests
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..blaxel import Task
-from ..causes import Cause, attempts
-from ..formatting import run_time, wait_time
+from ..common.formatting import run_time, wait_time
+from ..failures.causes import Cause, attempts
 
 
 def task_record(task: Task, cause: Cause | None) -> list:

@@ -8,23 +8,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask, current_app
+from flask import Flask
 
 from ..blaxel import Execution, Session
-from ..charts import BarChart
-from ..config import Settings
-from ..formatting import span
-from ..store import open_digest_rows
-from ..triage import Group, Triage
+from ..common import services
+from ..common.formatting import span
+from ..common.services import settings
+from ..failures.triage import Group, Triage
+from ..health.charts import BarChart
 from .kept import Digests
 from .reading import MIN_BASELINE, Recurrence, recurrence_in, slower_than_usual, usual
 from .window import Window, groups_of, spent, window
 
 
-def open_kept(app: Flask, settings: Settings) -> None:
-    """Opens the digests' store (a file it cannot read stops the app here, naming it) and gives
-    templates the `day` filter, `slow_runs` and `usual_band`."""
-    app.extensions["digests"] = Digests(open_digest_rows(settings), settings.runs_kept)
+def register(app: Flask) -> None:
+    """Gives templates the `day` filter, `slow_runs` and `usual_band` (the digests' store is
+    opened by create_app, so that a file it cannot read stops the app at start, naming it)."""
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["span"] = span
     app.jinja_env.globals["slow_runs"] = slow_runs
@@ -32,11 +31,7 @@ def open_kept(app: Flask, settings: Settings) -> None:
 
 
 def digests() -> Digests:
-    return current_app.extensions["digests"]
-
-
-def settings() -> Settings:
-    return current_app.extensions["settings"]
+    return services.services().digests
 
 
 def day(moment: datetime | float | None) -> str:
@@ -45,7 +40,7 @@ def day(moment: datetime | float | None) -> str:
         return ""
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
-    today = current_app.extensions["clock"]().date()
+    today = services.now().date()
     if moment.date() == today:
         return "today"
     if moment.date() == today - timedelta(days=1):

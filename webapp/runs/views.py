@@ -3,48 +3,28 @@ What other pages show of them is in shown.py."""
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
-from .. import export
-from ..config import Settings
-from ..errors import QueryError
-from ..handlers import error_page
-from ..listing import is_fragment
-from ..upstream import blaxel
+from ..common.errors import QueryError
+from ..common.services import now
+from ..common.upstream import blaxel
+from ..listing import export
+from ..listing.page import is_fragment
 from .compare import CSV_COLUMNS, PAGE_SIZE, counts, csv_rows
-from .pair import RunMissing, execution_of, ids_asked, last_success, pages_asked, pair
+from .pair import execution_of, ids_asked, last_success, pages_asked, pair
 from .reading import (
     causes_over_time,
     flaky_tasks,
     task_history,
     usual,
 )
-from .shown import digests, open_kept, settings
-from .window import window
+from .shown import digests, settings
+from .window import Window, window
 
 bp = Blueprint("runs", __name__)
 MAX_RUNS = 200
-
-
-def register(app: Flask, configured: Settings) -> None:
-    """Opens the digests' store (a file it cannot read stops the app here, naming it), adds the
-    routes and what templates use of the runs."""
-    open_kept(app, configured)
-    app.register_blueprint(bp)
-
-    @app.errorhandler(RunMissing)
-    def run_missing(error: RunMissing) -> Response:
-        return error_page(404, "No such run", str(error))
 
 
 def runs_asked(args: MultiDict) -> int:
@@ -57,20 +37,26 @@ def runs_asked(args: MultiDict) -> int:
     return int(raw)
 
 
+def last_runs(job_id: str, size: int) -> Window:
+    """The job's last `size` finished runs, digests made under this request's scan budget."""
+    limits = settings()
+    return window(
+        blaxel(),
+        digests(),
+        job_id,
+        size,
+        budget=limits.scan_budget,
+        lifetime=limits.cache_final_ttl,
+    )
+
+
 @bp.get("/jobs/<id:job_id>/runs")
 def job_runs(job_id: str) -> str:
     """The job's last N finished runs read together: its causes over time and its flaky tasks
     (`runs=` N, `cause=` one cause); a panel of the executions page, or a page of its own."""
     size = runs_asked(request.args)
     cause = request.args.get("cause", "").strip()
-    past = window(
-        blaxel(),
-        digests(),
-        job_id,
-        size,
-        budget=settings().scan_budget,
-        lifetime=settings().cache_final_ttl,
-    )
+    past = last_runs(job_id, size)
     ordered = past.ordered
     causes = causes_over_time(ordered)
     if cause:
@@ -91,14 +77,7 @@ def job_runs(job_id: str) -> str:
 def task_runs(job_id: str, task_name: str) -> str:
     """One task across the job's last N finished runs: "failed in 3 of the last 20 runs"."""
     size = runs_asked(request.args)
-    past = window(
-        blaxel(),
-        digests(),
-        job_id,
-        size,
-        budget=settings().scan_budget,
-        lifetime=settings().cache_final_ttl,
-    )
+    past = last_runs(job_id, size)
     found = task_history(past.ordered, task_name)
     template = "_task_runs.html" if is_fragment() else "task_runs.html"
     return render_template(
@@ -117,14 +96,10 @@ def compare_runs(job_id: str) -> Response | str:
     if not base_id:
         found = last_success(api, job_id, head)
         if found is None:
-            size = settings().runs_compared
-            return error_page(
-                404,
-                "No earlier successful run",
-                f"No earlier successful run among the last {size} finished runs of job "
-                f"“{job_id}” before “{head_id}”: pick the run to compare with on the job's "
-                "executions page.",
-                retry=False,
+            raise NotFound(
+                f"No earlier successful run among the last {settings().runs_compared} finished "
+                f"runs of job “{job_id}” before “{head_id}”: pick the run to compare with on the "
+                "job's executions page."
             )
         return redirect(url_for(".compare_runs", job_id=job_id, base=found, head=head_id))
     base = execution_of(api, job_id, base_id, "base")
@@ -147,9 +122,7 @@ def compare_export(job_id: str) -> Response:
     found = pair(api, job_id, base, head)
     unread = [side.execution.id for side in (found.base, found.head) if not side.whole]
     why = f"not every task of {' and '.join(unread)} was read yet" if unread else ""
-    name = export.filename(
-        job_id, f"{base_id}_{head_id}", "csv", current_app.extensions["clock"](), "compare"
-    )
+    name = export.filename(job_id, f"{base_id}_{head_id}", "csv", now(), "compare")
     return Response(
         export.csv_stream(CSV_COLUMNS, [list(csv_rows(found.comparison))], why),
         content_type=export.MEDIA_TYPES["csv"],

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..blaxel import Execution, PageRequest, Session, UpstreamError
-from ..triage import Triage, triage
+from ..blaxel import ChainStopped, Execution, PageRequest, Session, UpstreamError
+from ..failures.triage import Triage, triage
 from .digest import Digest
 from .kept import Digests
 
@@ -90,6 +90,8 @@ def finished_runs(
                     return found
             if not page.has_more:
                 break
+    except ChainStopped:
+        pass  # a chain that loops or ends early: the runs listed before it are the window
     finally:
         pages.close()
     return found

@@ -31,6 +31,8 @@ def read_whole(page, url: str) -> None:
 
 def test_the_failed_runs_page_links_to_the_comparison_with_the_last_successful_run(page, base_url):
     page.goto(base_url + f"/jobs/{JOB}/executions/{TONIGHT}/tasks")
+    # The failure groups' panel loads first: leaving while it loads would abort its request.
+    expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=60_000)
     page.get_by_role("link", name="Compare with the last successful run").click()
     expect(page).to_have_url(base_url + COMPARE)
     expect(page.locator("h1")).to_contain_text("Compare runs")

@@ -257,3 +257,36 @@ def test_docs_screenshots_of_triage(browser, base_url, screenshots, name, path):
     page.screenshot(path=str(screenshots / f"{name}.png"))
     context.close()
     assert (screenshots / f"{name}.png").stat().st_size > 10_000
+
+
+def simulator_failed_first() -> list[tuple[str, str]]:
+    """The big execution's (name, status) failed first, then cancelled, …, newest first in each,
+    ranked straight from the simulator's data."""
+    anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+    tasks = data.tasks(anchor, "nightly-embeddings", "exec-5k-embeddings", anchor)
+    rank = {"failed": 0, "cancelled": 1, "running": 2, "pending": 3, "succeeded": 4}
+    # Blaxel's newest first: tasks made in the same second come last made first.
+    newest = sorted(reversed(tasks), key=lambda task: task["metadata"]["createdAt"], reverse=True)
+    ranked = sorted(newest, key=lambda task: rank[task["status"]])
+    return [(task["metadata"]["name"], task["status"]) for task in ranked]
+
+
+def test_a_failed_execution_opens_with_its_failures_first(page, base_url):
+    """Opened without an order, the big failed execution lists its 125 failures first, newest
+    first; once its tasks are all read the rows are the simulator's failures in that order."""
+    page.goto(base_url + BIG)
+    expect(page.get_by_label("Sort")).to_have_value("failed")
+    expect(page.locator("#rows tr.task.status-failed")).to_have_count(50)
+    # Each visit reads further (2,000 tasks a request); the failure groups read the same pages.
+    for _ in range(3):
+        if not page.locator(".scan-note").count():
+            break
+        page.locator(".scan-note a").click()
+    expect(page.locator(".scan-note")).to_have_count(0)
+    expected = simulator_failed_first()
+    assert [status for _, status in expected[:175]] == ["failed"] * 125 + ["cancelled"] * 50
+    assert row_names(page) == [name for name, _ in expected[:50]]
+    page.get_by_label("Sort").select_option("createdAt:desc")
+    expect(page).to_have_url(re.compile(r"sort=createdAt%3Adesc|sort=createdAt:desc"))
+    expect(page.locator("#rows tr.task.status-succeeded").first).to_be_visible()
+    page.screenshot(path="/tmp/triage-failed-first.png", full_page=False)

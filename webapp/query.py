@@ -22,6 +22,9 @@ SORTS = {
 # Orders the app makes itself (Blaxel sorts only by name or creation time): a walk, not a page.
 FAILING_FIRST = "failing"
 SLOWEST_FIRST = "duration:desc"
+# Failed, cancelled, running, pending, then succeeded; newest first in each. A failed
+# execution's tasks open in this order.
+FAILED_FIRST = "failed"
 # The jobs page's summary window (`window`), the first being the default.
 WINDOWS = ("3d", "24h", "7d")
 MAX_QUERY_LENGTH = 200
@@ -76,7 +79,7 @@ TASKS = ListingKind(
     "task",
     8,
     "in this execution",
-    {**SORTS, SLOWEST_FIRST: "Slowest first"},
+    {**SORTS, FAILED_FIRST: "Failed first", SLOWEST_FIRST: "Slowest first"},
     statuses=TASK_STATUSES,
     kinds_of=("retried",),
     by_cause=True,
@@ -109,6 +112,9 @@ class ListQuery:
     cause: str = ""  # a failure group's id (causes.Cause.id)
     only: str = ""  # "failing": the jobs whose last finished run failed
     window: str = ""  # the jobs page's summary window; "" for the default
+    # Links name the order even when it is the kind's default: a failed execution's tasks open
+    # failed first, so there a link without `sort` would mean another order.
+    sort_named: bool = False
 
     @classmethod
     def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
@@ -192,7 +198,7 @@ class ListQuery:
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out, so links stay short."""
         args: dict[str, str | int] = {
-            "sort": self.sort if self.sort != self.kind.default_sort else "",
+            "sort": self.sort if self.sort_named or self.sort != self.kind.default_sort else "",
             "q": self.q.strip(),
             "status": ",".join(self.statuses),
             "cause": self.cause,

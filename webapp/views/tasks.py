@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from flask import (
@@ -28,7 +29,8 @@ from ..cursors import CursorSigner
 from ..errors import QueryError
 from ..filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_tasks, task_filter
 from ..gather import SALT as SLOWEST_SALT
-from ..gather import gather_tasks, slowest_first
+from ..gather import app_ordered, gather_tasks
+from ..limits import take_heavy_share
 from ..listing import (
     CONTROLS_ID,
     Listing,
@@ -37,7 +39,7 @@ from ..listing import (
     is_fragment,
     rows_response,
 )
-from ..query import SLOWEST_FIRST, TASKS, ListQuery
+from ..query import FAILED_FIRST, TASKS, ListQuery
 from ..rows import task_rows
 from ..stepping import Position, steps
 from ..timeline import timeline
@@ -77,6 +79,14 @@ def index(job_id: str, execution_id: str) -> Response | str:
         return counted_execution(api, job_id, execution_id) if refill else None
 
     found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
+    if found is not None and found.status == "failed":
+        # A failed execution opens failed first; its links name their order from then on.
+        if "sort" not in request.args and not fragment:
+            take_heavy_share()
+            query = replace(query, sort=FAILED_FIRST)
+            page, query, restarted = fetch_or_restart(task_pages(api, job_id, execution_id), query)
+            notice = notice or restarted
+        query = replace(query, sort_named=True)
     if page.total_is_partial:
         # Blaxel's count is a lower bound: the execution's own (mostly cached) says how many.
         page = counted(page, found or counted_execution(api, job_id, execution_id))
@@ -158,9 +168,9 @@ def task_pages(
     moment = now()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
-        if query.sort == SLOWEST_FIRST:
+        if query.ordered_by_app:
             signer = CursorSigner(secret, SLOWEST_SALT)
-            return slowest_first(
+            return app_ordered(
                 api, job_id, execution_id, query, budget=budget, signer=signer, now=moment
             )
         if not query.filtered:

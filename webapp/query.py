@@ -198,7 +198,7 @@ class ListQuery:
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out, so links stay short."""
         args: dict[str, str | int] = {
-            "sort": self.sort if self.sort_named or self.sort != self.kind.default_sort else "",
+            "sort": self.sort if self.names_sort else "",
             "q": self.q.strip(),
             "status": ",".join(self.statuses),
             "cause": self.cause,
@@ -219,9 +219,21 @@ class ListQuery:
             key: value for key, value in args.items() if key in {"sort", "q", "status", "cause"}
         }
 
+    @property
+    def names_sort(self) -> bool:
+        """Whether links say the order: another than the default, or any on a failed execution's
+        unfiltered tasks (a filter keeps the default order there too)."""
+        return self.sort != self.kind.default_sort or (self.sort_named and not self.filtered)
+
+    def picking(self) -> ListQuery:
+        """The first page, about to be filtered: failed first gives way to the default order,
+        since a status or a group already picks the tasks."""
+        first = self.first_page()
+        return replace(first, sort=self.kind.default_sort) if self.sort == FAILED_FIRST else first
+
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
-        return replace(self.first_page(), statuses=_canonical(statuses, self.kind))
+        return replace(self.picking(), statuses=_canonical(statuses, self.kind))
 
     def with_window(self, window: str) -> ListQuery:
         """This view with the summary over another window (the rows stay where they are)."""
@@ -229,7 +241,7 @@ class ListQuery:
 
     def with_cause(self, cause: str) -> ListQuery:
         """This view narrowed to one failure group instead, from the first page."""
-        return replace(self.first_page(), cause=cause)
+        return replace(self.picking(), cause=cause)
 
     def first_page(self) -> ListQuery:
         return replace(self, cursor="", shown=0)

@@ -15,6 +15,10 @@ from typing import Any
 
 from .blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from .causes import Cause, cause_of
+from .cursors import CursorSigner, view_binding
+from .errors import CursorRejected
+from .filtered import FilteredPage, ScanProgress
+from .query import ListQuery
 
 PAGE_SIZE = 200
 EXAMPLES = 5  # task names kept per group
@@ -28,9 +32,12 @@ class Group:
     count: int = 0
     tasks: list[str] = field(default_factory=list)
     example: str = ""  # one task's own message, as Blaxel sent it
+    # Every member, where the walk read it: (its page's number in Triage.pages, its row there).
+    members: list[tuple[int, int]] = field(default_factory=list)
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task, at: tuple[int, int]) -> None:
         self.count += 1
+        self.members.append(at)
         if len(self.tasks) < EXAMPLES:
             self.tasks.append(task.name)
         if not self.example and task.key_condition is not None:
@@ -48,6 +55,8 @@ class Triage:
     cursor: str = ""  # where the walk resumes; "" with complete=False: not started
     complete: bool = False
     stopped: str = ""  # why the walk ended before the chain did, if it did
+    # The cursor of each page the walk read, in order ("" the first): where the members are.
+    pages: list[str] = field(default_factory=list)
 
     @property
     def ordered(self) -> list[Group]:
@@ -63,7 +72,14 @@ class Triage:
         group = self.groups.get(cause_id)
         return group.cause if group is not None else None
 
-    def add(self, task: Task) -> None:
+    def group(self, cause_id: str) -> Group | None:
+        """The group of every member when the walk is complete and knows where each one is."""
+        group = self.groups.get(cause_id)
+        if not self.complete or self.stopped or group is None:
+            return None
+        return group if len(group.members) == group.count else None
+
+    def add(self, task: Task, row: int) -> None:
         self.scanned += 1
         cause = cause_of(task)
         if cause is None:
@@ -71,12 +87,19 @@ class Triage:
         key = cause.id
         if key not in self.groups and len(self.groups) >= MAX_GROUPS:
             key = OTHER.id
-        self.groups.setdefault(key, Group(cause if key == cause.id else OTHER)).add(task)
+        group = self.groups.setdefault(key, Group(cause if key == cause.id else OTHER))
+        group.add(task, (len(self.pages) - 1, row))
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Triage:
         groups = {
-            key: Group(Cause(**value["cause"]), value["count"], value["tasks"], value["example"])
+            key: Group(
+                Cause(**value["cause"]),
+                value["count"],
+                value["tasks"],
+                value["example"],
+                [(page, row) for page, row in value.get("members", [])],
+            )
             for key, value in raw["groups"].items()
         }
         return cls(
@@ -87,6 +110,7 @@ class Triage:
             raw["cursor"],
             raw["complete"],
             raw["stopped"],
+            raw.get("pages", []),
         )
 
 
@@ -115,8 +139,9 @@ def triage(
             page = next(pages)
             state.total = size if page.total_is_partial and size is not None else page.total
             state.total_is_partial = page.total_is_partial and size is None
-            for task in page.items:
-                state.add(task)
+            state.pages.append(state.cursor)
+            for row, task in enumerate(page.items):
+                state.add(task, row)
             if not page.has_more:
                 state.complete = True
                 break
@@ -131,3 +156,51 @@ def triage(
         pages.close()
     session.remember("triage", parts, asdict(state), lifetime)
     return state
+
+
+def group_page(
+    session: Session,
+    job_id: str,
+    execution_id: str,
+    query: ListQuery,
+    walked: Triage,
+    *,
+    signer: CursorSigner,
+) -> FilteredPage | None:
+    """A page of a `cause=` view read from the failure groups' record: its members, whole and in
+    the walk's order, from the pages that hold them (kept by the walk), without a scan. None when
+    the record cannot answer (the walk is not complete, or Blaxel's pages moved under it)."""
+    group = walked.group(query.cause)
+    if group is None:
+        return None
+    binding = view_binding("group", job_id, execution_id, query.cause, group.count)
+    offset = _offset(query.cursor, binding, signer) if query.cursor else 0
+    chosen = group.members[offset : offset + query.limit]
+    if not chosen:
+        raise CursorRejected("past the group's end")
+    cursors = [walked.pages[page] for page in sorted({page for page, _ in chosen})]
+    requests = [PageRequest(limit=PAGE_SIZE, cursor=cursor) for cursor in cursors]
+    fetched = session.together(
+        *(lambda asked=asked: session.list_tasks(job_id, execution_id, asked) for asked in requests)
+    )
+    pages = dict(zip(cursors, fetched, strict=True))
+    tasks: list[Task] = []
+    for page_number, row in chosen:
+        items = pages[walked.pages[page_number]].items
+        task = items[row] if row < len(items) else None
+        cause = cause_of(task) if task is not None else None
+        if cause is None or cause.id != query.cause:
+            return None
+        tasks.append(task)
+    more = offset + query.limit < group.count
+    following = signer.sign([offset + query.limit], binding) if more else ""
+    positions = [(walked.pages[page], row) for page, row in chosen]
+    progress = ScanProgress(walked.scanned, paused=False)
+    return FilteredPage(tasks, more, following, walked.total, progress, positions)
+
+
+def _offset(token: str, binding: str, signer: CursorSigner) -> int:
+    match signer.open(token, binding):
+        case [int(offset)] if offset >= 0:
+            return offset
+    raise CursorRejected("issued for another view")

@@ -43,7 +43,7 @@ from ..query import FAILED_FIRST, TASKS, ListQuery
 from ..rows import task_rows
 from ..stepping import Position, steps
 from ..timeline import timeline
-from ..triage import Triage, triage
+from ..triage import Triage, group_page, triage
 from ..upstream import blaxel, export_session
 
 bp = Blueprint("tasks", __name__)
@@ -80,8 +80,9 @@ def index(job_id: str, execution_id: str) -> Response | str:
 
     found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
     if found is not None and found.status == "failed":
-        # A failed execution opens failed first; its links name their order from then on.
-        if "sort" not in request.args and not fragment:
+        # A failed execution opens failed first (a status or a failure group already picks the
+        # tasks: those keep Blaxel's order); its links name their order from then on.
+        if "sort" not in request.args and not fragment and not query.filtered:
             take_heavy_share()
             query = replace(query, sort=FAILED_FIRST)
             page, query, restarted = fetch_or_restart(task_pages(api, job_id, execution_id), query)
@@ -176,6 +177,13 @@ def task_pages(
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
         signer = CursorSigner(secret, SALT)
+        if query.cause and not (query.statuses or query.search):
+            # A failure group's members, as its walk recorded them: no scan.
+            saved = api.recall("triage", (job_id, execution_id))
+            walked = Triage.from_json(saved) if saved is not None else None
+            found = walked and group_page(api, job_id, execution_id, query, walked, signer=signer)
+            if found:
+                return found
         return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
 
     return fetch
@@ -212,6 +220,8 @@ def shown_cause(
 def failure_groups(job_id: str, execution_id: str) -> str:
     """The execution's failed and retried tasks grouped by cause: the panel above the rows, or,
     without JavaScript, a page of its own."""
+    # The group the rows below show, marked in the panel.
+    chosen = ListQuery.parse(request.args, TASKS).cause
     api = blaxel()
     execution = api.get_execution(job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
@@ -223,6 +233,7 @@ def failure_groups(job_id: str, execution_id: str) -> str:
     return render_template(
         "_triage.html" if is_fragment() else "triage.html",
         triage=groups,
+        chosen=chosen,
         execution=execution,
         job_id=job_id,
         execution_id=execution_id,

@@ -84,8 +84,15 @@ TASKS = ListingKind(
     kinds_of=("retried",),
     by_cause=True,
 )
+# The jobs open on what needs attention: failing, then running, then by last run.
 JOBS = ListingKind(
-    "jobs", "job", 6, "in the workspace", {**SORTS, FAILING_FIRST: "Failing first"}, health=True
+    "jobs",
+    "job",
+    6,
+    "in the workspace",
+    {FAILING_FIRST: "Failing first", **SORTS},
+    default_sort=FAILING_FIRST,
+    health=True,
 )
 EXECUTIONS = ListingKind(
     "executions",

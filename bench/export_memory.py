@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 from bench.serving import free_port, stop  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.blaxel import CallScope, PageRequest  # noqa: E402
-from webapp.export import task_json  # noqa: E402
-from webapp.filtered import UPSTREAM_LIMIT  # noqa: E402
+from webapp.common.services import services_of  # noqa: E402
+from webapp.listing.export import task_json  # noqa: E402
+from webapp.listing.filtered import UPSTREAM_LIMIT  # noqa: E402
 
 EXECUTIONS = {
     "5,000 tasks": ("nightly-embeddings", "exec-5k-embeddings"),
@@ -71,7 +72,7 @@ def streamed_peak(client, url: str) -> tuple[int, int, list[int]]:
 
 def gathered_peak(app, job: str, execution: str) -> int:
     """The naive contrast: every task in a list, then one JSON document."""
-    blaxel = app.extensions["blaxel"]
+    blaxel = services_of(app).client
     tracemalloc.start()
     tasks, cursor = [], ""
     while True:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webapp import create_app  # noqa: E402
-from webapp.logview import FOLLOW_SECONDS  # noqa: E402
+from webapp.logs.view import FOLLOW_SECONDS  # noqa: E402
 from webapp.simulator import create_simulator  # noqa: E402
 
 TASK = "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks/task-30/logs"

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import tasks_path
-from bench.serving import free_port, stop, wait_for
+from bench.serving import free_port, start_serve, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMELINE = tasks_path() + "?view=timeline&span=all"
@@ -196,13 +196,7 @@ def main() -> None:
         }
         | dict(setting.split("=", 1) for setting in options.setting)
     )
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
-        [sys.executable, "-m", "webapp.cli", "serve"],
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_serve(environ, ROOT)
     base = f"http://127.0.0.1:{app_port}"
     try:
         wait_for(f"http://127.0.0.1:{simulator_port}/v0/jobs")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.serving import free_port, wait_for
+from bench.serving import free_port, start_serve, wait_for
 from bench.slow_clients import SlowClients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,13 +133,7 @@ def main() -> None:
         "WEBAPP_BIND": f"127.0.0.1:{app_port}",
         "WEBAPP_LOG_LEVEL": "WARNING",
     }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
-        [sys.executable, "-m", "webapp.cli", "serve"],
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_serve(environ, ROOT)
     base = f"http://127.0.0.1:{app_port}"
     try:
         wait_for(f"http://127.0.0.1:{simulator_port}/v0/jobs")

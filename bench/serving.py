@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,17 @@ def running(
         yield
     finally:
         stop(child)
+
+
+def start_serve(environ: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """`blaxel-jobs serve` (the production server) as a child process, its output discarded."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command
+        [sys.executable, "-m", "webapp.web.cli", "serve"],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from urllib.request import Request, urlopen
 from bench.serving import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVE = [sys.executable, "-m", "webapp.cli", "serve"]
+SERVE = [sys.executable, "-m", "webapp.web.cli", "serve"]
 SECRET = {"WEBAPP_SECRET_KEY": "s" * 64}
 
 

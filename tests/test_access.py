@@ -9,7 +9,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from webapp import create_app
-from webapp.config import ConfigError
+from webapp.common.config import ConfigError
 
 from .conftest import task_page
 

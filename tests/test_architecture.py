@@ -1,14 +1,16 @@
 """The shape the code keeps: the Blaxel package is a closed box the web app uses, and the
-module map of docs/architecture.md names every module."""
+module map of docs/architecture.md is the folder list, one line per package."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import webapp.blaxel
 
 PACKAGE = Path(webapp.blaxel.__file__).parent
+APP = PACKAGE.parent
 # What the Blaxel package may import besides the standard library and itself.
 ALLOWED_THIRD_PARTY = {"httpx", "httpcore", "msgspec", "redis"}
 WEB_LIBRARIES = {"flask", "jinja2", "werkzeug", "markupsafe", "itsdangerous", "click"}
@@ -48,14 +50,102 @@ def test_the_blaxel_package_depends_only_on_its_named_libraries():
             assert top in ALLOWED_THIRD_PARTY, f"{source.name}: {module}"
 
 
-def test_the_module_map_of_the_architecture_page_names_every_module_of_the_app():
-    app = Path(webapp.__file__).parent
-    page = (app.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+def module_map() -> str:
+    page = (APP.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     start = page.index("\n## The module map\n")
-    module_map = page[start : page.index("\n## ", start + 1)]
+    return page[start : page.index("\n## ", start + 1)]
+
+
+def packages() -> list[str]:
+    """The app's packages, the folder list: every folder of webapp/ with an `__init__.py`."""
+    return sorted(f"{init.parent.name}/" for init in APP.glob("*/__init__.py"))
+
+
+def test_the_module_map_is_the_folder_list_one_line_per_package():
+    """Each package of webapp/ has its one line in the module map of docs/architecture.md, and
+    each line of the map names a package there or one it marks as planned."""
+    lines = re.findall(r"^\| `(\w+/)` \| (.*) \|$", module_map(), re.M)
+    named = [name for name, _ in lines]
+    assert len(named) == len(set(named)), named
+    assert [name for name in packages() if name not in named] == []
+    planned = {name for name, what in lines if what.startswith("Planned:")}
+    assert [name for name in named if name not in packages() and name not in planned] == []
+
+
+def test_every_module_of_a_package_is_named_in_its_line():
+    """A module of the app is named (`name.py`) in the map, so its area says what it holds."""
+    text = module_map()
     unnamed = [
-        str(module.relative_to(app))
-        for module in sorted(app.rglob("*.py"))
-        if f"`{module.name}`" not in module_map and f"`{module.relative_to(app)}`" not in module_map
+        str(module.relative_to(APP))
+        for module in sorted(APP.rglob("*.py"))
+        if module.name != "__init__.py" and f"`{module.name}`" not in text
     ]
     assert unnamed == []
+
+
+AREAS = ("listing", "failures", "health", "logs", "runs", "operate")
+# The modules that hold an area's routes (its blueprints).
+ROUTES = {
+    "listing": {"jobs", "executions", "tasks"},
+    "logs": {"routes"},
+    "runs": {"views"},
+    "operate": {"routes"},
+}
+
+
+def app_modules() -> list[Path]:
+    """Every module of the app but the two closed packages, which have tests of their own."""
+    return [
+        source
+        for source in sorted(APP.rglob("*.py"))
+        if source.relative_to(APP).parts[0] not in ("blaxel", "simulator")
+    ]
+
+
+def absolute_imports(source: Path) -> list[str]:
+    """Every module a file imports, as a dotted name from `webapp` (relative ones resolved), with
+    each name of a `from` import too (it may be a module: `from ..listing import tasks`)."""
+    here = source.relative_to(APP.parent).with_suffix("").parts
+    package = here if source.name == "__init__.py" else here[:-1]
+    names = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - (node.level - 1)]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names += [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_no_area_imports_the_routes_of_another():
+    """An area uses another's logic, never its views: routes are the top of their area, and only
+    the shell (web/routes.py) registers them."""
+    for source in app_modules():
+        area = source.relative_to(APP).parts[0]
+        if area == "web":
+            continue
+        for name in absolute_imports(source):
+            parts = name.split(".")
+            if len(parts) >= 3 and parts[0] == "webapp" and parts[1] in ROUTES:
+                other, module = parts[1], parts[2]
+                assert other == area or module not in ROUTES[other], f"{source}: {name}"
+
+
+def test_only_the_services_module_reads_the_apps_extensions():
+    """Settings, clock and client are read typed, through webapp/common/services.py: no other
+    module reads an app's extensions (Flask-Compress is only put there)."""
+    reads = re.compile(r"current_app\.extensions|\.extensions\[[^\]]+\](?!\s*=[^=])")
+    readers = [
+        str(source.relative_to(APP))
+        for source in app_modules()
+        if reads.search(source.read_text(encoding="utf-8"))
+    ]
+    assert readers == ["common/services.py"]
+
+
+def test_no_view_chooses_what_to_render_by_the_element_that_asked():
+    """Fragments ask for what they want by URL; no code reads htmx's HX-Trigger or HX-Target."""
+    for source in app_modules():
+        text = source.read_text(encoding="utf-8")
+        assert "HX-Trigger" not in text and "HX-Target" not in text, source

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from webapp import create_app
-from webapp.logview import LogView
+from webapp.logs.view import LogView
 from webapp.simulator import DEMO_TOKEN, create_simulator, live_execution_id
 
 from .browser import expect, serious_violations, serve

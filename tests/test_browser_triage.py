@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Task
-from webapp.causes import cause_of
+from webapp.failures.causes import cause_of
 from webapp.simulator import data
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, expect, serious_violations

@@ -31,7 +31,8 @@ from webapp.blaxel import (
     UpstreamError,
 )
 from webapp.blaxel.transport import retry_after_seconds
-from webapp.config import ConfigError, Settings
+from webapp.common.config import ConfigError, Settings
+from webapp.common.services import services_of
 from webapp.simulator import create_simulator
 
 from .browser import serve
@@ -67,7 +68,7 @@ class Overlap:
 
     def watch(self, *apps) -> None:
         for app in apps:
-            store = app.extensions["blaxel"].store
+            store = services_of(app).client.store
             if isinstance(store, RedisStore):
                 store._redis.mget = self._counting(store._redis.mget, self.requests - 1)
             else:
@@ -267,7 +268,7 @@ class StoredFirst:
         return httpx.Response(200, json=EXECUTION)
 
     def watch(self, app) -> None:
-        store = app.extensions["blaxel"].store
+        store = services_of(app).client.store
         fetch = store.fetch
 
         def fetched(key, load, lifetime, *deadline):
@@ -428,7 +429,7 @@ def test_pages_are_served_when_redis_goes_away_and_the_log_says_so_once(caplog, 
     try:
         upstream = ScriptedUpstream(three_tasks)
         app = app_on(upstream, WEBAPP_CACHE_URL=server.url)
-        app.extensions["blaxel"].store.retry_seconds = 0
+        services_of(app).client.store.retry_seconds = 0
         client = app.test_client()
         assert client.get(TASKS, headers=FRAGMENT).status_code == 200
         server.stop()
@@ -501,7 +502,7 @@ def test_an_answer_larger_than_the_entry_limit_is_not_kept():
 
     upstream = ScriptedUpstream(handler)
     app = app_on(upstream)
-    cached = app.extensions["blaxel"]
+    cached = services_of(app).client
     cached.max_entry_bytes = 1000  # the page is about 7 kB
     for _ in range(2):
         cached.list_tasks("nightly", "exec-1", PageRequest(), CallScope.starting_now(5))

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Task
-from webapp.causes import MAX_PATTERN, Cause, attempts, cause_of, normalise
+from webapp.failures.causes import MAX_PATTERN, Cause, attempts, cause_of, normalise
 
 
 def task(status: str, *conditions: dict, max_retries: int | None = 3, started: bool = True):

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import webapp
-from webapp.config import Settings
+from webapp.common.config import Settings
 
 ROOT = Path(webapp.__file__).parent.parent
 APP = Path(webapp.__file__).parent
@@ -138,7 +138,7 @@ other = {"NOT_READ": 1}.get("NOT_READ_EITHER")
 def test_the_settings_reader_finds_a_variable_for_every_field_of_the_settings():
     """Settings.load reads one variable per field: a finder that missed some would let the
     documentation test pass on a partial list."""
-    in_config = environment_names((APP / "config.py").read_text(encoding="utf-8"))
+    in_config = environment_names((APP / "common" / "config.py").read_text(encoding="utf-8"))
     assert len(in_config) >= len(dataclasses.fields(Settings))
 
 

@@ -11,10 +11,11 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import CallScope, PageRequest
-from webapp.export import CSV_COLUMNS, INCOMPLETE
-from webapp.filtered import UPSTREAM_LIMIT
-from webapp.formatting import iso
-from webapp.query import TASKS, ListQuery
+from webapp.common.formatting import iso
+from webapp.common.services import services_of
+from webapp.listing.export import CSV_COLUMNS, INCOMPLETE
+from webapp.listing.filtered import UPSTREAM_LIMIT
+from webapp.listing.query import TASKS, ListQuery
 
 from .conftest import task_json, task_page
 
@@ -25,7 +26,7 @@ TASKS_URL = "/jobs/nightly/executions/exec-1/tasks"
 
 def full_list(app, **args) -> list:
     """The execution's tasks as Blaxel pages them, walked here independently of the export."""
-    client = app.extensions["blaxel"]
+    client = services_of(app).client
     query = ListQuery.parse(MultiDict(args), TASKS)
     tasks, cursor = [], ""
     while True:

@@ -124,7 +124,7 @@ def test_signed_in_people_are_counted_by_name_not_address(scripted, tmp_path):
     "setting", ["WEBAPP_EXPORTS_PER_PERSON", "WEBAPP_EXPORTS_PER_WORKER"], ids=str
 )
 def test_unusable_export_limits_stop_the_app_at_start_up(app_with, setting):
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match=f"{setting} must be a whole number from 1 to 1000"):
         app_with(**{setting: "0"})

@@ -8,8 +8,8 @@ import msgspec
 import pytest
 
 from webapp.blaxel import Task
-from webapp.formatting import badge, iso, plural, relative, run_time, span, wait_time
-from webapp.text import inert, inert_text
+from webapp.common.formatting import badge, iso, plural, relative, run_time, span, wait_time
+from webapp.common.text import inert, inert_text
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

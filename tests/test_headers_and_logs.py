@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from webapp.blaxel.redaction import Redact, redact
-from webapp.requestlog import JsonFormatter
+from webapp.web.requestlog import JsonFormatter
 
 from .conftest import TOKEN, task_json, task_page
 

@@ -180,7 +180,7 @@ def test_a_heavy_page_sent_or_failed_gives_its_share_back(server):
     "setting", ["WEBAPP_HEAVY_PAGES_PER_PERSON", "WEBAPP_HEAVY_PAGES_PER_WORKER"], ids=str
 )
 def test_unusable_heavy_page_shares_stop_the_app_at_start_up(clock, setting):
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match=f"{setting} must be a whole number from 1 to 1000"):
         create_app({"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, setting: "0"})
@@ -189,7 +189,7 @@ def test_unusable_heavy_page_shares_stop_the_app_at_start_up(clock, setting):
 def test_a_whole_timeline_gives_way_to_other_requests_as_it_is_made(client, monkeypatch):
     """Under gevent a worker switches requests only where one waits: drawing 5,000 bars never
     waits, so the walk, the chart and its table each give way every few hundred items."""
-    from webapp import gather
+    from webapp.listing import gather
 
     moments: list[int] = []
     monkeypatch.setattr(gather, "give_way", lambda: moments.append(1))

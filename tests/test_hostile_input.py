@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from webapp import create_app
-from webapp.query import MAX_CURSOR_LENGTH, MAX_ID_LENGTH, SORTS
+from webapp.listing.query import MAX_CURSOR_LENGTH, MAX_ID_LENGTH, SORTS
 
 from .conftest import EXECUTION, TOKEN, ScriptedUpstream, task_json, task_page
 from .exports import download, exported_names, is_marked_incomplete

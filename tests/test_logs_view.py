@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.export import INCOMPLETE
+from webapp.listing.export import INCOMPLETE
 
 from .conftest import TOKEN, FakeClock, app_on
 from .logs_upstream import T0, Line, LogsUpstream, steady_lines
@@ -91,8 +91,8 @@ def test_the_first_line_is_marked_as_the_start_of_the_window(clock):
 def test_severity_and_search_go_upstream_and_into_the_canonical_url(clock):
     client, upstream = site(clock)
     response = client.get(
-        LOGS + "?severity=error&severity=WARNING&q=line+1",
-        headers={**HTMX, "HX-Target": "log-view"},
+        LOGS + "?severity=error&severity=WARNING&q=line+1&changed=1",
+        headers=HTMX,
     )
     sent = dict(upstream.log_requests[-1].url.params)
     assert (sent["severity"], sent["search"]) == ("ERROR,WARNING", "line 1")

@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from webapp import create_app
 from webapp.blaxel import BlaxelClient, CallScope, ErrorKind, PageRequest, UpstreamError
-from webapp.config import ConfigError
+from webapp.common.config import ConfigError
 from webapp.simulator import DEMO_TOKEN, create_simulator
 
 from .conftest import EXECUTION, TOKEN, WRITE_TOKEN

@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,11 +17,14 @@ import pytest
 from werkzeug.test import Client
 
 from webapp import create_app
-from webapp.cli import main
-from webapp.operate import marks, watch
+from webapp.common.services import services_of
+from webapp.operate import watch
 from webapp.operate.cli import watcher_for
+from webapp.operate.marks import Marks
 from webapp.operate.watch import FAILING_AFTER, backoff, readiness
+from webapp.runs.reading import MIN_BASELINE
 from webapp.store import open_outbox
+from webapp.web.cli import main
 
 from .conftest import WEBHOOK_SECRET
 
@@ -197,40 +201,76 @@ def test_backoff_doubles_from_15_seconds_up_to_15_minutes():
     assert backoff(20) == 900
 
 
-def test_a_failure_group_carries_the_digests_mark_when_there_is_one(clock, receiver, monkeypatch):
-    """Each group's cause goes through marks.mark(job, cause_key): its answer is the group's
-    "mark"; None (the default until the digests are wired) leaves it out (the test above)."""
-    asked = []
-
-    def recurring(job: str, cause_key: str) -> str:
-        asked.append((job, cause_key))
-        return "recurring"
-
-    monkeypatch.setattr(marks, "mark", recurring)
+def test_each_failure_group_is_marked_new_or_recurring_from_the_digests_of_earlier_runs(
+    clock, receiver
+):
+    """The watcher keeps the digest of each failed run it reports; a later run's groups are then
+    marked from the digests of the runs created before it: recurring, seen in 2 of 2, when both
+    earlier failures had the cause. Runs with no digested predecessor carry no mark."""
     watcher = new_watcher(clock, receiver)
     watcher.run_once()
     clock.advance(20 * 60)
     watcher.run_once()
+    earlier = {m["execution"]: {g["cause"] for g in m["failure_groups"]} for m in receiver.received}
+    assert all(earlier.values())
     groups = [group for message in receiver.received for group in message["failure_groups"]]
-    assert groups and all(group["mark"] == "recurring" for group in groups)
-    assert {job for job, _ in asked} == {"sitemap-crawler"}
-    assert all(len(key) == 12 for _, key in asked)
+    assert all("mark" not in group for group in groups)
+    clock.advance(15 * 60)
+    watcher.run_once()
+    (later,) = [m for m in receiver.received if m["execution"] not in FAILED_IN_20_MINUTES]
+    assert later["failure_groups"]
+    for group in later["failure_groups"]:
+        seen = sum(group["cause"] in causes for causes in earlier.values())
+        expected = "recurring" if seen else "new"
+        assert (group["mark"], group["seen_in_runs"], group["runs_read"]) == (expected, seen, 2)
 
 
-def test_slower_than_usual_is_sent_only_when_asked_for_and_the_digests_say_so(
-    clock, receiver, monkeypatch
-):
-    """WEBAPP_WATCH_SLOWER on and marks.slower_than_usual saying so: a "slower" message besides;
-    with the seam's default (None, unknown) none is sent."""
+@dataclass(frozen=True)
+class Past:
+    """What Marks reads of a digested run: its times, and the causes it failed for (none)."""
+
+    execution: str
+    created: float
+    run: float | None
+    wait: float | None
+    causes: tuple[str, ...] = ()
+
+
+class EarlierRuns:
+    """Digested runs, as the digests' store gives them (newest first)."""
+
+    def __init__(self, runs: list[Past]) -> None:
+        self.runs = runs
+
+    def newest(self, job: str, count: int) -> list[Past]:
+        return self.runs[:count]
+
+    def get(self, job: str, execution: str) -> None:
+        return None  # no digest of the run itself: its groups are walked
+
+    def put(self, digest) -> bool:
+        return False
+
+
+def test_a_run_slower_than_the_digested_runs_before_it_gets_a_slower_message(clock, receiver):
+    """WEBAPP_WATCH_SLOWER on: a finished run whose run time is above the p95 of the job's
+    digested runs before it gets a "slower" message saying what was slower; with fewer than
+    MIN_BASELINE runs digested, or the setting off, none is sent."""
     watcher = new_watcher(clock, receiver, WEBAPP_WATCH_SLOWER="1")
     watcher.run_once()
     clock.advance(20 * 60)
     watcher.run_once()
     assert {message["kind"] for message in receiver.received} == {"failed"}
-    monkeypatch.setattr(marks, "slower_than_usual", lambda job, execution: True)
+    start = (clock() - timedelta(days=1)).timestamp()
+    quick = [Past(f"earlier-{n}", start - n * 3600, 1.0, 0.0) for n in range(MIN_BASELINE)]
+    watcher.marks = Marks(EarlierRuns(quick), 20)
     clock.advance(5 * 60)
     watcher.run_once()
-    assert "slower" in {message["kind"] for message in receiver.received}
+    slower = [message for message in receiver.received if message["kind"] == "slower"]
+    assert slower and all(message["slower"][0] == "run time" for message in slower)
+    quiet = new_watcher(clock, receiver)  # the setting off: never asked
+    quiet.marks = Marks(EarlierRuns(quick), 20)
+    assert all(message["kind"] == "failed" for message in quiet.preview())
 
 
 def test_a_slack_webhook_gets_slacks_incoming_webhook_body(clock, receiver):
@@ -255,7 +295,7 @@ def test_dry_run_prints_what_it_would_send_and_keeps_nothing(receiver, data_dir,
     assert result is None
     assert receiver.received == []
     app = create_app({"TESTING": True, "BLAXEL_API_KEY": ""})
-    assert open_outbox(app.extensions["settings"]).pending(10) == []
+    assert open_outbox(services_of(app).settings).pending(10) == []
 
 
 def test_dry_run_output_names_the_failed_runs(receiver, monkeypatch, capsys):
@@ -276,7 +316,7 @@ def test_once_runs_one_pass_and_exits(receiver, monkeypatch, capsys):
 
 
 def test_a_webhook_list_that_is_not_urls_stops_the_watcher_without_quoting_it(monkeypatch):
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError) as bad:
         watch.WatchSettings.load({"WEBAPP_WEBHOOK_URLS": "hooks.example/" + WEBHOOK_SECRET})
@@ -285,7 +325,7 @@ def test_a_webhook_list_that_is_not_urls_stops_the_watcher_without_quoting_it(mo
 
 def test_the_interval_is_a_setting_with_bounds():
     assert watch.WatchSettings.load({"WEBAPP_WATCH_INTERVAL": "120"}).interval == 120
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match="WEBAPP_WATCH_INTERVAL"):
         watch.WatchSettings.load({"WEBAPP_WATCH_INTERVAL": "1"})

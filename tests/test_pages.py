@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from webapp.listing import CURSOR_EXPIRED
+from webapp.listing.page import CURSOR_EXPIRED
 
 from .conftest import TOKEN, task_json, task_page
 
@@ -115,15 +115,15 @@ def test_htmx_request_gets_rows_only_with_counts_out_of_band(scripted):
 def test_htmx_search_pushes_the_canonical_url(scripted):
     client, _ = scripted(ok(task_page([task_json(3)])))
     response = client.get(
-        TASKS_URL + "?q=+task-3+&sort=createdAt:desc&limit=50",
-        headers={**HTMX, "HX-Trigger": "listing-controls"},
+        TASKS_URL + "?q=+task-3+&sort=createdAt:desc&limit=50&changed=1",
+        headers=HTMX,
     )
     assert response.headers["HX-Push-Url"] == TASKS_URL + "?q=task-3"
 
 
 def test_refreshing_rows_does_not_push_a_history_entry(scripted):
     client, _ = scripted(ok(task_page([task_json(3)])))
-    response = client.get(TASKS_URL + "?refresh=10", headers={**HTMX, "HX-Trigger": "auto-refresh"})
+    response = client.get(TASKS_URL + "?refresh=10", headers=HTMX)
     assert response.status_code == 200
     assert "HX-Push-Url" not in response.headers
 

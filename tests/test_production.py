@@ -11,7 +11,7 @@ import sys
 import pytest
 from werkzeug.security import generate_password_hash
 
-from webapp.production import (
+from webapp.web.production import (
     TakeTurns,
     is_loopback,
     shutdown_grace,
@@ -152,7 +152,7 @@ def test_under_gevent_a_streamed_response_lets_other_requests_run_between_its_ch
 from gevent import monkey
 monkey.patch_all()
 import gevent
-from webapp.production import TakeTurns
+from webapp.web.production import TakeTurns
 ticks, seen_between = [], []
 def busy_chunks(environ, start_response):
     start_response("200 OK", [])
@@ -190,7 +190,7 @@ def test_closing_a_response_closes_the_apps_even_if_never_iterated():
 
 
 def test_the_demo_command_serves_demo_data_even_with_a_key_set(tmp_path):
-    command = [sys.executable, "-m", "webapp.cli", "demo", "--port", "{port}"]
+    command = [sys.executable, "-m", "webapp.web.cli", "demo", "--port", "{port}"]
     nowhere = {"BLAXEL_API_KEY": "real", "BLAXEL_API_URL": "http://127.0.0.1:9/v0"}
     with running(tmp_path / "server.log", command, **nowhere) as base:
         status, _, body = fetch(base + "/")

@@ -7,8 +7,8 @@ import unicodedata
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from webapp.errors import QueryError
-from webapp.query import EXECUTIONS, TASKS, ListQuery, check_id, is_valid_id
+from webapp.common.errors import QueryError
+from webapp.listing.query import EXECUTIONS, TASKS, ListQuery, check_id, is_valid_id
 
 
 def parse(spec=TASKS, **args):
@@ -77,7 +77,7 @@ def test_a_cursor_that_no_api_could_have_issued_is_refused(cursor):
 
 
 def test_any_printable_cursor_blaxel_hands_out_goes_through_a_link_and_back():
-    from webapp.query import cursor_in_link
+    from webapp.listing.query import cursor_in_link
 
     for cursor in ["../x", "a:b c", "~tilde", "z" * 6000]:
         link = cursor_in_link(cursor)

@@ -9,10 +9,11 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import CallScope, PageRequest, Session
-from webapp.cursors import CursorSigner
-from webapp.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks
-from webapp.listing import CURSOR_EXPIRED
-from webapp.query import TASKS, ListQuery, cursor_from_link
+from webapp.common.services import services_of
+from webapp.listing.cursors import CursorSigner
+from webapp.listing.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks
+from webapp.listing.page import CURSOR_EXPIRED
+from webapp.listing.query import TASKS, ListQuery, cursor_from_link
 
 from .conftest import task_json, task_page
 
@@ -70,7 +71,7 @@ def filtered_walk(client, first: ListQuery, budget: int) -> tuple[list, list]:
 def test_a_filtered_walk_is_the_full_list_filtered_in_order_none_twice(
     app, sort, q, statuses, limit, budget
 ):
-    client = app.extensions["blaxel"]
+    client = services_of(app).client
     first = query(sort=sort, q=q, status=statuses, limit=str(limit))
     names, pages = filtered_walk(client, first, budget)
     expected = [t.name for t in full_list(client, sort, q) if t.status in first.statuses]
@@ -81,7 +82,7 @@ def test_a_filtered_walk_is_the_full_list_filtered_in_order_none_twice(
 
 
 def test_a_filter_with_no_match_walks_to_the_end_in_budgeted_steps(app):
-    client = app.extensions["blaxel"]
+    client = services_of(app).client
     names, pages = filtered_walk(client, query(status="pending"), budget=10)
     assert names == []
     # 5,000 tasks in pages of 200: 25 upstream calls, so 10 + 10 + 5.
@@ -97,14 +98,14 @@ def test_the_budget_pauses_a_scan_and_says_how_far_it_got(app, client):
     html = client.get(url).get_data(as_text=True)
     assert "Scanned 2,000 of 5,000 tasks" in html
     assert "“Load more” scans on from there" in html
-    first_2000 = full_list(app.extensions["blaxel"], "createdAt:desc", "")[:2000]
+    first_2000 = full_list(services_of(app).client, "createdAt:desc", "")[:2000]
     assert rows(html) == [t.name for t in first_2000 if t.status == "failed"]
 
 
 def test_load_more_links_walk_the_big_execution_without_gaps_or_repeats(client, app):
     expected = [
         t.name
-        for t in full_list(app.extensions["blaxel"], "name:asc", "")
+        for t in full_list(services_of(app).client, "name:asc", "")
         if t.status in {"failed", "cancelled"}
     ]
     url, names = BIG_URL + "?sort=name:asc&status=cancelled,failed", []

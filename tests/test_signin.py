@@ -12,8 +12,8 @@ import httpx
 import pytest
 from werkzeug.security import generate_password_hash
 
-import webapp.users
-from webapp.users import HASH_CHECKS
+import webapp.web.users
+from webapp.web.users import HASH_CHECKS
 
 from .conftest import app_on, task_page
 from .test_access import basic
@@ -43,13 +43,13 @@ def users_file(tmp_path):
 def hashes(monkeypatch):
     """Counts the password hashes the app computes."""
     computed = []
-    real = webapp.users.check_password_hash
+    real = webapp.web.users.check_password_hash
 
     def counting(stored, password):
         computed.append(password)
         return real(stored, password)
 
-    monkeypatch.setattr(webapp.users, "check_password_hash", counting)
+    monkeypatch.setattr(webapp.web.users, "check_password_hash", counting)
     return computed
 
 
@@ -172,14 +172,14 @@ def test_hash_checks_are_capped_and_the_excess_told_to_come_back(signing_in, mon
     assert get(client, BOB).status_code == 200  # bob is remembered from here on
     release = threading.Event()
     started = threading.Semaphore(0)
-    real = webapp.users.check_password_hash
+    real = webapp.web.users.check_password_hash
 
     def slow_hash(stored, password):
         started.release()
         release.wait(10)
         return real(stored, password)
 
-    monkeypatch.setattr(webapp.users, "check_password_hash", slow_hash)
+    monkeypatch.setattr(webapp.web.users, "check_password_hash", slow_hash)
     answers = []
     holders = [
         threading.Thread(target=lambda n=n: answers.append(get(client, ADA, f"192.0.2.{n}")))
@@ -209,7 +209,7 @@ def test_under_gevent_a_hash_leaves_the_event_loop_free_for_other_requests():
 from gevent import monkey
 monkey.patch_all()
 import gevent
-from webapp.users import off_the_event_loop
+from webapp.web.users import off_the_event_loop
 other_ran = monkey.get_original("_thread", "allocate_lock")()
 other_ran.acquire()
 gevent.spawn(other_ran.release)  # runs only if the event loop is free
@@ -231,7 +231,7 @@ def test_a_line_with_a_bad_byte_is_skipped_logged_by_number_and_the_others_sign_
     path = tmp_path / "users"
     path.write_bytes(ADA_LINE.encode() + b"cy:\xff\xfesecret-hash-bytes\n" + BOB_LINE.encode())
     client, _ = scripted(ok, WEBAPP_AUTH="basic", WEBAPP_USERS_FILE=str(path))
-    with caplog.at_level(logging.WARNING, logger="webapp.users"):
+    with caplog.at_level(logging.WARNING, logger="webapp.web.users"):
         assert get(client, ADA).status_code == 200
         assert get(client, BOB).status_code == 200
     assert f"users file {path}, line 2: not name:hash, skipped" in caplog.text
@@ -256,7 +256,7 @@ def test_a_line_cut_short_by_a_write_in_progress_is_skipped_never_a_500(
     path = tmp_path / "users"
     path.write_text(ADA_LINE + cut_line)
     client, _ = scripted(ok, WEBAPP_AUTH="basic", WEBAPP_USERS_FILE=str(path))
-    with caplog.at_level(logging.WARNING, logger="webapp.users"):
+    with caplog.at_level(logging.WARNING, logger="webapp.web.users"):
         assert get(client, BOB).status_code == 401
         assert get(client, ADA).status_code == 200
     assert "line 2: not name:hash, skipped" in caplog.text
@@ -267,7 +267,7 @@ def test_a_file_emptied_mid_write_keeps_the_last_good_table(scripted, users_file
     client, _ = scripted(ok, WEBAPP_AUTH="basic", WEBAPP_USERS_FILE=str(users_file))
     assert get(client, BOB).status_code == 200
     users_file.write_text("")
-    with caplog.at_level(logging.WARNING, logger="webapp.users"):
+    with caplog.at_level(logging.WARNING, logger="webapp.web.users"):
         assert get(client, ADA).status_code == 200
         assert get(client, ADA).status_code == 200
     assert caplog.text.count("has no usable line: keeping the users read before") == 1
@@ -280,7 +280,7 @@ def test_a_file_that_cannot_be_read_keeps_the_last_good_table(scripted, users_fi
     assert get(client, BOB).status_code == 200
     users_file.unlink()
     users_file.mkdir()  # exists, cannot be read as a file
-    with caplog.at_level(logging.WARNING, logger="webapp.users"):
+    with caplog.at_level(logging.WARNING, logger="webapp.web.users"):
         assert get(client, ADA).status_code == 200
     assert f"users file {users_file} cannot be read" in caplog.text
 
@@ -303,7 +303,7 @@ def test_deleting_the_users_file_lets_nobody_in(scripted, users_file):
 )
 def test_unusable_throttle_settings_stop_the_app_at_start_up(setting, value, message):
     from webapp import create_app
-    from webapp.config import ConfigError
+    from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         create_app({"TESTING": True, setting: value})
@@ -397,7 +397,7 @@ def test_failures_recorded_by_another_process_pause_this_one(users_file, data_di
 
 def test_a_forwarded_request_without_trusted_proxies_is_warned_of_once(signing_in, caplog):
     client = signing_in()
-    with caplog.at_level(logging.WARNING, logger="webapp.auth"):
+    with caplog.at_level(logging.WARNING, logger="webapp.web.auth"):
         for _ in range(3):
             get(client, {**ADA, "X-Forwarded-For": "203.0.113.5"}, address="127.0.0.1")
     warnings = [r for r in caplog.records if "WEBAPP_TRUSTED_PROXIES" in r.getMessage()]

@@ -10,9 +10,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import TASK_STATUSES, Condition, Task
-from webapp.config import ConfigError, Settings
-from webapp.errors import QueryError
-from webapp.query import EXECUTIONS, JOBS, TASKS, ListQuery
+from webapp.common.config import ConfigError, Settings
+from webapp.common.errors import QueryError
+from webapp.listing.query import EXECUTIONS, JOBS, TASKS, ListQuery
 
 from .conftest import EXECUTION, task_json, task_page
 
@@ -115,8 +115,8 @@ def test_a_plain_form_submission_gets_links_in_the_comma_form(scripted):
 def test_changing_the_chips_with_htmx_pushes_the_canonical_url(scripted):
     client, _ = scripted(ok(task_page([task_json(0, "failed")])))
     response = client.get(
-        TASKS_URL + "?q=&status=cancelled&status=failed&limit=50",
-        headers={**HTMX, "HX-Trigger": "listing-controls"},
+        TASKS_URL + "?q=&status=cancelled&status=failed&limit=50&changed=1",
+        headers=HTMX,
     )
     assert response.headers["HX-Push-Url"] == TASKS_URL + "?status=failed,cancelled"
 
@@ -271,9 +271,7 @@ def test_download_links_carry_the_views_order_search_and_filter_but_not_its_posi
 
 def test_htmx_fragments_refresh_the_download_links_with_the_view(scripted):
     client, _ = scripted(ok(task_page([task_json(0, "failed")])))
-    html = client.get(
-        TASKS_URL + "?status=failed", headers={**HTMX, "HX-Trigger": "listing-controls"}
-    ).get_data(as_text=True)
+    html = client.get(TASKS_URL + "?status=failed&changed=1", headers=HTMX).get_data(as_text=True)
     assert 'hx-swap-oob="true"' in html and f"{TASKS_URL}.csv?status=failed" in html
 
 
@@ -377,12 +375,11 @@ def test_without_stats_the_summary_poll_leaves_the_walks_counts_alone(scripted):
     assert '<section id="execution-summary"' in html and "count-slot" not in html
 
 
-CONTROLS = {**HTMX, "HX-Trigger": "listing-controls"}
-
-
 def test_rows_answering_the_controls_refill_the_counts_with_links_for_the_new_view(scripted):
     client, upstream = scripted(ok(task_page([task_json(0)])))
-    html = client.get(TASKS_URL + "?q=task&sort=name:asc", headers=CONTROLS).get_data(as_text=True)
+    html = client.get(TASKS_URL + "?q=task&sort=name:asc&changed=1", headers=HTMX).get_data(
+        as_text=True
+    )
     assert '<span id="count-slot-failed" class="count-slot" hx-swap-oob="true">' in html
     assert f'href="{TASKS_URL}?sort=name:asc&amp;q=task&amp;status=failed"' in html
     # The rows and the counts' execution, asked side by side.
@@ -395,7 +392,7 @@ def test_rows_answering_the_controls_refill_the_counts_with_links_for_the_new_vi
 def test_rows_answering_the_controls_still_come_when_the_execution_does_not(scripted):
     failing = lambda request: httpx.Response(503, content=b"")  # noqa: E731
     client, _ = scripted(ok(task_page([task_json(0)])), execution=failing)
-    response = client.get(TASKS_URL + "?q=task", headers=CONTROLS)
+    response = client.get(TASKS_URL + "?q=task&changed=1", headers=HTMX)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert re.search(r'class="task-link" href="[^"]+">task-0</a>', html)

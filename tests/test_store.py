@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from webapp import create_app
-from webapp.config import Settings
+from webapp.common.config import Settings
 from webapp.store import (
     FILE_NAME,
     MIGRATIONS,

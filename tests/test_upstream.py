@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from webapp.blaxel import BlaxelClient, CallScope, ErrorKind, Page, Task, UpstreamError
 from webapp.blaxel.transport import retry_after_seconds
-from webapp.query import TASKS, ListQuery
+from webapp.listing.query import TASKS, ListQuery
 
 from .conftest import TOKEN, task_json, task_page
 

@@ -3,19 +3,20 @@ users file, or, behind a sign-in proxy, members of WEBAPP_OPERATOR_GROUP. Nobody
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g, request
 
-from ..config import Settings
+from ..common import services
 
 
 def is_operator() -> bool:
     """Whether the person of the current request may operate."""
-    settings: Settings = current_app.extensions["settings"]
+    settings = services.settings()
     identity = g.get("identity", "")
     if not identity or settings.auth == "none":
         return False
     if settings.auth == "basic":
-        return current_app.extensions["users_file"].is_operator(identity)
+        users = services.services().users
+        return users is not None and users.is_operator(identity)
     # Proxy mode: the request came from a trusted proxy (auth checked it), which sends the groups.
     if not settings.operator_group:
         return False
@@ -27,4 +28,4 @@ def is_operator() -> bool:
 def may_cancel() -> bool:
     """Whether the current page may offer "Cancel this run": a write key is set and the person
     is an operator."""
-    return current_app.extensions.get("blaxel_write") is not None and is_operator()
+    return services.services().write is not None and is_operator()

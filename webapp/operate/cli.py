@@ -13,7 +13,9 @@ import click
 from flask import Flask, current_app, url_for
 from flask.cli import with_appcontext
 
+from ..common.services import services_of
 from ..store import open_outbox
+from .marks import Marks
 from .watch import Watcher, WatchSettings, serve_readiness
 from .webhooks import body
 
@@ -32,12 +34,13 @@ def run_link(app: Flask, public_url: str) -> Callable[[str, str], str]:
 def watcher_for(app: Flask, now: Callable[[], float] = time.time, **overrides) -> Watcher:
     """A watcher reading through the app's client and settings, its outbox in the app's store."""
     settings = WatchSettings.load({**_environment(), **app.config, **overrides})
-    app_settings = app.extensions["settings"]
+    app_settings = services_of(app).settings
     return Watcher(
-        app.extensions["blaxel"],
+        services_of(app).client,
         open_outbox(app_settings),
         settings,
         app_settings,
+        marks=Marks(services_of(app).digests, app_settings.runs_compared),
         link=run_link(app, settings.public_url),
         now=now,
     )

@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
 from ..blaxel import BlaxelClient
-from ..config import Settings
-from ..handlers import error_page
+from ..common import services
 from ..store import Audit, AuditEntry, open_audit
+from ..web.errorpage import error_page
 from . import cancel as cancelling
 from .access import is_operator
 
@@ -29,26 +29,24 @@ def blueprint(write: BlaxelClient | None) -> Blueprint:
 
 
 def audit() -> Audit:
-    found = current_app.extensions.get("audit")
+    """The audit trail: opened at start with a write key, else when an operator first reads it."""
+    found = services.services().audit
     if found is None:
-        found = current_app.extensions.setdefault(
-            "audit", open_audit(current_app.extensions["settings"])
-        )
+        found = open_audit(services.settings())
+        services.provide(current_app, audit=found)
     return found
 
 
 def cancel(job_id: str, execution_id: str) -> Response:
     """POST (its CSRF token checked before this runs): the person typed the execution's id."""
-    settings: Settings = current_app.extensions["settings"]
-    attempt = AuditEntry(
-        current_app.extensions["clock"]().timestamp(), g.identity, job_id, execution_id, "", ""
-    )
+    settings = services.settings()
+    attempt = AuditEntry(services.now().timestamp(), g.identity, job_id, execution_id, "", "")
     if not is_operator():
         answer = cancelling.not_sent("refused by this app: not an operator", 403)
     elif request.form.get("confirm", "").strip() != execution_id:
         answer = cancelling.not_sent("refused by this app: the id typed did not match", 400)
     else:
-        write = current_app.extensions["blaxel_write"]
+        write = services.services().write
         answer = cancelling.cancel(write, job_id, execution_id, settings.timeout)
     attempt = replace(attempt, outcome=answer.outcome, answer=answer.answer)
     recorded = cancelling.record(audit(), attempt)

@@ -22,10 +22,10 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from ..blaxel import CachedClient, CallScope, Execution, PageRequest, Session, UpstreamError
-from ..config import ConfigError, Settings, flag
+from ..common.config import ConfigError, Settings, flag
+from ..runs.window import groups_of
 from ..store import DELIVERED_KEPT, Delivery, Outbox, StoreUnavailable
-from ..triage import triage
-from . import marks
+from .marks import Marks
 from .webhooks import DeliveryFailed, Poster, Webhook, body, parse_webhooks
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,13 @@ class Watcher:
         settings: WatchSettings,
         app_settings: Settings,
         *,
+        marks: Marks,
         link: Callable[[str, str], str],
         now: Callable[[], float],
         poster: Poster | None = None,
     ) -> None:
         self.api = api
+        self.marks = marks
         self.outbox = outbox
         self.settings = settings
         self.app_settings = app_settings
@@ -133,11 +135,12 @@ class Watcher:
             kinds = []
             if execution.status in FAILED_STATUSES:
                 kinds.append("failed")
-            if self.settings.slower and marks.slower_than_usual(job, execution):
+            slower = self.marks.slower_than_usual(job, execution) if self.settings.slower else []
+            if slower:
                 kinds.append("slower")
             for kind in kinds:
                 if fresh or message_key(kind, job, execution.id) not in self._enqueued:
-                    yield self._message(kind, job, execution)
+                    yield self._message(kind, job, execution, slower)
 
     def _ended(self, since: float) -> Iterator[tuple[str, Execution]]:
         session = self._session()
@@ -156,7 +159,9 @@ class Watcher:
                 return
             cursor = page.next_cursor
 
-    def _message(self, kind: str, job: str, execution: Execution) -> dict[str, Any]:
+    def _message(
+        self, kind: str, job: str, execution: Execution, slower: list[str]
+    ) -> dict[str, Any]:
         stats = execution.stats
         groups, complete = self._groups(job, execution)
         ended = execution.completed_at or execution.updated_at
@@ -170,20 +175,23 @@ class Watcher:
             "counts": {"total": stats.total, **stats.task_counts(), "retried": stats.retried},
             "failure_groups": groups,
             "failure_groups_complete": complete,
+            # What was above the usual p95 ("run time", "queue wait"), on a "slower" message.
+            **({"slower": slower} if kind == "slower" else {}),
         }
 
     def _groups(self, job: str, execution: Execution) -> tuple[list[dict[str, Any]], bool]:
-        """The run's failure groups, each marked new or recurring when the digests know."""
+        """The run's failure groups, each marked new or recurring when the digests know; the
+        run's own digest is kept once its walk is whole, for the runs after it."""
         if not (execution.stats.failure or execution.stats.retried):
             return [], True
         try:
-            found = triage(
+            found = groups_of(
                 self._session(),
-                job,
-                execution.id,
+                self.marks.kept,
+                (job, execution.id),
+                execution,
                 budget=TRIAGE_PAGES,
                 lifetime=self.app_settings.cache_final_ttl,
-                size=execution.task_count,
             )
         except UpstreamError as error:
             log.warning("watch: failure groups of %s/%s unread (%s)", job, execution.id, error)
@@ -192,15 +200,16 @@ class Watcher:
         # The causes of failures; tasks that recovered after retries are only counted.
         for group in (group for group in found.ordered if group.cause.outcome == "failed"):
             entry = {
+                "cause": group.cause.id,  # the key of the run page's `cause=` view
                 "count": group.count,
                 "outcome": group.cause.outcome,
                 "reason": group.cause.reason,
                 "pattern": group.cause.pattern,
                 "tasks": group.tasks,
             }
-            mark = marks.mark(job, group.cause.id)
-            if mark is not None:
-                entry["mark"] = mark
+            marked = self.marks.mark(job, execution, group.cause.id)
+            if marked is not None:
+                entry["mark"], entry["seen_in_runs"], entry["runs_read"] = marked
             groups.append(entry)
         return groups, found.complete and not found.stopped
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..config import ConfigError
+from ..common.config import ConfigError
 
 FORMATS = ("json", "slack")
 SLACK_HOSTS = ("hooks.slack.com",)
@@ -69,7 +69,8 @@ def slack_text(message: dict[str, Any]) -> str:
     counts = message["counts"]
     if message["kind"] == "slower":
         run = f"*{_esc(message['job'])}* run `{_esc(message['execution'])}`"
-        head = f"🐢 {run} took longer than usual"
+        what = " and ".join(message.get("slower", [])) or "its time"
+        head = f"🐢 {run}: {_esc(what)} above the usual (the p95 of the job's recent runs)"
     else:
         head = (
             f"❌ *{_esc(message['job'])}* run `{_esc(message['execution'])}` "
@@ -79,7 +80,12 @@ def slack_text(message: dict[str, Any]) -> str:
         )
     lines = [head]
     for group in message["failure_groups"][:GROUPS_SHOWN]:
-        mark = f" _{group['mark']}_" if group.get("mark") else ""
+        mark = ""
+        if group.get("mark") == "new":
+            mark = f" _new (not in the last {group['runs_read']} runs)_"
+        elif group.get("mark"):
+            seen, read = group["seen_in_runs"], group["runs_read"]
+            mark = f" _recurring: also in {seen} of the last {read} runs_"
         lines.append(
             f"• {group['count']} × {_esc(group['reason'] or group['outcome'])}: "
             f"{_esc(group['pattern'])}{mark}"

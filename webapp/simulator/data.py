@@ -50,6 +50,14 @@ OOM = Failure(
 TIMEOUT = Failure(
     "Timeout", "timed out", "Task exceeded timeout of {timeout}", "DeadlineExceeded", False
 )
+# Tonight's new cause (runs remembered): the model was swapped for one with another vocabulary.
+TOKENIZER = Failure(
+    "Error",
+    "exit code 1 (ValueError)",
+    "ValueError: tokenizer vocabulary mismatch: model expects 50257 tokens, got 32000"
+    " after {retries} retries",
+)
+NOVEL_FAILURE = TOKENIZER
 EMBEDDINGS_503 = Failure(
     "Error",
     "HTTP 503 from embeddings-api.internal:8080",
@@ -128,6 +136,10 @@ class JobSeed:
     seconds: tuple[int, int] = (20, 240)
     # How its past runs ended, newest first, one letter each (see OUTCOMES); "" draws them.
     outcomes: str = ""
+    # A task (by index) that needs a retry in about one run in three: a flaky task.
+    flaky: int | None = None
+    # A past run (by number, newest 0) whose tasks all ran three times longer: a slow night.
+    slow_run: int | None = None
 
 
 OUTCOMES = {"S": "succeeded", "F": "failed", "C": "cancelled", "T": "timeout"}
@@ -150,6 +162,7 @@ class ExecutionSeed:
     memory_override: int | None = None
     env_override: tuple[str, ...] = ()
     stragglers: int = 0  # tasks whose successful attempt runs STRAGGLE times longer
+    novel: int = 0  # tasks failing for good of a cause no earlier run had (NOVEL_FAILURE)
 
 
 JOBS = (
@@ -157,7 +170,7 @@ JOBS = (
         "nightly-embeddings", "Nightly embeddings", {"team": "ml", "env": "prod"}, 161,
         memory=4096, failures=(OOM, EMBEDDINGS_503, KEY_ERROR), runs=29,
         every=timedelta(days=1), last_run=timedelta(hours=6), sizes=(150, 600), parallelism=25,
-        seconds=(70, 150),
+        seconds=(70, 150), flaky=17, slow_run=3,
     ),
     JobSeed(
         "invoice-ocr", "Invoice OCR", {"team": "finance", "env": "prod"}, 97, region="eu-lon-1",
@@ -235,8 +248,8 @@ JOBS_BY_NAME = {job.name: job for job in JOBS}
 NAMED_EXECUTIONS = {
     "nightly-embeddings": ExecutionSeed(
         "exec-5k-embeddings", timedelta(hours=6), tasks=5000, parallelism=50, seconds=(70, 150),
-        failed=125, cancelled=50, retried=175, memory_override=6144,
-        env_override=("BATCH_SIZE", "EMBEDDING_MODEL"),
+        failed=113, cancelled=50, retried=175, memory_override=6144,
+        env_override=("BATCH_SIZE", "EMBEDDING_MODEL"), novel=12,  # 125 failed in all
     ),
     "invoice-ocr": ExecutionSeed(
         "exec-320-invoices", timedelta(days=1, hours=3), tasks=320, parallelism=16,
@@ -481,12 +494,13 @@ def _history(job: JobSeed) -> Iterator[ExecutionSeed]:
         if job.outcomes:  # drawn all the same, so that other draws stay where they were
             outcome = OUTCOMES[job.outcomes[number]]
         natural = size * sum(job.seconds) // 2 // job.parallelism
+        slow = number == job.slow_run
         yield ExecutionSeed(
             "exec-" + _digest(f"{job.name}/{number}")[:8],
             job.last_run + job.every * (number + 1) + timedelta(minutes=rng.randint(0, 90)),
             tasks=size,
             parallelism=job.parallelism,
-            seconds=job.seconds,
+            seconds=(job.seconds[0] * 3, job.seconds[1] * 3) if slow else job.seconds,
             failed=max(1, size // 40) if outcome in ("failed", "timeout") else 0,
             retried=size // 25,
             cancel_after=timedelta(seconds=natural // 2 + 30) if outcome == "cancelled" else None,
@@ -509,12 +523,20 @@ def _plan(job: JobSeed, seed: ExecutionSeed, created: datetime) -> list[list[Eve
     # that executions without stragglers keep every draw they had.
     late = range(seed.tasks * 3 // 4, seed.tasks)
     slow = set(seeded(job.name, seed.id, "stragglers").sample(late, seed.stragglers))
+    # Drawn apart too: tonight's new cause, and the flaky task's retry about one run in three.
+    plain = [index for index in range(seed.tasks) if index not in special]
+    novel = set(seeded(job.name, seed.id, "novel").sample(plain, min(seed.novel, len(plain))))
+    flaky = job.flaky is not None and seeded(job.name, seed.id, "flaky").random() < 0.35
     slots = [created + QUEUED] * seed.parallelism
     plans = []
     for index in range(seed.tasks):
         if index in failing:
             failure = rng.choice(finals)
             attempts = [failure] * (job.max_retries + 1 if failure.retryable else 1)
+        elif index in novel:
+            attempts = [NOVEL_FAILURE] * (job.max_retries + 1)
+        elif flaky and index == job.flaky and index not in special and transient:
+            attempts = [transient[0], None]
         elif index in cancelled or index not in special:
             attempts = [None]
         else:

@@ -1,0 +1,1 @@
+"""Health at a glance: recent runs, the failures summary, small charts and the timeline."""

@@ -1,0 +1,147 @@
+"""An execution's tasks read whole, under a budget of upstream calls: for the orders the app makes
+(slowest first, failed first) and the timeline, which need every task where Blaxel hands out 200
+at a time.
+
+The walk reads its pages through the cache, the same pages as the failure groups (newest first,
+200 each), so only pages not kept yet cost a call: one request reads on by at most `budget` new
+pages, and the next, finding those kept, goes further. A finished execution's pages are kept
+for the final TTL: once read, its whole task list costs nothing more. Work over a whole
+execution gives way to the worker's other requests as it goes (`paced`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+from ..blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
+from ..common.errors import CursorRejected
+from ..common.formatting import run_time
+from .cursors import CursorSigner, view_binding
+from .filtered import FilteredPage, ScanProgress, task_filter
+from .query import FAILED_FIRST, MAX_SHOWN, ListQuery
+
+PAGE = PageRequest("createdAt:desc", "", 200)
+PACE = 250  # items drawn or written between two moments given to the worker's other requests
+T = TypeVar("T")
+SALT = "slowest-first-cursor"
+# Failed first: then cancelled, running, pending (and the statuses before it), succeeded.
+FAILED_RANK = {
+    "failed": 0,
+    "cancelled": 1,
+    "running": 2,
+    "reconciling": 2,
+    "pending": 3,
+    "unspecified": 3,
+    "succeeded": 4,
+}
+
+
+@dataclass(frozen=True)
+class Gathered:
+    tasks: list[Task]
+    total: int | None  # the execution's tasks, as Blaxel counts them
+    complete: bool  # every task was read
+    stopped: str = ""  # why the walk ended before the chain did, if it did
+    total_is_partial: bool = False  # `total` is a lower bound (Blaxel's totalIsPartial)
+
+
+def give_way() -> None:
+    """A moment for the worker's other requests. Drawing thousands of bars is work that never
+    waits, and the production server's workers switch between requests only where one waits:
+    under gevent this sleep is that switch; elsewhere it costs next to nothing."""
+    time.sleep(0)
+
+
+def paced(items: Iterable[T], every: int = PACE) -> Iterator[T]:
+    """The items, giving way to the worker's other requests after each `every` of them."""
+    for number, item in enumerate(items, 1):
+        yield item
+        if number % every == 0:
+            give_way()
+
+
+def gather_tasks(
+    session: Session,
+    job_id: str,
+    execution_id: str,
+    *,
+    search: str = "",
+    budget: int,
+    upto: int | None = None,
+) -> Gathered:
+    """The execution's tasks, newest first: all of them, or as many as `budget` new upstream
+    calls reach (or the first `upto`)."""
+    # Its own scope: calls made beside this walk must not count against its budget.
+    session = session.part()
+    pages = session.walk_tasks(job_id, execution_id, replace(PAGE, q=search), shared=True)
+    records = session.scope.records
+    tasks: list[Task] = []
+    total, partial = None, False
+    try:
+        for page in pages:
+            give_way()  # a page read (or recalled) is work that never waited
+            total, partial = page.total, page.total_is_partial
+            tasks.extend(page.items)
+            if not page.has_more:
+                return Gathered(tasks, total, True, "", partial)
+            if upto is not None and len(tasks) >= upto:
+                return Gathered(tasks[:upto], total, False, "", partial)
+            if sum(record.cache not in ("hit", "held") for record in records) >= budget:
+                break
+    except ChainStopped as stop:
+        if session.scope.remaining() > 0:
+            return Gathered(tasks, total, True, stop.reason, partial)
+    except UpstreamError as error:
+        # Out of time is a pause: the next request reads on from what is kept.
+        if error.kind is not ErrorKind.TIMED_OUT or not tasks:
+            raise
+    finally:
+        pages.close()
+    return Gathered(tasks, total, False, "", partial)
+
+
+def app_ordered(
+    session: Session,
+    job_id: str,
+    execution_id: str,
+    query: ListQuery,
+    *,
+    budget: int,
+    signer: CursorSigner,
+    now: datetime,
+) -> FilteredPage:
+    """A page of the view's tasks in an order the app makes (the longest run first, or failed
+    first), among those read so far. Its cursor says how many tasks the order was made among,
+    so that later pages follow the same order."""
+    name = "failed" if query.sort == FAILED_FIRST else "slowest"
+    binding = view_binding(
+        name, job_id, execution_id, query.search, list(query.statuses), query.cause
+    )
+    offset, upto = _position(query.cursor, binding, signer) if query.cursor else (0, None)
+    gathered = gather_tasks(
+        session, job_id, execution_id, search=query.search, budget=budget, upto=upto
+    )
+    kept = list(filter(task_filter(query), gathered.tasks))
+    if query.sort == FAILED_FIRST:
+        # The walk reads newest first and the sort is stable: newest first within each status.
+        kept.sort(key=lambda task: FAILED_RANK.get(task.status, 3))
+    else:
+        kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
+    shown = kept[offset : offset + query.limit]
+    more = offset + query.limit < len(kept)
+    read = len(gathered.tasks)
+    following = signer.sign([offset + query.limit, read], binding) if more else ""
+    progress = ScanProgress(read, paused=not gathered.complete)
+    partial = gathered.total_is_partial
+    return FilteredPage(shown, more, following, gathered.total, progress, [], partial)
+
+
+def _position(token: str, binding: str, signer: CursorSigner) -> tuple[int, int]:
+    match signer.open(token, binding):
+        case [int(offset), int(read)] if 0 <= offset <= read <= MAX_SHOWN:
+            return offset, read
+    raise CursorRejected("issued for another view")

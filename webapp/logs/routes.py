@@ -1,0 +1,110 @@
+"""A task's logs beside its row: the page, earlier lines, following, and the download."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from flask import (
+    Blueprint,
+    Response,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from ..blaxel import UpstreamError
+from ..blaxel.logs import MAX_LIMIT, follow_since
+from ..common.services import now
+from ..common.upstream import blaxel, export_session, find_task
+from ..listing.page import is_fragment, view_changed
+from . import text as logtext
+from .query import LogQuery, url_time
+from .view import LogView
+
+bp = Blueprint("logs", __name__)
+TASK = "/jobs/<id:job_id>/executions/<id:execution_id>/tasks/<id:task_name>"
+
+
+@bp.get(TASK + "/logs")
+def page(job_id: str, execution_id: str, task_name: str) -> Response:
+    """The task's lines, newest page first; for htmx (the controls), the panel alone."""
+    view = read(job_id, execution_id, task_name, LogQuery.parse(request.args))
+    template = "_log_view.html" if is_fragment() else "logs.html"
+    response = make_response(render_template(template, view=view), view.status)
+    if is_fragment() and view_changed():
+        response.headers["HX-Push-Url"] = view.url
+    if view.problem and view.problem.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(view.problem.retry_after)))
+    return response
+
+
+@bp.get(TASK + "/logs/lines")
+def lines(job_id: str, execution_id: str, task_name: str) -> Response | tuple[str, int]:
+    """Earlier lines, for htmx to put above those shown."""
+    query = LogQuery.parse(request.args)
+    if not is_fragment():
+        return redirect(page_url(query))
+    view = read(job_id, execution_id, task_name, query)
+    return render_template("_log_lines.html", view=view), view.status
+
+
+@bp.get(TASK + "/logs/follow")
+def follow(job_id: str, execution_id: str, task_name: str) -> Response | str:
+    """A follow poll: the lines from `since` on (those already shown included, which app.js
+    drops by key), the next poll or the end of following, and the task's state."""
+    query = LogQuery.parse(request.args)
+    if not is_fragment():
+        return redirect(page_url(query))
+    api = blaxel()
+    task = find_task(api, job_id, execution_id, task_name)
+    shown = LogView.of(job_id, execution_id, task, query, now())
+    polled = shown.following_from(query.since or follow_since(shown.now))
+    # A failure here goes to the error handler: the poll keeps its lines and says why.
+    polled = polled.with_page(api.task_logs(polled.request))
+    return render_template("_log_follow_poll.html", view=shown, polled=polled)
+
+
+@bp.get(TASK + "/logs.txt")
+def download(job_id: str, execution_id: str, task_name: str) -> Response:
+    """Every line of the view's window, oldest first, streamed a page at a time."""
+    query = LogQuery.parse(request.args).view()
+    session = export_session()
+    task = find_task(session, job_id, execution_id, task_name)
+    view = LogView.of(job_id, execution_id, task, query, now(), limit=MAX_LIMIT)
+    batches = session.walk_logs(view.request, settled=view.settled)
+    # The first upstream call happens now, so its failure is still an ordinary error page.
+    first = next(batches)
+    heading = (
+        f"Logs of task {task.name} of execution {execution_id} of job {job_id}, "
+        f"{url_time(view.window.start)} to {url_time(view.window.end)}, oldest first"
+        + (f"; severity {', '.join(query.severities)}" if query.severities else "")
+        + (f"; lines containing “{query.q}”" if query.q else "")
+    )
+    name = logtext.filename(job_id, execution_id, task.name, view.now)
+    body = logtext.text_lines(heading, itertools.chain([first], batches), view.request.one_severity)
+    return Response(
+        stream_with_context(body),
+        content_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> LogView:
+    """The view with its page of lines or, when the logs call fails, the reason in words: the
+    rest of the page does not depend on it."""
+    api = blaxel()
+    task = find_task(api, job_id, execution_id, task_name)
+    view = LogView.of(job_id, execution_id, task, query, now())
+    try:
+        return view.with_page(api.task_logs(view.request, settled=view.settled))
+    except UpstreamError as error:
+        return view.with_problem(error)
+
+
+def page_url(query: LogQuery) -> str:
+    """The page of this request's task, for a fragment's URL opened as a page."""
+    return url_for(".page", **(request.view_args or {}), **query.url_args())

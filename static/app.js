@@ -129,10 +129,17 @@ document.addEventListener("DOMContentLoaded", () => {
     heading.focus();
   }
 });
-// The failure groups load above the rows after the page: keep the focused heading in view.
+// The failure groups load above the rows after the page: keep the focused heading in view,
+// until the person does anything at all (a scroll, a key, a click is theirs to make).
+let keepRowsInView = true;
+for (const kind of ["wheel", "touchstart", "keydown", "pointerdown"]) {
+  document.addEventListener(kind, () => { keepRowsInView = false; }, { capture: true, passive: true });
+}
 document.addEventListener("htmx:afterSettle", () => {
   const heading = document.activeElement;
-  if (heading?.hasAttribute("data-focus-on-load")) heading.scrollIntoView({ block: "start" });
+  if (keepRowsInView && heading?.hasAttribute("data-focus-on-load")) {
+    heading.scrollIntoView({ block: "start" });
+  }
 });
 let rowsStats = null;
 const MAX_FOLLOWED_ROWS = 200;

@@ -313,7 +313,7 @@ def test_a_chosen_group_or_status_brings_the_rows_into_view_and_marks_the_group(
     expect(page).to_have_url(re.compile(r"cause=[0-9a-f]{12}"))
     heading = page.get_by_role("heading", name="Tasks in this view")
     expect(heading).to_be_focused()
-    expect(heading).to_be_in_viewport()
+    expect(page.locator("#listing-status .counts")).to_be_in_viewport()
     expect(page.locator("#rows tr.task").first).to_be_in_viewport()
     chosen = page.locator("#triage .group.chosen")
     expect(chosen).to_have_count(1)

@@ -21,8 +21,6 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import tasks_path
-from bench.serving import free_port, start_serve, stop, wait_for
+from bench.serving import free_port, start_serve, start_simulator, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMELINE = tasks_path() + "?view=timeline&span=all"
@@ -173,12 +171,7 @@ def main() -> None:
     options = parser.parse_args()
 
     simulator_port, app_port = free_port(), free_port()
-    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "webapp.simulator", "--port", str(simulator_port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    simulator = start_simulator(simulator_port, ROOT)
     environ = (
         {
             key: value

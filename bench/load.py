@@ -15,7 +15,6 @@ import random
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.serving import free_port, start_serve, wait_for
+from bench.serving import free_port, start_serve, start_simulator, wait_for
 from bench.slow_clients import SlowClients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,12 +118,7 @@ def main() -> None:
     options = parser.parse_args()
 
     simulator_port, app_port = free_port(), free_port()
-    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "webapp.simulator", "--port", str(simulator_port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    simulator = start_simulator(simulator_port, ROOT)
     environ = {
         **os.environ,
         "BLAXEL_API_URL": f"http://127.0.0.1:{simulator_port}/v0",

@@ -49,6 +49,16 @@ def running(
         stop(child)
 
 
+def start_simulator(port: int, cwd: Path) -> subprocess.Popen:
+    """The simulator on a socket (`python -m webapp.simulator`) as a child process."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "webapp.simulator", "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def start_serve(environ: dict[str, str], cwd: Path) -> subprocess.Popen:
     """`blaxel-jobs serve` (the production server) as a child process, its output discarded."""
     return subprocess.Popen(  # noqa: S603 - our own interpreter and the app's command

@@ -99,8 +99,11 @@ def build() -> tuple[object, FiftyJobs, Clock]:
     return app.test_client(), upstream, clock
 
 
+NEWEST = "/?sort=createdAt:desc"  # the jobs in Blaxel's order: strips load as rows show
+
+
 def job_names(client) -> list[str]:
-    html = client.get("/").get_data(as_text=True)
+    html = client.get(NEWEST).get_data(as_text=True)
     return [
         part.split('"', 1)[0]
         for part in html.split('hx-get="/jobs/')[1:]
@@ -112,7 +115,7 @@ def visit_jobs_page(client, upstream: FiftyJobs, strips: list[str]) -> dict[str,
     """What a browser asks for: the page, the summary it loads, each row's strip."""
     counts = {}
     before = sum(upstream.calls.values())
-    client.get("/")
+    client.get(NEWEST)
     counts["page"] = sum(upstream.calls.values()) - before
     before = sum(upstream.calls.values())
     client.get("/health", headers=HTMX)
@@ -142,7 +145,9 @@ def main() -> None:
         parts = " + ".join(f"{count} {part}" for part, count in counts.items())
         return f"{sum(counts.values())} ({parts})"
 
-    rows.append(("Jobs page, 50 jobs, cold: page, summary (3 days), 50 strips", line(cold), ""))
+    rows.append(
+        ("Jobs page newest first, 50 jobs, cold: page, summary (3 days), 50 strips", line(cold), "")
+    )
     rows.append(("the same within the TTL (warm)", line(warm), ""))
     rows.append(("the same 6 s later, past the 5 s TTL", line(later), "runs lists may change"))
 
@@ -154,7 +159,7 @@ def main() -> None:
     client.get("/health", headers=HTMX)
     failing_then = sum(upstream.calls.values()) - failing_cold
     rows.append(
-        ("Failing first, 50 jobs, cold (every row's strip in the page)", str(failing_cold), "")
+        ("Failing first (the default), 50 jobs, cold (strips in the page)", str(failing_cold), "")
     )
     rows.append(("then a strip and the summary", str(failing_then), "shared answers"))
     client, upstream, clock = build()

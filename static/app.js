@@ -120,6 +120,27 @@ document.addEventListener("DOMContentLoaded", () => showTimes(document));
 // says what its counts are; when they changed, the rows on screen are fetched again (as many
 // as are loaded, up to one page of 200), keeping the person's place. Beyond 200 loaded rows,
 // or with following turned off, an "update" control says the rows changed instead.
+// A status or a failure group chosen by a link: the rows are below the fold, so their heading
+// takes focus (and scrolls into view); not when coming back, which restores the person's place.
+document.addEventListener("DOMContentLoaded", () => {
+  const heading = document.querySelector("[data-focus-on-load]");
+  const arrival = performance.getEntriesByType("navigation")[0]?.type;
+  if (heading && !location.hash && arrival !== "back_forward" && arrival !== "reload") {
+    heading.focus();
+  }
+});
+// The failure groups load above the rows after the page: keep the focused heading in view,
+// until the person does anything at all (a scroll, a key, a click is theirs to make).
+let keepRowsInView = true;
+for (const kind of ["wheel", "touchstart", "keydown", "pointerdown"]) {
+  document.addEventListener(kind, () => { keepRowsInView = false; }, { capture: true, passive: true });
+}
+document.addEventListener("htmx:afterSettle", () => {
+  const heading = document.activeElement;
+  if (keepRowsInView && heading?.hasAttribute("data-focus-on-load")) {
+    heading.scrollIntoView({ block: "start" });
+  }
+});
 let rowsStats = null;
 const MAX_FOLLOWED_ROWS = 200;
 document.addEventListener("DOMContentLoaded", () => {

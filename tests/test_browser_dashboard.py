@@ -23,7 +23,7 @@ BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks"
 
 def test_walk_from_jobs_to_executions_to_tasks(page, live_url):
     page.goto(live_url + "/")
-    page.get_by_role("link", name="nightly-embeddings", exact=True).click()
+    page.locator("#rows").get_by_role("link", name="nightly-embeddings", exact=True).click()
     expect(page.get_by_role("heading", name="Executions")).to_be_visible()
     page.get_by_role("link", name="exec-5k-embeddings").click()
     expect(page).to_have_url(live_url + BIG)

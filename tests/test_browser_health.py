@@ -99,24 +99,39 @@ def test_every_strip_shows_the_jobs_newest_runs_each_square_linking_to_its_execu
     expect(page).to_have_url(f"{base_url}/jobs/orders-export/executions/{newest}/tasks")
 
 
-def test_failing_first_and_only_failing_agree_with_the_simulators_executions(
-    page, base_url, simulator
-):
+def test_the_jobs_open_on_what_needs_attention_and_only_failing_agrees(page, base_url, simulator):
+    """Failing first (the default), then running, then by last run, as the simulator's runs
+    have it; a deployment that failed reads "deploy failed", not a failing run."""
     page.goto(base_url + "/")
-    page.get_by_label("Sort").select_option("failing")
-    expect(page).to_have_url(base_url + "/?sort=failing")
+    expect(page.get_by_label("Sort")).to_have_value("failing")
     names = page.locator("#rows tr.job th.name > a")
     jobs = [job["metadata"]["name"] for job in simulator("/jobs", limit=200)]
     expect(names).to_have_count(len(jobs))
 
-    def rank(job: str) -> tuple[int, int, str]:
+    def rank(job: str) -> tuple[int, float, str]:
         runs = runs_of(simulator, job)[:20]
-        failures = sum(run["status"] in FAILED for run in runs)
-        return (0 if last_finished_failed(runs) else 1 if failures else 2, -failures, job)
+        if not runs:
+            return (3, 0.0, job)
+        group = 0 if last_finished_failed(runs) else 1 if runs[0]["status"] in UNFINISHED else 2
+        created = datetime.fromisoformat(runs[0]["metadata"]["createdAt"].replace("Z", "+00:00"))
+        return (group, -created.timestamp(), job)
 
     assert names.all_inner_texts() == sorted(jobs, key=rank)
+    deploy_failed = [
+        j["metadata"]["name"]
+        for j in simulator("/jobs", limit=200)
+        if j.get("status", "").lower() == "failed"
+    ]
+    for job in deploy_failed:
+        row = page.locator("#rows tr.job").filter(
+            has=page.get_by_role("link", name=job, exact=True)
+        )
+        expect(row.locator("td[data-label=Deployment] .badge")).to_have_text(
+            re.compile("deploy failed")
+        )
+    page.screenshot(path="/tmp/triage-jobs-attention.png")
     page.get_by_label("only jobs whose last run failed").check()
-    expect(page).to_have_url(base_url + "/?sort=failing&only=failing")
+    expect(page).to_have_url(base_url + "/?only=failing")
     failing = sorted(
         (job for job in jobs if last_finished_failed(runs_of(simulator, job))), key=rank
     )
@@ -314,14 +329,14 @@ def test_slowest_first_is_really_ordered(page, base_url, simulator):
 def test_without_javascript_every_view_renders(browser, base_url):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(base_url + "/")
+    page.goto(base_url + "/?sort=createdAt:desc")  # newest first: strips load as rows show
     link = page.locator('tr.job:has(a:text-is("orders-export")) .recent a')
     expect(link).to_have_attribute("href", "/jobs/orders-export/executions")
     page.get_by_role("link", name="Count the failed executions of every job").click()
     expect(page.locator('[data-count="failed"]')).to_be_visible()
     expect(page.get_by_role("img", name=re.compile("^Failed executions per hour"))).to_be_visible()
-    page.goto(base_url + "/?sort=failing")
-    expect(page.locator(".recent a.run").first).to_be_visible()  # strips in the page itself
+    page.goto(base_url + "/")  # failing first, the default: strips in the page itself
+    expect(page.locator(".recent a.run").first).to_be_visible()
     page.goto(base_url + "/jobs/price-scraper/executions")
     expect(page.locator("#runs-chart").get_by_role("img")).to_have_count(2)
     page.goto(base_url + STRAGGLERS + "?view=timeline")

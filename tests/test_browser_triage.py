@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from webapp import create_app
 from webapp.blaxel import Task
 from webapp.failures.causes import cause_of
 from webapp.simulator import data
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, expect, serious_violations
+from .browser import CHROMIUM, CHROMIUM_ARGS, expect, serious_violations, serve
 from .test_browser import row_names
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,15 @@ def test_failure_groups_of_the_big_execution_match_a_count_of_the_simulators_tas
     assert any("HTTP 503" in p for p in patterns)
 
 
-def test_a_group_link_lists_exactly_that_groups_tasks_across_load_more(page, base_url):
+def test_a_group_link_lists_exactly_that_groups_tasks_at_once(page, tmp_path):
+    """The walk that made the groups lists a group's members. An app of its own, with a data
+    folder of its own: with a digest of the run already kept (another module's app made it), the
+    groups come from the digest, no walk happens, and a `cause=` view scans as before."""
+    with serve(create_app({"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(tmp_path)})) as base_url:
+        group_link_lists_exactly_that_groups_tasks_at_once(page, base_url)
+
+
+def group_link_lists_exactly_that_groups_tasks_at_once(page, base_url):
     page.goto(base_url + GROUPS)  # the groups as a page of their own
     expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
     group = page.locator(".group.outcome-failed").first
@@ -74,15 +83,23 @@ def test_a_group_link_lists_exactly_that_groups_tasks_across_load_more(page, bas
     group.locator(".group-link").click()
     expect(page).to_have_url(re.compile(r"/tasks\?cause=[0-9a-f]{12}$"))
     expect(page.locator(".cause-hint")).to_contain_text(pattern)
-    for _ in range(10):
-        more = page.get_by_role("link", name="Load more tasks")
-        if not more.count():
-            break
-        before = page.locator("#rows tr.task").count()
-        more.click()
-        expect(page.locator("#rows tr.task")).not_to_have_count(before)
+    # The walk that made the groups knows their members: all of them at once, without a scan.
+    expect(page.locator("#listing-status .counts")).to_contain_text(
+        f"{count} matching tasks loaded, of 5,000 tasks"
+    )
+    expect(page.locator(".scan-note")).to_have_count(0)
+    expect(page.get_by_role("link", name="Load more tasks")).to_have_count(0)
     names = row_names(page)
     assert len(names) == count == len(set(names))
+    anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+    tasks = data.tasks(anchor, "nightly-embeddings", "exec-5k-embeddings", anchor)
+    cause = page.url.rsplit("cause=", 1)[1]
+    members = {
+        task["metadata"]["name"]
+        for task in tasks
+        if (found := cause_of(msgspec.convert(task, Task))) is not None and found.id == cause
+    }
+    assert set(names) == members
     assert set(page.locator("#rows tr.task").evaluate_all("rs => rs.map(r => r.className)")) == {
         "task status-failed"
     }
@@ -257,3 +274,64 @@ def test_docs_screenshots_of_triage(browser, base_url, screenshots, name, path):
     page.screenshot(path=str(screenshots / f"{name}.png"))
     context.close()
     assert (screenshots / f"{name}.png").stat().st_size > 10_000
+
+
+def simulator_failed_first() -> list[tuple[str, str]]:
+    """The big execution's (name, status) failed first, then cancelled, …, newest first in each,
+    ranked straight from the simulator's data."""
+    anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+    tasks = data.tasks(anchor, "nightly-embeddings", "exec-5k-embeddings", anchor)
+    rank = {"failed": 0, "cancelled": 1, "running": 2, "pending": 3, "succeeded": 4}
+    # Blaxel's newest first: tasks made in the same second come last made first.
+    newest = sorted(reversed(tasks), key=lambda task: task["metadata"]["createdAt"], reverse=True)
+    ranked = sorted(newest, key=lambda task: rank[task["status"]])
+    return [(task["metadata"]["name"], task["status"]) for task in ranked]
+
+
+def test_a_failed_execution_opens_with_its_failures_first(page, base_url):
+    """Opened without an order, the big failed execution lists its 125 failures first, newest
+    first; once its tasks are all read the rows are the simulator's failures in that order."""
+    page.goto(base_url + BIG)
+    expect(page.get_by_label("Sort")).to_have_value("failed")
+    expect(page.locator("#rows tr.task.status-failed")).to_have_count(50)
+    # Each visit reads further (2,000 tasks a request); the failure groups read the same pages.
+    for _ in range(3):
+        if not page.locator(".scan-note").count():
+            break
+        page.locator(".scan-note a").click()
+    expect(page.locator(".scan-note")).to_have_count(0)
+    expected = simulator_failed_first()
+    assert [status for _, status in expected[:175]] == ["failed"] * 125 + ["cancelled"] * 50
+    assert row_names(page) == [name for name, _ in expected[:50]]
+    page.get_by_label("Sort").select_option("createdAt:desc")
+    expect(page).to_have_url(re.compile(r"sort=createdAt%3Adesc|sort=createdAt:desc"))
+    expect(page.locator("#rows tr.task.status-succeeded").first).to_be_visible()
+    page.screenshot(path="/tmp/triage-failed-first.png", full_page=False)
+
+
+def test_a_chosen_group_or_status_brings_the_rows_into_view_and_marks_the_group(page, base_url):
+    """After a group's link or a status count, focus is on the rows' heading, scrolled into
+    view, and the panel marks the group the rows show."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(base_url + BIG)
+    panel = page.locator("#triage")
+    expect(panel).to_have_attribute("aria-busy", "false", timeout=20_000)
+    group = panel.locator(".group.outcome-failed").nth(1)
+    pattern = group.locator(".pattern").inner_text()
+    group.locator(".group-link").click()
+    expect(page).to_have_url(re.compile(r"cause=[0-9a-f]{12}"))
+    heading = page.get_by_role("heading", name="Tasks in this view")
+    expect(heading).to_be_focused()
+    expect(page.locator("#listing-status .counts")).to_be_in_viewport()
+    expect(page.locator("#rows tr.task").first).to_be_in_viewport()
+    chosen = page.locator("#triage .group.chosen")
+    expect(chosen).to_have_count(1)
+    expect(chosen.locator(".pattern")).to_have_text(pattern)
+    expect(chosen.locator(".group-link")).to_have_attribute("aria-current", "true")
+    page.screenshot(path="/tmp/triage-chosen-group.png")
+    page.goto(base_url + BIG)
+    expect(page.get_by_role("heading", name="Tasks in this view")).not_to_be_focused()
+    page.locator("#count-link-cancelled").click()
+    expect(page).to_have_url(re.compile(r"status=cancelled"))
+    expect(page.get_by_role("heading", name="Tasks in this view")).to_be_focused()
+    expect(page.locator("#rows tr.task.status-cancelled").first).to_be_in_viewport()

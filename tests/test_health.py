@@ -76,9 +76,9 @@ def last_finished_failed(runs: list[dict]) -> bool:
 ROW_JOB = re.compile(r'<tr class="job">\s*<th[^>]*>\s*<a href="/jobs/([^"/]+)/executions">')
 
 
-def test_the_jobs_page_costs_one_call_and_each_strip_one_more(counted):
+def test_the_jobs_page_newest_first_costs_one_call_and_each_strip_one_more(counted):
     client, upstream = counted
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/?sort=createdAt:desc").get_data(as_text=True)
     assert upstream.paths == ["/v0/jobs"]
     # Every row asks for its recent runs once it scrolls into view; without JavaScript, a link.
     assert html.count('hx-trigger="intersect once"') == len(simulator_jobs())
@@ -117,18 +117,26 @@ def test_without_htmx_the_recent_runs_link_leads_to_the_executions(client):
     assert response.headers["Location"].endswith("/jobs/orders-export/executions")
 
 
-def test_failing_first_orders_jobs_by_their_runs_as_the_simulator_has_them(client):
-    html = client.get("/?sort=failing").get_data(as_text=True)
+def test_the_jobs_open_on_what_needs_attention_as_the_simulator_has_it(client):
+    """Failing jobs first, then running ones, then the rest; the latest last run first in each."""
+    html = client.get("/").get_data(as_text=True)
+    assert '<option value="failing" selected>Failing first</option>' in html
     shown = ROW_JOB.findall(html)
     assert sorted(shown) == sorted(simulator_jobs())
 
-    def expected(job: str) -> tuple[int, int, str]:
+    def expected(job: str) -> tuple[int, str, str]:
         runs = simulator_runs(job)[:20]
-        failures = sum(run["status"] in FAILED for run in runs)
-        return (0 if last_finished_failed(runs) else 1 if failures else 2, -failures, job)
+        if not runs:
+            return (3, "", job)
+        group = 0 if last_finished_failed(runs) else 1 if runs[0]["status"] in UNFINISHED else 2
+        # ISO times of one format: the latest sorts first once each character is inverted.
+        created = "".join(chr(255 - ord(ch)) for ch in runs[0]["metadata"]["createdAt"])
+        return (group, created, job)
 
     assert shown == sorted(shown, key=expected)
-    assert shown[0] in {"nightly-embeddings", "orders-export", "pdf-redaction"}
+    failing = [job for job in shown if last_finished_failed(simulator_runs(job)[:20])]
+    assert shown[: len(failing)] == failing and "orders-export" in failing
+    assert client.get("/?sort=failing").get_data(as_text=True).count('class="job"') == len(shown)
     # The runs are known already: every row shows its strip, no lazy placeholder.
     assert 'hx-trigger="intersect once"' not in html
 
@@ -243,8 +251,8 @@ def test_health_parameters_are_checked(client, url):
 
 
 def test_the_window_is_kept_in_the_jobs_page_links(client):
-    html = client.get("/?window=24h&sort=failing").get_data(as_text=True)
-    assert 'hx-get="/health?sort=failing&amp;window=24h"' in html
+    html = client.get("/?window=24h&sort=name:asc").get_data(as_text=True)
+    assert 'hx-get="/health?sort=name:asc&amp;window=24h"' in html
     assert '<input type="hidden" id="window-input" name="window" value="24h">' in html
     # A window chosen in the summary replaces the form's, so the controls keep it.
     fragment = client.get("/health?window=7d", headers=HTMX).get_data(as_text=True)

@@ -27,11 +27,16 @@ HEAVY = {
     "status walk": STRAGGLERS + "/tasks?status=failed",
     "cause walk": STRAGGLERS + "/tasks?cause=c0ffee012345",
     "slowest first": STRAGGLERS + "/tasks?sort=duration:desc",
+    "failed first": STRAGGLERS + "/tasks?sort=failed",
+    # A failed execution's tasks open failed first: a walk, though the URL names no order.
+    "failed execution": "/jobs/report-render/executions/exec-e4522547/tasks",
 }
 ORDINARY = {
     "jobs": "/",
     "executions": "/jobs/report-render/executions",
     "task list": STRAGGLERS + "/tasks",
+    "failed execution newest first": "/jobs/report-render/executions/exec-e4522547/tasks"
+    "?sort=createdAt:desc",
     "searched list": STRAGGLERS + "/tasks?q=task-1",
     "timeline of the list's page": STRAGGLERS + "/tasks?view=timeline",
     "task": STRAGGLERS + "/tasks/task-1",

@@ -118,12 +118,12 @@ import json, re, resource, sys
 from webapp import create_app
 
 client = create_app({"TESTING": True}).test_client()
-assert client.get("/").status_code == 200  # templates, connection pool: warm
+assert client.get("/?sort=createdAt:desc").status_code == 200  # templates, connection pool: warm
 size = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 cap = size + 3 * 1024**3  # the bomb may be inflated once today, not wreck the machine
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-response = client.get("/?limit=25")
+response = client.get("/?sort=createdAt:desc&limit=25")
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"status": response.status_code,
                   "growth_mib": (after - before) / 1024}))
@@ -244,7 +244,7 @@ def upstream_with(*, tasks=None, execution=None, executions=None, jobs=None):
 
 
 PAGES = {
-    "jobs": ("/", {}),
+    "jobs": ("/?sort=createdAt:desc", {}),
     "executions": ("/jobs/nightly/executions", {}),
     "tasks": (TASKS, {}),
     "task": (TASKS + "/task-odd", {}),
@@ -329,7 +329,8 @@ def test_retry_after_sent_to_browsers_is_the_clamped_number_of_seconds(scripted,
         {"error": "rate_limited"}, 429, **{"Retry-After": value}
     )
     client, _ = scripted(rate_limited)
-    for response in (client.get("/"), client.get("/?q=again")):  # the answer, then the hold
+    newest = "/?sort=createdAt:desc"  # the jobs in Blaxel's order: one call
+    for response in (client.get(newest), client.get(newest + "&q=again")):  # answer, then hold
         assert response.status_code == 503
         sent = response.headers.get("Retry-After")
         if asked != "inf" or sent is not None:
@@ -348,7 +349,7 @@ def test_an_upstream_error_message_echoing_the_token_never_shows_it(scripted, st
     )
     client, _ = scripted(lambda request: json_response(body, status))
     for headers in ({}, HTMX):
-        response = client.get("/", headers=headers)
+        response = client.get("/?sort=createdAt:desc", headers=headers)
         assert response.status_code in (404, 502)
         assert TOKEN not in response.get_data(as_text=True)
 
@@ -359,7 +360,7 @@ ODD_CURSORS = {
     "over-2048": "TE9ORw" + base64.b64encode(hashlib.shake_256(b"cursor").digest(1600)).decode(),
 }
 LISTINGS = {
-    "jobs": "/",
+    "jobs": "/?sort=createdAt:desc",
     "executions": "/jobs/nightly/executions",
     "tasks": TASKS,
     "status-walk": TASKS + "?status=failed",  # the app's own cursor carries the upstream one
@@ -447,7 +448,7 @@ ODD_NAMES = ["..", "a/b"]
 @pytest.mark.parametrize("name", ODD_NAMES)
 def test_a_job_named_like_path_syntax_links_to_its_own_executions(scripted, name):
     client, upstream = scripted(upstream_with(jobs=odd_job(name=name)))
-    jobs = client.get("/")
+    jobs = client.get("/?sort=createdAt:desc")
     assert jobs.status_code == 200
     executions = client.get(links_to(jobs, name))
     assert executions.status_code == 200
@@ -470,7 +471,7 @@ def test_a_connection_reset_before_any_reply_is_retried():
         client = create_app(
             {"TESTING": True, "BLAXEL_API_KEY": TOKEN, "BLAXEL_API_URL": server.url}
         ).test_client()
-        response = client.get("/")
+        response = client.get("/?sort=createdAt:desc")
         assert response.status_code == 200 and "nightly" in response.get_data(as_text=True)
         assert len(server.requests) == 2
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import httpx
+import msgspec
 
 from .conftest import EXECUTION, task_json, task_page
+from .test_health import counted  # noqa: F401 - the fixture
 
 URL = "/jobs/nightly/executions/exec-1"
 HTMX = {"HX-Request": "true"}
@@ -179,3 +181,37 @@ def test_the_failure_groups_answer_when_the_jobs_runs_listing_hands_out_a_cursor
     assert groups(response.get_data(as_text=True))[0] == (3, "exit code 1: KeyError: ‹value›")
     listings = [r for r in upstream.requests if r.url.path.endswith("/executions")]
     assert listings and listings[-1].url.params.get("cursor") == "again"
+
+
+BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
+
+
+def test_a_cause_view_lists_its_whole_group_from_the_walks_record_without_a_scan(counted):  # noqa: F811
+    """Once the groups cover the execution, a group's link lists every member at once, in the
+    walk's order, from the pages the walk kept: no task page is asked of Blaxel again."""
+    from webapp.blaxel import Task
+    from webapp.failures.causes import cause_of
+
+    from .test_timeline import simulator_tasks
+
+    client, upstream = counted
+    for _ in range(10):  # 25 pages, at most 10 a request; then the job's past runs
+        html = client.get(BIG + "/triage", headers=HTMX).get_data(as_text=True)
+        if 'aria-busy="false"' in html:
+            break
+    assert 'aria-busy="false"' in html
+    link = re.search(r'class="group-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    cause = link.rsplit("cause=", 1)[1]
+    tasks = simulator_tasks(BIG + "/tasks").values()
+    members = [
+        name
+        for name, task in ((t["metadata"]["name"], t) for t in tasks)
+        if (found := cause_of(msgspec.convert(task, Task))) is not None and found.id == cause
+    ]
+    asked = len(upstream.paths)
+    listed = client.get(link).get_data(as_text=True)
+    names = re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', listed)
+    assert 0 < len(members) <= 50 and names == members  # every member, newest first
+    assert f"{len(members)} matching tasks loaded, of 5,000 tasks" in " ".join(listed.split())
+    assert "Scanned" not in listed and "Load more" not in listed
+    assert not [path for path in upstream.paths[asked:] if path.endswith("/tasks")]

@@ -42,15 +42,15 @@ def app_on(url: str, **config):
 
 def assert_recovers(client, server: FaultyServer) -> None:
     server.behaviour = GOOD
-    response = client.get("/")
+    response = client.get("/?sort=createdAt:desc")
     assert response.status_code == 200 and "nightly" in response.get_data(as_text=True)
 
 
 def test_a_refused_connection_is_retried_then_a_502_page_and_fragment():
     with refused_url() as url:
         client = app_on(url)
-        page = client.get("/")
-        fragment = client.get("/", headers=HTMX)
+        page = client.get("/?sort=createdAt:desc")
+        fragment = client.get("/?sort=createdAt:desc", headers=HTMX)
     assert page.status_code == 502 and "Blaxel is not answering properly" in page.text
     assert fragment.status_code == 502 and fragment.text.lstrip().startswith("<tr class=")
 
@@ -70,7 +70,7 @@ def test_a_refused_connection_is_retried_then_a_502_page_and_fragment():
 def test_a_broken_answer_is_not_retried_and_gets_an_honest_page(behaviour, status, headline):
     with FaultyServer(behaviour) as server:
         client = app_on(server.url)
-        response = client.get("/")
+        response = client.get("/?sort=createdAt:desc")
         assert response.status_code == status
         assert headline in response.text and "Traceback" not in response.text
         assert len(server.requests) == 1
@@ -87,7 +87,7 @@ def test_gateway_failures_are_retried_twice_then_a_502(
     began = deadline_clock.monotonic()
     with FaultyServer(respond(upstream_status, body)) as server:
         client = app_on(server.url)
-        response = client.get("/", headers=HTMX)
+        response = client.get("/?sort=createdAt:desc", headers=HTMX)
         assert 0 < deadline_clock.monotonic() - began < TIMEOUT
         assert response.status_code == 502
         assert response.text.lstrip().startswith('<tr class="error-row">')
@@ -97,7 +97,7 @@ def test_gateway_failures_are_retried_twice_then_a_502(
 
 def test_a_gateway_failure_that_clears_up_is_invisible_to_the_viewer():
     with FaultyServer(sequence(respond(503), GOOD)) as server:
-        response = app_on(server.url).get("/")
+        response = app_on(server.url).get("/?sort=createdAt:desc")
     assert response.status_code == 200 and "nightly" in response.text
     assert len(server.requests) == 2
 
@@ -106,7 +106,7 @@ def test_a_silent_server_is_cut_off_at_the_deadline():
     """Headers that never come: a 504 that says so (a server that hung up would be a 502)."""
     with FaultyServer(never_answer) as server:
         client = app_on(server.url)
-        response = client.get("/")
+        response = client.get("/?sort=createdAt:desc")
         assert response.status_code == 504
         assert "Blaxel took too long to answer" in response.text
         assert_recovers(client, server)
@@ -117,7 +117,7 @@ def test_a_body_that_trickles_forever_is_cut_off_at_the_deadline(deadline_clock)
     own deadline can end it, with a 504, not the cut answer a server that hangs up leaves."""
     with FaultyServer(trickle_body(deadline_clock)) as server:
         client = app_on(server.url)
-        response = client.get("/")
+        response = client.get("/?sort=createdAt:desc")
         assert response.status_code == 504
         assert "Blaxel took too long to answer" in response.text
         assert_recovers(client, server)
@@ -132,7 +132,7 @@ def test_a_429_whose_retry_after_fits_the_deadline_is_retried(form):
     # An HTTP-date has whole seconds only, so "now + 1 s" may round to a moment just past.
     after = "0" if form == "seconds" else retry_after_date(0)
     with FaultyServer(sequence(respond(429, b"", {"Retry-After": after}), GOOD)) as server:
-        response = app_on(server.url).get("/")
+        response = app_on(server.url).get("/?sort=createdAt:desc")
     assert response.status_code == 200
     assert len(server.requests) == 2
 
@@ -144,7 +144,7 @@ def test_a_429_asking_for_longer_than_the_deadline_is_a_503_passing_retry_after_
     with FaultyServer(respond(429, b'{"error": "rate_limited"}', {"Retry-After": after})) as server:
         # Cache off: the hold on further calls applies all the same.
         client = app_on(server.url, WEBAPP_CACHE_TTL="0")
-        response = client.get("/")
+        response = client.get("/?sort=createdAt:desc")
         assert response.status_code == 503
         # The seconds the app itself waits, whichever form Blaxel used.
         assert 43 <= int(response.headers["Retry-After"]) <= 45
@@ -157,5 +157,5 @@ def test_a_429_asking_for_longer_than_the_deadline_is_a_503_passing_retry_after_
 
 def test_a_429_without_retry_after_is_not_retried():
     with FaultyServer(respond(429)) as server:
-        response = app_on(server.url).get("/")
+        response = app_on(server.url).get("/?sort=createdAt:desc")
     assert response.status_code == 503 and len(server.requests) == 1

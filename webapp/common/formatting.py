@@ -95,12 +95,14 @@ def status_icon(status: str) -> str:
 
 
 @lru_cache(maxsize=256)  # a handful of statuses, each drawn by the hundred
-def badge(status: str) -> Markup:
-    """A status as a badge: its shape, then its word."""
-    word = escape(status.lower())
+def badge(status: str, what: str = "") -> Markup:
+    """A status as a badge: its shape, then its word; a failure says what failed (`what`:
+    "deploy" for a job's deployment, which is not a failing run)."""
+    kind = escape(status.lower())
+    word = f"{escape(what)} {kind}" if what and status.lower() == "failed" else kind
     icon = escape(status_icon(status))
-    return Markup(  # noqa: S704 - both parts escaped above
-        f'<span class="badge badge-{word}"><span aria-hidden="true">{icon}</span> {word}</span>'
+    return Markup(  # noqa: S704 - every part escaped above
+        f'<span class="badge badge-{kind}"><span aria-hidden="true">{icon}</span> {word}</span>'
     )
 
 

@@ -17,6 +17,7 @@ from .config import Settings
 if TYPE_CHECKING:  # the areas above this one, named for the types only
     from ..runs.kept import Digests
     from ..store import Audit
+    from ..web.limits import Kind
     from ..web.users import UsersFile
 
 KEY = "webapp.services"
@@ -34,6 +35,8 @@ class Services:
     write: BlaxelClient | None = None
     audit: Audit | None = None  # the audit trail of cancels, opened with the write key
     users: UsersFile | None = None  # with WEBAPP_AUTH=basic: the users file, roles included
+    # The heavy pages' shares, for a view that finds only as it runs that it walks an execution.
+    heavy_pages: Kind | None = None
 
 
 def services_of(app: Flask) -> Services:

@@ -29,9 +29,13 @@ class Group:
     count: int = 0
     tasks: list[str] = field(default_factory=list)
     example: str = ""  # one task's own message, as Blaxel sent it
+    # Every member, where the walk read it: (its page's number in Triage.pages, its row there).
+    members: list[tuple[int, int]] = field(default_factory=list)
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task, at: tuple[int, int] | None) -> None:
         self.count += 1
+        if at is not None:
+            self.members.append(at)
         if len(self.tasks) < EXAMPLES:
             self.tasks.append(task.name)
         if not self.example and task.key_condition is not None:
@@ -51,6 +55,8 @@ class Triage:
     stopped: str = ""  # why the walk ended before the chain did, if it did
     # Each task's record for the execution's digest (webapp/runs), made by the same walk.
     records: dict[str, list] = field(default_factory=dict)
+    # The cursor of each page the walk read, in order ("" the first): where the members are.
+    pages: list[str] = field(default_factory=list)
 
     @property
     def ordered(self) -> list[Group]:
@@ -66,7 +72,16 @@ class Triage:
         group = self.groups.get(cause_id)
         return group.cause if group is not None else None
 
-    def add(self, task: Task) -> None:
+    def group(self, cause_id: str) -> Group | None:
+        """The group of every member when the walk is complete and knows where each one is."""
+        group = self.groups.get(cause_id)
+        if not self.complete or self.stopped or group is None:
+            return None
+        return group if len(group.members) == group.count else None
+
+    def add(self, task: Task, row: int | None = None) -> None:
+        """Counts the task in its group; `row`, its row in the page the walk read last, says
+        where it is (a task added from elsewhere has none, and its group lists by a walk)."""
         self.scanned += 1
         cause = cause_of(task)
         self.records[task.name] = task_record(task, cause)
@@ -75,12 +90,19 @@ class Triage:
         key = cause.id
         if key not in self.groups and len(self.groups) >= MAX_GROUPS:
             key = OTHER.id
-        self.groups.setdefault(key, Group(cause if key == cause.id else OTHER)).add(task)
+        group = self.groups.setdefault(key, Group(cause if key == cause.id else OTHER))
+        group.add(task, (len(self.pages) - 1, row) if row is not None and self.pages else None)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Triage:
         groups = {
-            key: Group(Cause(**value["cause"]), value["count"], value["tasks"], value["example"])
+            key: Group(
+                Cause(**value["cause"]),
+                value["count"],
+                value["tasks"],
+                value["example"],
+                [(page, row) for page, row in value.get("members", [])],
+            )
             for key, value in raw["groups"].items()
         }
         return cls(
@@ -92,6 +114,7 @@ class Triage:
             raw["complete"],
             raw["stopped"],
             raw.get("records", {}),
+            raw.get("pages", []),
         )
 
 
@@ -120,8 +143,9 @@ def triage(
             page = next(pages)
             state.total = size if page.total_is_partial and size is not None else page.total
             state.total_is_partial = page.total_is_partial and size is None
-            for task in page.items:
-                state.add(task)
+            state.pages.append(state.cursor)
+            for row, task in enumerate(page.items):
+                state.add(task, row)
             if not page.has_more:
                 state.complete = True
                 break

@@ -152,12 +152,15 @@ class RankedPage:
     total_is_partial: bool = False  # `total` and `unread` are lower bounds
 
 
-def rank(histories: dict[str, JobHistory], job: Job) -> tuple[int, int, str]:
-    """Failing first, then jobs that failed lately, more failures first; by name within."""
+def rank(histories: dict[str, JobHistory], job: Job) -> tuple[int, float, str]:
+    """What needs attention first: failing jobs, then running ones, then the rest; the latest
+    last run first within each, by name among equals; jobs never run (or unread) last."""
     history = histories.get(job.name)
-    if history is None:
-        return (3, 0, job.name)
-    return (history.rank, -history.failures, job.name)
+    last = history.last if history is not None else None
+    if last is None or last.created_at is None:
+        return (3, 0.0, job.name)
+    group = 0 if history.failing else 1 if not last.is_finished else 2
+    return (group, -last.created_at.timestamp(), job.name)
 
 
 def ranked_jobs(session: Session, query: ListQuery, signer: CursorSigner) -> RankedPage:

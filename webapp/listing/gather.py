@@ -1,5 +1,6 @@
-"""An execution's tasks read whole, under a budget of upstream calls: for the slowest-first order
-and the timeline, which need every task where Blaxel hands out 200 at a time.
+"""An execution's tasks read whole, under a budget of upstream calls: for the orders the app makes
+(slowest first, failed first) and the timeline, which need every task where Blaxel hands out 200
+at a time.
 
 The walk reads its pages through the cache, the same pages as the failure groups (newest first,
 200 each), so only pages not kept yet cost a call: one request reads on by at most `budget` new
@@ -21,12 +22,22 @@ from ..common.errors import CursorRejected
 from ..common.formatting import run_time
 from .cursors import CursorSigner, view_binding
 from .filtered import FilteredPage, ScanProgress, task_filter
-from .query import MAX_SHOWN, ListQuery
+from .query import FAILED_FIRST, MAX_SHOWN, ListQuery
 
 PAGE = PageRequest("createdAt:desc", "", 200)
 PACE = 250  # items drawn or written between two moments given to the worker's other requests
 T = TypeVar("T")
 SALT = "slowest-first-cursor"
+# Failed first: then cancelled, running, pending (and the statuses before it), succeeded.
+FAILED_RANK = {
+    "failed": 0,
+    "cancelled": 1,
+    "running": 2,
+    "reconciling": 2,
+    "pending": 3,
+    "unspecified": 3,
+    "succeeded": 4,
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ def gather_tasks(
     return Gathered(tasks, total, False, "", partial)
 
 
-def slowest_first(
+def app_ordered(
     session: Session,
     job_id: str,
     execution_id: str,
@@ -103,17 +114,23 @@ def slowest_first(
     signer: CursorSigner,
     now: datetime,
 ) -> FilteredPage:
-    """A page of the view's tasks, the longest run first, among those read so far. Its cursor
-    says how many tasks the order was made among, so that later pages follow the same order."""
+    """A page of the view's tasks in an order the app makes (the longest run first, or failed
+    first), among those read so far. Its cursor says how many tasks the order was made among,
+    so that later pages follow the same order."""
+    name = "failed" if query.sort == FAILED_FIRST else "slowest"
     binding = view_binding(
-        "slowest", job_id, execution_id, query.search, list(query.statuses), query.cause
+        name, job_id, execution_id, query.search, list(query.statuses), query.cause
     )
     offset, upto = _position(query.cursor, binding, signer) if query.cursor else (0, None)
     gathered = gather_tasks(
         session, job_id, execution_id, search=query.search, budget=budget, upto=upto
     )
     kept = list(filter(task_filter(query), gathered.tasks))
-    kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
+    if query.sort == FAILED_FIRST:
+        # The walk reads newest first and the sort is stable: newest first within each status.
+        kept.sort(key=lambda task: FAILED_RANK.get(task.status, 3))
+    else:
+        kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
     shown = kept[offset : offset + query.limit]
     more = offset + query.limit < len(kept)
     read = len(gathered.tasks)

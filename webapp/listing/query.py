@@ -22,6 +22,9 @@ SORTS = {
 # Orders the app makes itself (Blaxel sorts only by name or creation time): a walk, not a page.
 FAILING_FIRST = "failing"
 SLOWEST_FIRST = "duration:desc"
+# Failed, cancelled, running, pending, then succeeded; newest first in each. A failed
+# execution's tasks open in this order.
+FAILED_FIRST = "failed"
 # The jobs page's summary window (`window`), the first being the default.
 WINDOWS = ("3d", "24h", "7d")
 MAX_QUERY_LENGTH = 200
@@ -76,13 +79,20 @@ TASKS = ListingKind(
     "task",
     8,
     "in this execution",
-    {**SORTS, SLOWEST_FIRST: "Slowest first"},
+    {**SORTS, FAILED_FIRST: "Failed first", SLOWEST_FIRST: "Slowest first"},
     statuses=TASK_STATUSES,
     kinds_of=("retried",),
     by_cause=True,
 )
+# The jobs open on what needs attention: failing, then running, then by last run.
 JOBS = ListingKind(
-    "jobs", "job", 6, "in the workspace", {**SORTS, FAILING_FIRST: "Failing first"}, health=True
+    "jobs",
+    "job",
+    6,
+    "in the workspace",
+    {FAILING_FIRST: "Failing first", **SORTS},
+    default_sort=FAILING_FIRST,
+    health=True,
 )
 EXECUTIONS = ListingKind(
     "executions",
@@ -109,6 +119,9 @@ class ListQuery:
     cause: str = ""  # a failure group's id (causes.Cause.id)
     only: str = ""  # "failing": the jobs whose last finished run failed
     window: str = ""  # the jobs page's summary window; "" for the default
+    # Links name the order even when it is the kind's default: a failed execution's tasks open
+    # failed first, so there a link without `sort` would mean another order.
+    sort_named: bool = False
 
     @classmethod
     def parse(cls, args: Args, kind: ListingKind) -> ListQuery:
@@ -192,7 +205,7 @@ class ListQuery:
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out, so links stay short."""
         args: dict[str, str | int] = {
-            "sort": self.sort if self.sort != self.kind.default_sort else "",
+            "sort": self.sort if self.names_sort else "",
             "q": self.q.strip(),
             "status": ",".join(self.statuses),
             "cause": self.cause,
@@ -213,9 +226,21 @@ class ListQuery:
             key: value for key, value in args.items() if key in {"sort", "q", "status", "cause"}
         }
 
+    @property
+    def names_sort(self) -> bool:
+        """Whether links say the order: another than the default, or any on a failed execution's
+        unfiltered tasks (a filter keeps the default order there too)."""
+        return self.sort != self.kind.default_sort or (self.sort_named and not self.filtered)
+
+    def picking(self) -> ListQuery:
+        """The first page, about to be filtered: failed first gives way to the default order,
+        since a status or a group already picks the tasks."""
+        first = self.first_page()
+        return replace(first, sort=self.kind.default_sort) if self.sort == FAILED_FIRST else first
+
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
-        return replace(self.first_page(), statuses=_canonical(statuses, self.kind))
+        return replace(self.picking(), statuses=_canonical(statuses, self.kind))
 
     def with_window(self, window: str) -> ListQuery:
         """This view with the summary over another window (the rows stay where they are)."""
@@ -223,7 +248,7 @@ class ListQuery:
 
     def with_cause(self, cause: str) -> ListQuery:
         """This view narrowed to one failure group instead, from the first page."""
-        return replace(self.first_page(), cause=cause)
+        return replace(self.picking(), cause=cause)
 
     def first_page(self) -> ListQuery:
         return replace(self, cursor="", shown=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import (
     Blueprint,
@@ -26,11 +27,13 @@ from ..failures.causes import Cause, cause_of
 from ..failures.triage import Triage
 from ..health.timeline import timeline
 from ..runs import shown as runs
+from ..web.limits import take_heavy_share
 from . import export
 from .cursors import CursorSigner
 from .filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_tasks, task_filter
 from .gather import SALT as SLOWEST_SALT
-from .gather import gather_tasks, slowest_first
+from .gather import app_ordered, gather_tasks
+from .grouped import group_page
 from .page import (
     Listing,
     StatusCounts,
@@ -39,7 +42,7 @@ from .page import (
     rows_response,
     view_changed,
 )
-from .query import SLOWEST_FIRST, TASKS, ListQuery
+from .query import FAILED_FIRST, TASKS, ListQuery
 from .rows import task_rows
 from .stepping import Position, steps
 
@@ -68,6 +71,15 @@ def index(job_id: str, execution_id: str) -> Response | str:
         return counted_execution(api, job_id, execution_id) if refill else None
 
     found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
+    if found is not None and found.status == "failed":
+        # A failed execution opens failed first (a status or a failure group already picks the
+        # tasks: those keep Blaxel's order); its links name their order from then on.
+        if "sort" not in request.args and not fragment and not query.filtered:
+            take_heavy_share()
+            query = replace(query, sort=FAILED_FIRST)
+            page, query, restarted = fetch_or_restart(task_pages(api, job_id, execution_id), query)
+            notice = notice or restarted
+        query = replace(query, sort_named=True)
     if page.total_is_partial:
         # Blaxel's count is a lower bound: the execution's own (mostly cached) says how many.
         page = counted(page, found or counted_execution(api, job_id, execution_id))
@@ -149,14 +161,21 @@ def task_pages(
     moment = now()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
-        if query.sort == SLOWEST_FIRST:
+        if query.ordered_by_app:
             signer = CursorSigner(secret, SLOWEST_SALT)
-            return slowest_first(
+            return app_ordered(
                 api, job_id, execution_id, query, budget=budget, signer=signer, now=moment
             )
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
         signer = CursorSigner(secret, SALT)
+        if query.cause and not (query.statuses or query.search):
+            # A failure group's members, as its walk recorded them: no scan.
+            saved = api.recall("triage", (job_id, execution_id))
+            walked = Triage.from_json(saved) if saved is not None else None
+            found = walked and group_page(api, job_id, execution_id, query, walked, signer=signer)
+            if found:
+                return found
         return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
 
     return fetch
@@ -193,6 +212,8 @@ def shown_cause(
 def failure_groups(job_id: str, execution_id: str) -> str:
     """The execution's failed and retried tasks grouped by cause: the panel above the rows, or,
     without JavaScript, a page of its own."""
+    # The group the rows below show, marked in the panel.
+    chosen = ListQuery.parse(request.args, TASKS).cause
     api = blaxel()
     execution = api.get_execution(job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
@@ -206,6 +227,7 @@ def failure_groups(job_id: str, execution_id: str) -> str:
     return render_template(
         "_triage.html" if is_fragment() else "triage.html",
         triage=groups,
+        chosen=chosen,
         past=past,
         execution=execution,
         job_id=job_id,

@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, abort, g, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..common.config import Settings
 from ..common.formatting import plural
-from ..listing.query import SLOWEST_FIRST
+from ..common.services import provide, services
+from ..listing.query import FAILED_FIRST, SLOWEST_FIRST
 from .auth import client_address
 from .errorpage import error_page
 
@@ -25,6 +26,7 @@ EXPORT_ENDPOINTS = frozenset({"tasks.download", "runs.compare_export"})
 HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups", "runs.compare_runs"})
 # Task-list parameters that make the app, not Blaxel, walk the execution.
 WALKING_FILTERS = ("status", "cause")
+WALKING_ORDERS = frozenset({SLOWEST_FIRST, FAILED_FIRST})
 
 
 class Shares:
@@ -129,6 +131,26 @@ def heavy_pages(settings: Settings) -> Kind:
     )
 
 
+def enter(kind: Kind, settings: Settings) -> BaseResponse | None:
+    """This request's share of `kind`, released when it is done; or the refusal to answer."""
+    entered = kind.shares.enter(g.get("identity") or client_address(settings))
+    if isinstance(entered, str):
+        return kind.refuse(entered)
+    g.share_release = entered
+    return None
+
+
+def take_heavy_share() -> None:
+    """For a view that finds only once it has read upstream that it walks a whole execution (a
+    failed execution's tasks open failed first): its share now, or the refusal."""
+    heavy = services().heavy_pages
+    if "share_release" in g or heavy is None:
+        return
+    refused = enter(heavy, services().settings)
+    if refused is not None:
+        abort(refused)
+
+
 def kind_of(asked: Request) -> str | None:
     """Which share a request takes: an export, a page that walks a whole execution, or none."""
     if asked.endpoint in EXPORT_ENDPOINTS:
@@ -138,7 +160,7 @@ def kind_of(asked: Request) -> str | None:
     if asked.endpoint == "tasks.index":
         args = asked.args
         whole = bool(args.get("view")) and args.get("span") == "all"
-        walked = args.get("sort") == SLOWEST_FIRST or any(map(args.get, WALKING_FILTERS))
+        walked = args.get("sort") in WALKING_ORDERS or any(map(args.get, WALKING_FILTERS))
         return "heavy" if whole or walked else None
     return None
 
@@ -146,17 +168,12 @@ def kind_of(asked: Request) -> str | None:
 def register(app: Flask, settings: Settings) -> None:
     """After auth.register: a person is who auth says, or their address when nobody signs in."""
     kinds = {"export": exports(settings), "heavy": heavy_pages(settings)}
+    provide(app, heavy_pages=kinds["heavy"])
 
     @app.before_request
     def take_a_share() -> BaseResponse | None:
         kind = kinds.get(kind_of(request) or "")
-        if kind is None:
-            return None
-        entered = kind.shares.enter(g.get("identity") or client_address(settings))
-        if isinstance(entered, str):
-            return kind.refuse(entered)
-        g.share_release = entered
-        return None
+        return enter(kind, settings) if kind is not None else None
 
     @app.after_request
     def release_once_sent(response: Response) -> Response:

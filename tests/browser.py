@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,12 +62,16 @@ def serve(app: Flask) -> Iterator[str]:
 
 @contextmanager
 def demo_server(clock: FakeClock | None = None) -> Iterator[str]:
-    """The app on demo data (no token) on a loopback socket; app and simulator on `clock`."""
-    config: dict[str, object] = {"BLAXEL_API_KEY": ""}
-    if clock is not None:
-        config |= {"CLOCK": clock, "SIMULATOR_CLOCK": clock}
-    with serve(create_app(config)) as url:
-        yield url
+    """The app on demo data (no token) on a loopback socket; app and simulator on `clock`.
+
+    Each server keeps its data (runs remembered, sign-in counts) in a folder of its own: runs
+    digested by another module's app, on another clock, would otherwise become this one's."""
+    with tempfile.TemporaryDirectory(prefix="demo-data-") as data:
+        config: dict[str, object] = {"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": data}
+        if clock is not None:
+            config |= {"CLOCK": clock, "SIMULATOR_CLOCK": clock}
+        with serve(create_app(config)) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,9 @@ import io
 
 import pytest
 
-from webapp import create_app
-
-from .browser import expect, serve
+from .browser import expect
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory):
-    """The demo app with a data folder of its own: digests another module's app kept, on another
-    clock (a live crawl's days ago), are not runs of this one's demo."""
-    data = tmp_path_factory.mktemp("compare-data")
-    with serve(create_app({"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(data)})) as url:
-        yield url
 
 
 JOB = "nightly-embeddings"

@@ -31,8 +31,9 @@ def clean_environ(**settings: str) -> dict[str, str]:
     return {**kept, "WEBAPP_DATA_DIR": os.environ["WEBAPP_DATA_DIR"], **settings}
 
 
-def fetch(url: str, timeout: float = 10, **headers: str) -> tuple[int, dict[str, str], str]:
-    """Status, headers and body. urllib, not httpx: httpx would log the URL itself."""
+def fetch(url: str, timeout: float = 60, **headers: str) -> tuple[int, dict[str, str], str]:
+    """Status, headers and body. urllib, not httpx: httpx would log the URL itself. The timeout
+    is a safety net only (a server's first page on a loaded machine can take seconds)."""
     try:
         with urlopen(Request(url, headers=headers), timeout=timeout) as answer:  # noqa: S310
             return answer.status, dict(answer.headers), answer.read().decode()

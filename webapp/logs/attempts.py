@@ -54,8 +54,8 @@ def task_attempts(task: Task) -> list[Attempt]:
     last_ending = {"succeeded": "succeeded", "failed": "failed", "cancelled": "cancelled"}.get(
         task.status, "running" if task.status in ("running", "pending") else "unknown"
     )
-    key = task.key_condition
-    last_message = key.message if key is not None and task.is_final else ""
+    # A final task's last condition is the one that ended it.
+    last_message = task.conditions[-1].message if task.is_final and task.conditions else ""
     found: list[Attempt] = []
     for number in range(1, used + 1):
         if number <= len(retries) and (number < used or task.status == "reconciling"):

@@ -45,7 +45,11 @@ def search_page(job_id: str, execution_id: str) -> tuple[str, int]:
     ids = (job_id, execution_id)
     lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
     records, walked = task_records(
-        api, services.services().digests, ids, execution, budget=settings().scan_budget,
+        api,
+        services.services().digests,
+        ids,
+        execution,
+        budget=settings().scan_budget,
         lifetime=lifetime,
     )
     group = walked.cause(query.cause) if query.cause else None

@@ -19,8 +19,8 @@ from datetime import datetime
 from ..blaxel import Execution, LogLine, LogPage, LogRequest, Session, UpstreamError, Window
 from ..blaxel import logs as contract
 from ..common.errors import QueryError
-from ..listing.query import Args, one_value
 from ..failures.triage import Triage
+from ..listing.query import Args, one_value
 from ..runs.digest import TaskRecord
 from ..runs.kept import Digests
 from ..runs.window import groups_of

@@ -366,6 +366,8 @@ setInterval(tickUpdated, 5000);
     const earlier = document.querySelector("#log-earlier a[hx-get]");
     const note = document.getElementById("log-follow-note");
     if (first && earlier && id.slice(1, 25) < first.id.slice(1, 25) && earlierAsked < MAX_EARLIER) {
+      if (earlier.hasAttribute("data-sought")) return false; // asked already: its lines are coming
+      earlier.setAttribute("data-sought", "");
       earlierAsked += 1;
       earlier.click();
     } else if (first && id.slice(1, 25) > [...list.querySelectorAll("li.log-line")].at(-1).id.slice(1, 25) && document.querySelector("#log-follow[hx-get]")) {

@@ -409,9 +409,7 @@ def target_in_view(page: Page, line_id: str) -> None:
     expect(line).to_be_in_viewport()
 
 
-def test_a_link_to_an_older_line_loads_earlier_lines_and_scrolls_to_it_highlighted(
-    page, live_url
-):
+def test_a_link_to_an_older_line_loads_earlier_lines_and_scrolls_to_it_highlighted(page, live_url):
     """The `#…` of a line not among the newest: earlier lines load on their own until it is
     there, then it is brought into view and highlighted; clicking another line's time moves
     the highlight to that one."""
@@ -463,7 +461,9 @@ def test_searching_every_task_from_the_execution_lists_hits_by_task_and_opens_on
     hit = first.locator("a.line-link").last
     message = first.locator(".msg").last.inner_text()
     hit.click()
-    expect(page).to_have_url(re.compile(rf"/tasks/{task}/logs\?at=.+#L\d{{8}}T\d{{15}}-[0-9a-f]{{8}}$"))
+    expect(page).to_have_url(
+        re.compile(rf"/tasks/{task}/logs\?at=.+#L\d{{8}}T\d{{15}}-[0-9a-f]{{8}}$")
+    )
     line_id = page.url.split("#", 1)[1]
     target_in_view(page, line_id)
     expect(page.locator(f"#{line_id} .msg")).to_have_text(message)

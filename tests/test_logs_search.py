@@ -10,10 +10,13 @@ import re
 from datetime import timedelta
 from urllib.parse import unquote
 
+import msgspec
 import pytest
 
 from webapp import create_app
+from webapp.blaxel import LogLine, Task
 from webapp.logs import search as searching
+from webapp.logs.attempts import section_starts, task_attempts
 from webapp.simulator import DEMO_TOKEN, create_simulator
 
 INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices"
@@ -270,3 +273,49 @@ def test_the_execution_page_and_each_failure_group_link_to_the_search(client):
     assert f'action="{INVOICES}/logs"' in tasks
     groups = client.get(f"{INVOICES}/triage").get_data(as_text=True)
     assert re.search(rf'href="{INVOICES}/logs\?cause=[^"]+">Search their logs', groups)
+
+
+def a_task(status: str, *conditions: tuple[str, str, str]) -> Task:
+    raw = {
+        "metadata": {"name": "task-1", "startedAt": "2026-11-28T08:00:00Z"},
+        "spec": {"maxRetries": 3},
+        "status": status,
+        "conditions": [{"type": t, "reason": r, "message": m} for t, r, m in conditions],
+    }
+    return msgspec.convert(raw, Task)
+
+
+def at(second: float, text: str = "") -> LogLine:
+    whole, fraction = divmod(round(second * 1000), 1000)
+    return LogLine(
+        f"2026-11-28T08:{whole // 60:02d}:{whole % 60:02d}.{fraction:03d}Z", text or f"{second}"
+    )
+
+
+RETRY = ("Retrying", "AttemptFailed", "Attempt 1 failed: exit code 1; retrying in 10s")
+
+
+def test_a_task_still_reconciling_has_every_attempt_so_far_ended_by_its_retry():
+    made = task_attempts(a_task("reconciling", ("Running", "TaskStarted", "started"), RETRY))
+    assert [(a.number, a.ending, a.message) for a in made] == [(1, "retried", RETRY[2])]
+
+
+def test_a_running_retried_tasks_last_attempt_is_still_running():
+    made = task_attempts(a_task("running", RETRY, ("Running", "TaskStarted", "again")))
+    assert [(a.number, a.ending, a.allowed) for a in made] == [(1, "retried", 4), (2, "running", 4)]
+
+
+def test_sections_start_after_the_longest_silences_and_untimed_lines_stay_before_them():
+    made = task_attempts(a_task("failed", RETRY, ("Failed", "Error", "exit code 1 after 1 retry")))
+    lines = [LogLine(None, "no time"), at(1), at(2), at(4), at(30), at(31), at(33)]
+    starts = section_starts(lines, made)
+    assert {line.text: attempt.number for line in lines if (attempt := starts.get(line.key))} == {
+        "1": 1,
+        "30": 2,
+    }
+
+
+def test_fewer_lines_than_attempts_start_as_many_sections_as_there_are_lines():
+    made = task_attempts(a_task("failed", RETRY, RETRY, ("Failed", "Error", "after 2 retries")))
+    assert len(made) == 3
+    assert [a.number for a in section_starts([at(1), at(20)], made).values()] == [1, 2]

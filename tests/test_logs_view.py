@@ -446,8 +446,11 @@ def test_links_to_the_logs_from_a_task_row_the_task_page_and_a_failure_group(cli
 
 def line_ids(html: str) -> dict[str, str]:
     """Each line's message and the id its `<li>` has (and its own link points at)."""
-    found = re.findall(r'<li id="(L[^"]+)" class="log-line[^>]*><a class="line-link" href="#(L[^"]+)"'
-                       r'.*?<span class="msg">([^<]*)</span>', html)
+    found = re.findall(
+        r'<li id="(L[^"]+)" class="log-line[^>]*><a class="line-link" href="#(L[^"]+)"'
+        r'.*?<span class="msg">([^<]*)</span>',
+        html,
+    )
     assert all(own == linked for own, linked, _ in found)
     return {message: own for own, _, message in found}
 

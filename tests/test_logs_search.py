@@ -319,3 +319,15 @@ def test_fewer_lines_than_attempts_start_as_many_sections_as_there_are_lines():
     made = task_attempts(a_task("failed", RETRY, RETRY, ("Failed", "Error", "after 2 retries")))
     assert len(made) == 3
     assert [a.number for a in section_starts([at(1), at(20)], made).values()] == [1, 2]
+
+
+def test_a_link_at_a_line_on_the_newest_page_opens_the_ordinary_view(client, simulator, retrying):
+    """When the newest page holds the line, `at` changes nothing but the line pointed at: the
+    window stays the task's run, not one the link set."""
+    execution, tasks = retrying
+    name = retried(tasks, "failed")["metadata"]["name"]
+    lines = simulated_lines(simulator, "orders-export", execution.rsplit("/", 1)[1], name)
+    at = lines[-2]["timestamp"][:19] + "Z"
+    page = client.get(f"{execution}/tasks/{name}/logs?at={at}").get_data(as_text=True)
+    assert f'id="{anchor_of(lines[-2])}"' in page
+    assert "the task&#39;s run and a margin" in page and "Newer lines" not in page

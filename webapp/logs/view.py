@@ -101,6 +101,8 @@ class LogView:
         """The page holding the line that `newer` lines (itself included) end the window with,
         that line in its middle: the window as read, so that paging keeps its meaning."""
         offset = max(newer - 1 - self.query.limit // 2, 0)
+        if offset == 0:  # the newest page has it: the view as it is, following and all
+            return replace(self, query=replace(self.query, at=None))
         query = replace(
             self.query, start=self.window.start, end=self.window.end, offset=offset, at=None
         )

@@ -226,6 +226,9 @@ def test_a_failure_groups_search_is_limited_to_its_tasks(client):
     found = hits(page)
     assert found == {task: count for task, count in everyone.items() if task in members}
     assert "Only the tasks of the group" in page
+    # The heading counts the group's lines; the execution's count is said beside it.
+    assert f'<span id="hits-total">{sum(found.values())}</span>' in page
+    assert f"{sum(everyone.values())} lines contain it in the whole execution" in page
 
 
 def test_a_search_that_runs_out_of_its_task_budget_says_it_is_incomplete(client, monkeypatch):

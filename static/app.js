@@ -338,9 +338,47 @@ setInterval(tickUpdated, 5000);
       }, { passive: true });
       stuck = !new URLSearchParams(location.search).has("offset");
     }
+    if (seek(list)) stuck = false;
     if (stuck) scroll.scrollTop = scroll.scrollHeight;
     else document.getElementById("log-jump")?.removeAttribute("hidden");
   }
+
+  // A link to a line (#L…: its time, then a hash of its message) highlights it and brings it
+  // into view once it is on the page: with the page, a follow poll, or earlier lines, which load
+  // on their own (up to MAX_EARLIER pages) while the line is older than those shown.
+  const MAX_EARLIER = 20;
+  const LINE_ID = /^L(\d{8}T\d{15}|0{24})-[0-9a-f]{8}$/;
+  let shownTarget = "";
+  let earlierAsked = 0;
+  function seek(list) {
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (!list || !LINE_ID.test(id)) return false;
+    for (const old of list.querySelectorAll(".is-target")) if (old.id !== id) old.classList.remove("is-target");
+    const line = document.getElementById(id);
+    if (line) {
+      line.classList.add("is-target");
+      if (shownTarget === id) return false;
+      shownTarget = id;
+      line.scrollIntoView({ block: "center" });
+      return true;
+    }
+    const first = list.querySelector("li.log-line");
+    const earlier = document.querySelector("#log-earlier a[hx-get]");
+    const note = document.getElementById("log-follow-note");
+    if (first && earlier && id.slice(1, 25) < first.id.slice(1, 25) && earlierAsked < MAX_EARLIER) {
+      if (earlier.hasAttribute("data-sought")) return false; // asked already: its lines are coming
+      earlier.setAttribute("data-sought", "");
+      earlierAsked += 1;
+      earlier.click();
+    } else if (first && id.slice(1, 25) > [...list.querySelectorAll("li.log-line")].at(-1).id.slice(1, 25) && document.querySelector("#log-follow[hx-get]")) {
+      return false; // a line yet to come: a follow poll brings it
+    } else if (note && shownTarget !== id) {
+      note.textContent = "The linked line is not among these: it may be outside this window or filter.";
+      shownTarget = id;
+    }
+    return false;
+  }
+  window.addEventListener("hashchange", () => refresh());
 
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);

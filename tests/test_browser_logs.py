@@ -403,6 +403,83 @@ def test_no_serious_accessibility_violations(browser, live_url, scheme, path):
     assert serious == []
 
 
+def target_in_view(page: Page, line_id: str) -> None:
+    line = page.locator(f"#{line_id}")
+    expect(line).to_have_class(re.compile(r"\bis-target\b"))
+    expect(line).to_be_in_viewport()
+
+
+def test_a_link_to_an_older_line_loads_earlier_lines_and_scrolls_to_it_highlighted(page, live_url):
+    """The `#…` of a line not among the newest: earlier lines load on their own until it is
+    there, then it is brought into view and highlighted; clicking another line's time moves
+    the highlight to that one."""
+    page.goto(live_url + BIG + "/tasks?status=failed&sort=name:asc")
+    name = page.locator("#rows tr.task th.name a.task-link").first.inner_text()
+    logs = f"{live_url}{BIG}/tasks/{name}/logs"
+    page.goto(logs)
+    ids = page.locator("#log-lines li.log-line").evaluate_all("lines => lines.map(l => l.id)")
+    assert len(ids) > 40
+    page.goto(f"{logs}?limit=10#{ids[4]}")
+    target_in_view(page, ids[4])
+    assert page.locator("#log-lines li.log-line").count() > 10  # earlier pages came on their own
+    page.locator(f"#{ids[6]} a.line-link").click()
+    expect(page).to_have_url(f"{logs}?limit=10#{ids[6]}")
+    target_in_view(page, ids[6])
+    expect(page.locator(f"#{ids[4]}")).not_to_have_class(re.compile(r"\bis-target\b"))
+    # A reload lands on the same line: the id holds its time and its message's hash.
+    page.reload()
+    target_in_view(page, ids[6])
+
+
+def test_each_attempt_reads_as_a_section_headed_by_its_number_and_ending(page, live_url):
+    page.goto(live_url + BIG + "/tasks?status=failed&sort=name:asc")
+    row = page.locator("#rows tr.task").first
+    name = row.locator("th.name a.task-link").inner_text()
+    page.goto(f"{live_url}{BIG}/tasks/{name}/logs")
+    headings = page.locator("#log-lines li.log-attempt h2")
+    expect(headings).to_have_text([f"Attempt {n} of up to 4" for n in range(1, 5)])
+    for section in page.locator("#log-lines li.log-attempt").all()[:3]:
+        expect(section.locator(".badge")).to_have_text(re.compile("failed"))
+        expect(section).to_contain_text("and was retried")
+    reported = page.locator("#log-task .condition-summary").inner_text().split(": ", 1)[1]
+    expect(page.locator("#log-lines li.log-attempt").last).to_contain_text(reported)
+
+
+def test_searching_every_task_from_the_execution_lists_hits_by_task_and_opens_one_at_its_line(
+    page, live_url
+):
+    page.goto(live_url + INVOICES + "/tasks")
+    page.get_by_label("Search every task's logs").fill("Traceback")
+    page.get_by_role("button", name="Search logs").click()
+    expect(page).to_have_url(f"{live_url}{INVOICES}/logs?q=Traceback")
+    total = int(page.locator("#hits-total").inner_text().replace(",", ""))
+    counts = page.locator(".task-hit .hit-count").all_inner_texts()
+    assert total > 0 and sum(int(text.split()[0]) for text in counts) == total
+    expect(page.get_by_text("Every line is placed")).to_be_visible()
+    first = page.locator(".task-hit").first
+    task = first.locator("h3 bdi").inner_text()
+    hit = first.locator("a.line-link").last
+    message = first.locator(".msg").last.inner_text()
+    hit.click()
+    expect(page).to_have_url(
+        re.compile(rf"/tasks/{task}/logs\?at=.+#L\d{{8}}T\d{{15}}-[0-9a-f]{{8}}$")
+    )
+    line_id = page.url.split("#", 1)[1]
+    target_in_view(page, line_id)
+    expect(page.locator(f"#{line_id} .msg")).to_have_text(message)
+    assert page.evaluate("document.querySelector(':target')?.id") == line_id
+
+
+def test_a_failure_groups_search_link_limits_the_search_to_its_tasks(page, live_url):
+    page.goto(live_url + INVOICES + "/tasks")
+    page.locator("#triage .group").first.get_by_role("link", name="Search their logs").click()
+    expect(page).to_have_url(re.compile(r"/logs\?cause="))
+    page.get_by_label("Lines containing").fill("Traceback")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/logs\?q=Traceback&cause="))
+    expect(page.get_by_text("Only the tasks of the group")).to_be_visible()
+
+
 @pytest.mark.screenshot
 @pytest.mark.parametrize(
     ("name", "width", "scheme"), [("logs", 1400, "light"), ("logs-phone-dark", 360, "dark")]

@@ -30,6 +30,8 @@ HEAVY = {
     "failed first": STRAGGLERS + "/tasks?sort=failed",
     # A failed execution's tasks open failed first: a walk, though the URL names no order.
     "failed execution": "/jobs/report-render/executions/exec-e4522547/tasks",
+    # Every task's logs searched: the execution walked, then a logs call per task.
+    "logs search": STRAGGLERS + "/logs?q=Traceback",
 }
 ORDINARY = {
     "jobs": "/",

@@ -442,3 +442,28 @@ def test_links_to_the_logs_from_a_task_row_the_task_page_and_a_failure_group(cli
         r'<a class="logs-link" href="[^"]+/tasks/task-\d+/logs">Logs of task-\d+</a>', triage
     )
     assert client.get(first).status_code == 200
+
+
+def line_ids(html: str) -> dict[str, str]:
+    """Each line's message and the id its `<li>` has (and its own link points at)."""
+    found = re.findall(
+        r'<li id="(L[^"]+)" class="log-line[^>]*><a class="line-link" href="#(L[^"]+)"'
+        r'.*?<span class="msg">([^<]*)</span>',
+        html,
+    )
+    assert all(own == linked for own, linked, _ in found)
+    return {message: own for own, _, message in found}
+
+
+def test_a_lines_id_is_the_same_on_the_page_after_a_reload_and_in_a_follow_poll(clock):
+    """The `#…` of a link to a line (its time and a hash of its message) names the same line
+    wherever it is drawn, so a link made while following still finds it."""
+    client, _ = site(clock)
+    page = client.get(LOGS).get_data(as_text=True)
+    first = line_ids(page)
+    clock.advance(15)
+    assert line_ids(client.get(LOGS).get_data(as_text=True)).items() >= first.items()
+    polled = line_ids(client.get(follow_url(page), headers=HTMX).get_data(as_text=True))
+    common = first.keys() & polled.keys()
+    assert common and all(first[message] == polled[message] for message in common)
+    assert re.fullmatch(r"L20261128T\d{15}-[0-9a-f]{8}", first["line 30"])

@@ -220,6 +220,22 @@ def test_the_cli_s_all_severity_and_a_whole_execution_are_served(client):
     assert body["weekly-digest"]["totalCount"] > 4  # every task's lines
 
 
+def test_a_whole_executions_answer_is_every_tasks_lines_together_newest_first(client):
+    """Without a task, the execution's lines as the contract shapes them: every task's own lines
+    merged, newest first, the search applied, a count of them all, and nothing naming a task."""
+    names = [task["metadata"]["name"] for task in tasks(client, "weekly-digest", "exec-4-digest")]
+    each = [lines(client, "weekly-digest", "exec-4-digest", name) for name in names]
+    merged = sorted((line for own in each for line in own), key=lambda line: line["timestamp"])
+    whole = logs(client, "weekly-digest", "exec-4-digest", "", limit=1000).json["weekly-digest"]
+    assert whole["totalCount"] == len(merged) == sum(map(len, each))
+    assert whole["logs"] == merged[::-1]
+    assert all(set(line) == {"timestamp", "message", "severity", "trace_id"} for line in merged)
+    searched = logs(client, "weekly-digest", "exec-4-digest", "", search="SENT BATCH", limit=2)
+    found = searched.json["weekly-digest"]
+    assert found["totalCount"] == sum("sent batch" in line["message"].lower() for line in merged)
+    assert len(found["logs"]) == 2
+
+
 @pytest.mark.parametrize("job", [job.name for job in data.JOBS])
 def test_every_demo_jobs_logs_are_served_whatever_its_runs_failed_of(client, job):
     # Each failure its runs met prints its own output (a job with no run in the window: none).

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from .errors import ChainStopped, bad_response
-from .models import EARLIEST, LATEST, Task
+from .models import EARLIEST, LATEST, Execution, Task
 
 PATH = "observability/logs"
 ENDPOINT = "TaskLogs"  # how the calls are named in records and logs; the API gives it no name
@@ -229,6 +229,16 @@ def task_window(task: Task, now: datetime) -> Window:
     return Window.of(min(start, end - timedelta(minutes=1)), end)
 
 
+def execution_window(execution: Execution, now: datetime) -> Window:
+    """Every task's run of the execution: a minute before it was created, to two minutes after
+    it completed or, while it runs, after now (its last 3 days when it ran longer)."""
+    ended = execution.completed_at if execution.is_finished else None
+    end = _ceil((ended or now) + AFTER, 60)
+    began = execution.created_at or execution.started_at
+    start = _floor(began - BEFORE, 60) if began is not None else end - timedelta(hours=1)
+    return Window.of(min(start, end - timedelta(minutes=1)), end)
+
+
 def still_arriving(task: Task, now: datetime) -> bool:
     """Whether new lines may still come: the task runs, or ended so recently that late lines
     may be on their way."""
@@ -259,7 +269,8 @@ def follow_end(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class LogRequest:
-    """One page of one task's lines: the window, filters, and where in the newest-first list."""
+    """One page of one task's lines (of every task of the execution when `task_name` is empty,
+    as the contract allows): the window, filters, and where in the newest-first list."""
 
     job_id: str
     execution_id: str

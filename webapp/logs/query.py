@@ -30,6 +30,7 @@ class LogQuery:
     offset: int = 0
     utc: bool = False  # show times in UTC rather than the browser's zone
     since: datetime | None = None  # a follow poll: lines from here on
+    at: datetime | None = None  # open the page at the lines of this second (a link to a line)
 
     @classmethod
     def parse(cls, args: Args) -> LogQuery:
@@ -41,6 +42,7 @@ class LogQuery:
         if start and end and start >= end:
             problems.append("“start” must be before “end”.")
         since = _time(single("since"), "since", problems)
+        at = _time(single("at"), "at", problems)
         q = single("q").strip()
         if len(q) > MAX_SEARCH:
             problems.append(f"The search is {len(q)} characters long; at most {MAX_SEARCH} work.")
@@ -54,7 +56,7 @@ class LogQuery:
         severities = _severities(args.getlist("severity"), problems)
         if problems:
             raise QueryError(problems)
-        return cls(start, end, severities, q, limit, offset, tz == "utc", since)
+        return cls(start, end, severities, q, limit, offset, tz == "utc", since, at)
 
     def url_args(self) -> dict[str, str | int]:
         """The canonical URL parameters of this view: defaults left out."""
@@ -67,6 +69,7 @@ class LogQuery:
             "offset": self.offset,
             "tz": "utc" if self.utc else "",
             "since": self.since and url_time(self.since),
+            "at": self.at and url_time(self.at),
         }
         return {name: value for name, value in args.items() if value}
 
@@ -75,8 +78,8 @@ class LogQuery:
         return bool(self.severities or self.q)
 
     def view(self) -> LogQuery:
-        """The view this request belongs to: its first page, not a poll."""
-        return replace(self, offset=0, since=None)
+        """The view this request belongs to: its first page, not a poll, at no line."""
+        return replace(self, offset=0, since=None, at=None)
 
     @property
     def limit_choices(self) -> list[int]:

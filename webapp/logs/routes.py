@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 from flask import (
     Blueprint,
@@ -18,15 +19,53 @@ from flask import (
 
 from ..blaxel import UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
-from ..common.services import now
+from ..common import services
+from ..common.errors import QueryError
+from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
 from ..listing.page import is_fragment, view_changed
 from . import text as logtext
+from .hits import ExecutionLogs
 from .query import LogQuery, url_time
-from .view import LogView
+from .search import SearchQuery, search, searched_first, task_records
+from .view import LogProblem, LogView
 
 bp = Blueprint("logs", __name__)
-TASK = "/jobs/<id:job_id>/executions/<id:execution_id>/tasks/<id:task_name>"
+EXECUTION = "/jobs/<id:job_id>/executions/<id:execution_id>"
+TASK = EXECUTION + "/tasks/<id:task_name>"
+
+
+@bp.get(EXECUTION + "/logs")
+def search_page(job_id: str, execution_id: str) -> tuple[str, int]:
+    """Every task's lines of the execution (or of one failure group) containing `q`: the hits
+    grouped by task, a count each, each task's newest hits linked at their line."""
+    query = SearchQuery.parse(request.args)
+    api = blaxel()
+    execution = api.get_execution(job_id, execution_id)
+    ids = (job_id, execution_id)
+    lifetime = settings().cache_final_ttl if execution.is_finished else settings().cache_ttl
+    records, walked = task_records(
+        api,
+        services.services().digests,
+        ids,
+        execution,
+        budget=settings().scan_budget,
+        lifetime=lifetime,
+    )
+    group = walked.cause(query.cause) if query.cause else None
+    if query.cause and group is None and walked.complete:
+        raise QueryError([f"This execution has no failure group “{query.cause[:80]}”."])
+    page = ExecutionLogs(
+        job_id, execution_id, query, group, len(records), walked.total, walked.complete
+    )
+    if query.q:
+        tasks = searched_first(records, query.cause)
+        try:
+            found = search(api, execution, ids, query, tasks, now(), api.scope.remaining)
+            page = replace(page, found=found)
+        except UpstreamError as error:
+            page = replace(page, problem=LogProblem.of(error))
+    return render_template("execution_logs.html", page=page), page.status
 
 
 @bp.get(TASK + "/logs")
@@ -100,6 +139,9 @@ def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> Log
     task = find_task(api, job_id, execution_id, task_name)
     view = LogView.of(job_id, execution_id, task, query, now())
     try:
+        counting = view.counting_from(query.at) if query.at else None
+        if counting is not None:
+            view = view.placed(api.task_logs(counting, settled=view.settled).total)
         return view.with_page(api.task_logs(view.request, settled=view.settled))
     except UpstreamError as error:
         return view.with_problem(error)

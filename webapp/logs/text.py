@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -62,6 +63,15 @@ def log_time(line: LogLine, dated: bool = False) -> Markup:
     )
 
 
+def line_anchor(line: LogLine) -> str:
+    """A line's id on the page, and the `#…` of a link to it: its time to the nanosecond (fixed
+    width, so ids compare as times do) and a short hash of its message. The same line gets the
+    same id after a reload, in a follow poll and on an earlier page; ids are plain ASCII."""
+    when = f"{line.moment:%Y%m%dT%H%M%S}{line.at_ns % 1_000_000_000:09d}" if line.moment else ""
+    digest = hashlib.blake2b(readable(line.text).encode(), digest_size=4).hexdigest()
+    return f"L{when or '0' * 24}-{digest}"
+
+
 def severity_badge(name: str) -> Markup:
     """A severity as its shape and its word, never colour alone."""
     shape = SEVERITY_SHAPES.get(name, "?")
@@ -74,6 +84,7 @@ def severity_badge(name: str) -> Markup:
 FILTERS = {
     "log_message": log_message,
     "log_time": log_time,
+    "line_anchor": line_anchor,
     "severity_badge": severity_badge,
 }
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from flask import url_for
 
 from ..blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from ..blaxel import logs as contract
 from ..common.errors import FINAL_KINDS, QueryError, logs_presentation
+from .attempts import Attempt, section_starts, task_attempts
 from .query import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
@@ -87,6 +89,25 @@ class LogView:
         request = replace(self.request, window=window, limit=FOLLOW_LIMIT, offset=0)
         return replace(self, window=window, request=request)
 
+    def counting_from(self, at: datetime) -> LogRequest | None:
+        """One line of the lines from `at`'s second to the window's end: its total says how far
+        from the newest that moment is. None when `at` is outside the window."""
+        if not self.window.start <= at < self.window.end or self.query.offset:
+            return None
+        window = Window.of(at, self.window.end)
+        return replace(self.request, window=window, limit=1, offset=0)
+
+    def placed(self, newer: int) -> LogView:
+        """The page holding the line that `newer` lines (itself included) end the window with,
+        that line in its middle: the window as read, so that paging keeps its meaning."""
+        offset = max(newer - 1 - self.query.limit // 2, 0)
+        if offset == 0:  # the newest page has it: the view as it is, following and all
+            return replace(self, query=replace(self.query, at=None))
+        query = replace(
+            self.query, start=self.window.start, end=self.window.end, offset=offset, at=None
+        )
+        return replace(self, query=query, request=self.request.at(offset))
+
     def with_page(self, page: LogPage) -> LogView:
         return replace(self, page=page)
 
@@ -118,9 +139,21 @@ class LogView:
             and contract.still_arriving(self.task, self.now)
         )
 
-    @property
+    @cached_property
     def lines(self) -> list[LogLine]:
         return self.page.oldest_first() if self.page else []
+
+    @cached_property
+    def attempts(self) -> list[Attempt]:
+        return task_attempts(self.task)
+
+    @cached_property
+    def attempt_starts(self) -> dict[str, Attempt]:
+        """Where each attempt's section begins, by line key: only when the page holds every line
+        of the window, unfiltered (a part, or only matching lines, cannot tell attempts apart)."""
+        if self.page is None or self.earlier or self.query.offset or self.query.filtered:
+            return {}
+        return section_starts(self.lines, self.attempts)
 
     @property
     def total(self) -> int:
@@ -165,7 +198,9 @@ class LogView:
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.
-        return replace(self.query, start=self.window.start, end=self.window.end, offset=offset)
+        return replace(
+            self.query, start=self.window.start, end=self.window.end, offset=offset, at=None
+        )
 
     @property
     def earlier_url(self) -> str:
@@ -183,7 +218,8 @@ class LogView:
 
     @property
     def follow_url(self) -> str:
-        return self._url("logs.follow", replace(self.query, since=contract.follow_since(self.now)))
+        since = contract.follow_since(self.now)
+        return self._url("logs.follow", replace(self.query, since=since, at=None))
 
     @property
     def download_url(self) -> str:

@@ -1,9 +1,9 @@
 """Fair shares of the expensive requests. An export walks a whole execution (5,000 tasks are 25
-upstream calls), and so do the heavy pages: the timeline of every task, the failure groups, and
-task lists filtered or ordered by the app. Each person, and each worker process, runs only a few
-of each kind at once; beyond them the answer says so at once, with a time to try again. A page
-holds its share while it is made; a download, whose work goes on while it is sent, until its
-last byte is sent or its reader leaves."""
+upstream calls), and so do the heavy pages: the timeline of every task, the failure groups, the
+search of every task's logs, and task lists filtered or ordered by the app. Each person, and each
+worker process, runs only a few of each kind at once; beyond them the answer says so at once,
+with a time to try again. A page holds its share while it is made; a download, whose work goes
+on while it is sent, until its last byte is sent or its reader leaves."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .auth import client_address
 from .errorpage import error_page
 
 EXPORT_ENDPOINTS = frozenset({"tasks.download", "runs.compare_export"})
-HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups", "runs.compare_runs"})
+HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups", "runs.compare_runs", "logs.search_page"})
 # Task-list parameters that make the app, not Blaxel, walk the execution.
 WALKING_FILTERS = ("status", "cause")
 WALKING_ORDERS = frozenset({SLOWEST_FIRST, FAILED_FIRST})

@@ -153,6 +153,72 @@ def test_stepping_through_the_failed_tasks_one_by_one(page, base_url):
     assert row_names(page)[:5] == names[:5]
 
 
+def simulator_failed_newest_first() -> list[str]:
+    """The big execution's failed tasks in Blaxel's default order (newest first), straight from
+    the simulator's data."""
+    return [name for name, status in simulator_failed_first() if status == "failed"]
+
+
+def test_from_a_failed_tasks_logs_one_key_opens_the_next_failed_tasks_logs(page, base_url):
+    """From the failed tasks, a task's logs step to the next and previous failed task's logs by
+    `j` and `k` (and by links naming them), across the list's pages, in the simulator's order;
+    the steps are in the URL, so a reload keeps them, and typing in the search does not step."""
+    expected = simulator_failed_newest_first()
+    page.goto(base_url + BIG + "?status=failed&limit=25")
+    names = row_names(page)
+    assert names == expected[:25]
+    page.locator("#rows tr.task").nth(23).locator("a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(expected[23])
+    following = page.locator("#steps a[rel='next']")
+    expect(following).to_contain_text(f"Next failed task {expected[24]}")
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[24]}/logs\?"))
+    expect(page.locator("h1")).to_contain_text(expected[24])
+    page.keyboard.press("j")  # past the list's first page of 25
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[25]}/logs\?"))
+    page.reload()
+    expect(page.locator("#steps a[rel='prev']")).to_contain_text(
+        f"Previous failed task {expected[24]}"
+    )
+    page.screenshot(path="/tmp/step/logs-stepping.png")
+    page.locator("#log-search").fill("jk")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[25]}/logs\?.*q=jk"))
+    # The new search is kept by the step links (and the list's trail by the address).
+    expect(following).to_have_attribute("href", re.compile(r"q=jk"))
+    expect(page).to_have_url(re.compile(r"status=failed"))
+    page.locator("#log-search").press("Escape")
+    page.keyboard.press("k")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[24]}/logs\?.*q=jk"))
+    page.get_by_role("link", name=f"Previous failed task {expected[23]}").click()
+    expect(page.locator("h1")).to_contain_text(expected[23])
+    page.get_by_role("link", name="Back to the failed tasks").click()
+    assert row_names(page)[:25] == expected[:25]
+
+
+def test_on_a_tasks_page_j_and_k_step_through_a_groups_tasks(page, base_url):
+    """In a failure group's view, a task's page steps to the group's next task by `j`, back by
+    `k`, and its Logs button keeps the group for its logs' own steps."""
+    page.goto(base_url + GROUPS)
+    expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    page.locator(".group.outcome-failed .group-link").first.click()
+    expect(page).to_have_url(re.compile(r"cause=[0-9a-f]{12}"))
+    names = row_names(page)
+    page.locator("#rows").get_by_role("link", name=names[0], exact=True).click()
+    expect(page.locator(".task-name")).to_have_text(names[0])
+    expect(page.locator("#steps a[rel='next']")).to_contain_text(
+        f"Next task of this group {names[1]}"
+    )
+    page.keyboard.press("j")
+    expect(page.locator(".task-name")).to_have_text(names[1])
+    page.keyboard.press("k")
+    expect(page.locator(".task-name")).to_have_text(names[0])
+    page.screenshot(path="/tmp/step/task-stepping.png")
+    page.locator(".summary-head a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(names[0])
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{names[1]}/logs\?.*cause="))
+
+
 def test_a_failed_tasks_page_leads_with_its_final_error_and_attempts(page, base_url):
     page.goto(base_url + BIG + "?status=failed")
     page.locator("#rows a.task-link").first.click()

@@ -44,7 +44,7 @@ from .page import (
 )
 from .query import FAILED_FIRST, TASKS, ListQuery
 from .rows import task_rows
-from .stepping import Position, steps
+from .stepping import StepLinks, Trail, steps
 
 bp = Blueprint("tasks", __name__)
 BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
@@ -267,18 +267,24 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
         return render_template(
             "_condition_list.html", task=find_task(api, job_id, execution_id, task_name)
         )
-    query = ListQuery.parse(request.args, TASKS)
-    at = Position.parse(request.args.get("at", ""))
-    back = Position.parse(request.args.get("back", ""))
+    trail = Trail.parse(request.args)
     around = None
-    if at is not None and not query.ordered_by_app:
-        around = steps(api, job_id, execution_id, query, task_name, at, back, budget=budget)
+    if trail.stepping:
+        around = steps(api, job_id, execution_id, trail, task_name, budget=budget)
     found = around.task if around is not None else find_task(api, job_id, execution_id, task_name)
-    listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    listing = Listing.links_only(
+        trail.query, "tasks.index", job_id=job_id, execution_id=execution_id
+    )
+
+    def task_url(name: str, args: dict[str, str | int]) -> str:
+        return url_for(".task", job_id=job_id, execution_id=execution_id, task_name=name, **args)
+
+    links = StepLinks.of(around, trail, task_url, listing.url(trail.query))
     return render_template(
         "task.html",
         task=found,
-        steps=around,
+        steps=links,
+        trail=trail,
         listing=listing,
         job_id=job_id,
         execution_id=execution_id,

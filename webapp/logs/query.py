@@ -78,6 +78,11 @@ class LogQuery:
         """The view this request belongs to: its first page, not a poll."""
         return replace(self, offset=0, since=None)
 
+    def stepped(self) -> LogQuery:
+        """The view another task's logs open with, stepping from these: the same filters, over
+        that task's own run."""
+        return replace(self.view(), start=None, end=None)
+
     @property
     def limit_choices(self) -> list[int]:
         return sorted(set(LIMIT_CHOICES) | {self.limit})

@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
+from ..blaxel import ErrorKind, Execution, Page, PageRequest, Session, Task, UpstreamError
 from ..common.errors import QueryError
 from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
@@ -159,6 +159,7 @@ def task_pages(
     budget = settings().scan_budget
     secret = current_app.config["SECRET_KEY"]
     moment = now()
+    kept = runs.digests()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
         if query.ordered_by_app:
@@ -170,10 +171,20 @@ def task_pages(
             return api.list_tasks(job_id, execution_id, query.page_request())
         signer = CursorSigner(secret, SALT)
         if query.cause and not (query.statuses or query.search):
-            # A failure group's members, as its walk recorded them: no scan.
+            # A failure group's members, as its walk recorded them (shared while the walk is
+            # fresh, then in the run's digest): no scan.
             saved = api.recall("triage", (job_id, execution_id))
-            walked = Triage.from_json(saved) if saved is not None else None
-            found = walked and group_page(api, job_id, execution_id, query, walked, signer=signer)
+            digest = kept.get(job_id, execution_id) if saved is None else None
+            walked = Triage.from_json(saved) if saved is not None else digest and digest.triage()
+            try:
+                found = walked and group_page(
+                    api, job_id, execution_id, query, walked, signer=signer
+                )
+            except UpstreamError as error:
+                # A page's cursor kept from long ago may have expired: scan instead.
+                if error.kind is not ErrorKind.REJECTED:
+                    raise
+                found = None
             if found:
                 return found
         return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)

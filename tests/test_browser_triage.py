@@ -206,6 +206,22 @@ def test_from_a_failed_tasks_logs_one_key_opens_the_next_failed_tasks_logs(page,
     assert row_names(page)[:25] == expected[:25]
 
 
+def test_from_a_failed_execution_as_it_opens_j_steps_to_the_next_failed_tasks_logs(page, base_url):
+    """A failed execution opens failed first: from there too, a failed task's logs step to the
+    next failed task's logs by `j`, in the simulator's order."""
+    expected = simulator_failed_newest_first()
+    page.goto(base_url + BIG)
+    expect(page.get_by_label("Sort")).to_have_value("failed")
+    assert row_names(page)[:3] == expected[:3]
+    page.locator("#rows tr.task").first.locator("a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(expected[0])
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[1]}/logs\?.*sort=failed"))
+    expect(page.locator("#steps a[rel='prev']")).to_contain_text(
+        f"Previous failed task {expected[0]}"
+    )
+
+
 def test_on_a_tasks_page_j_and_k_step_through_a_groups_tasks(page, base_url):
     """In a failure group's view, a task's page steps to the group's next task by `j`, back by
     `k`, and its Logs button keeps the group for its logs' own steps."""
@@ -311,7 +327,15 @@ def test_without_javascript_the_groups_are_a_plain_list_of_links(browser, base_u
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("path", [BIG + "?status=failed", GROUPS, BIG + "/task-4983?status=failed"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        BIG + "?status=failed",
+        GROUPS,
+        BIG + "/task-4983?status=failed",
+        BIG + "/task-4957/logs?status=failed&at=50:1:",
+    ],
+)
 def test_triage_pages_have_no_serious_accessibility_violations(browser, base_url, scheme, path):
     context = browser.new_context(color_scheme=scheme)
     page = context.new_page()

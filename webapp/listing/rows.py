@@ -22,7 +22,7 @@ from ..common.paths import IdConverter
 from ..common.text import inert, inert_text
 from ..failures.causes import attempts
 from .page import Listing
-from .stepping import LOGS_SEARCH, Trail
+from .stepping import LOGS_SEARCH, Trail, steps_in
 
 # What werkzeug's url_for leaves unquoted in a query string, so that links read the same.
 QUERY_SAFE = "!$'()*,/:;?@"
@@ -98,7 +98,7 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
     view = urlencode(listing.query.view_args(), safe=QUERY_SAFE)
     # The logs' links carry the same view, the list's search under a name of its own there.
     logs_view = urlencode(Trail(listing.query).view(LOGS_SEARCH), safe=QUERY_SAFE)
-    stepping = not listing.query.ordered_by_app  # Blaxel cannot page in the app's own orders
+    stepping = steps_in(listing.query)
     default_timeout = listing.task_defaults.timeout
     now = now.astimezone(UTC)
 

@@ -10,19 +10,25 @@ carry the same trail, so that its neighbours' logs are a step away as well.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.datastructures import MultiDict
 
 from ..blaxel import Page, PageRequest, Session, Task
 from .filtered import task_filter
-from .query import TASKS, Args, ListQuery, cursor_from_link, cursor_in_link
+from .query import FAILED_FIRST, TASKS, Args, ListQuery, cursor_from_link, cursor_in_link
 
 MAX_PAGE = 200
 # What a task's link keeps of its list's view, besides the search (see Trail).
 KEPT = ("sort", "status", "cause")
 # On a logs page `q` is the lines' own search: the list's search travels as `tasks_q` there.
 LOGS_SEARCH = "tasks_q"
+
+
+def steps_in(query: ListQuery) -> bool:
+    """Whether a view's tasks can be stepped through: in Blaxel's own orders, and failed first
+    (Blaxel's newest first, a status at a time); not slowest first, which Blaxel cannot page."""
+    return not query.ordered_by_app or query.sort == FAILED_FIRST
 
 
 @dataclass(frozen=True)
@@ -77,17 +83,22 @@ def steps(
     """The task called `name` where the trail says it stands in its view, and its neighbours;
     None when it is no longer there (the list changed, or the link was edited)."""
     query, at, back = trail.query, trail.at, trail.back
-    if at is None:
+    if at is None or not steps_in(query):
         return None
-    keep = task_filter(query)
+    # Failed first is newest first a status at a time: positions are in Blaxel's newest first.
+    order = TASKS.default_sort if query.sort == FAILED_FIRST else query.sort
 
     def page_at(cursor: str, limit: int) -> Page[Task]:
-        request = PageRequest(query.sort, query.search, limit, cursor)
+        request = PageRequest(order, query.search, limit, cursor)
         return session.list_tasks(job_id, execution_id, request)
 
     here = page_at(at.cursor, at.limit)
     if at.index >= len(here.items) or here.items[at.index].name != name:
         return None
+    if query.sort == FAILED_FIRST:
+        # Its neighbours are those of its status; the next status's tasks are a list away.
+        query = replace(query, statuses=(here.items[at.index].status,))
+    keep = task_filter(query)
     previous = next(
         (
             Neighbour(here.items[row], Position(at.cursor, row, at.limit))
@@ -139,8 +150,8 @@ class Trail:
 
     @property
     def stepping(self) -> bool:
-        """Whether neighbours can be found: Blaxel cannot page in the app's own orders."""
-        return self.at is not None and not self.query.ordered_by_app
+        """Whether neighbours can be found (see steps_in)."""
+        return self.at is not None and steps_in(self.query)
 
     def args(self, search: str = "q") -> dict[str, str | int]:
         """The trail as this page's links carry it on (to the task, its logs, the same view)."""
@@ -163,9 +174,11 @@ class Trail:
         args = {**self.view(search), "at": at.link()}
         return args | {"back": back.link()} if back is not None else args
 
-    @property
-    def noun(self) -> str:
-        """What the view's tasks are, for the step links: "failed task", "task of this group"."""
+    def noun(self, task: Task | None) -> str:
+        """What the view's tasks are, for the step links to `task`'s neighbours: "failed task",
+        "task of this group"."""
+        if self.query.sort == FAILED_FIRST and task is not None:
+            return f"{task.status} task"  # failed first steps a status at a time
         if self.query.cause:
             return "task of this group"
         if self.query.statuses:
@@ -215,7 +228,8 @@ class StepLinks:
             label = f"Back to the {shown} tasks"
         else:
             label = "Back to the list"
-        return cls(previous, following, trail.noun, list_url, label)
+        noun = trail.noun(around.task if around is not None else None)
+        return cls(previous, following, noun, list_url, label)
 
 
 def _one(args: Args, name: str) -> str:

@@ -565,7 +565,8 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
   });
 })();
 
-// ---- Keyboard: rows by j/k and arrows, o or Space for a row's conditions, / search, Esc, ? ----
+// ---- Keyboard: rows (or a task's neighbours) by j/k and arrows, o or Space for a row's
+// conditions, / search, Esc, ? ----
 // Shortcuts never fire while typing in a field, and never with Ctrl, Alt or ⌘ (the browser's own).
 (() => {
   const ROW_LINK = "th.name a"; // each listing row's own link: its task, job or execution
@@ -588,6 +589,15 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     const at = all.indexOf(rowOf(document.activeElement));
     focusRow(at < 0 ? all[0] : all[Math.min(Math.max(at + by, 0), all.length - 1)]);
   }
+
+  // On a task's page or its logs there are no rows: j and k go to the list's next and
+  // previous task (its page, or its logs), by the step links the page shows.
+  function stepTask(rel) {
+    const link = document.querySelector(`#steps a[rel='${rel}']`);
+    if (link) link.click();
+  }
+  const next = () => (rows().length ? step(1) : stepTask("next"));
+  const previous = () => (rows().length ? step(-1) : stepTask("prev"));
 
   function toggleConditions(row) {
     const details = row?.querySelector("td.conditions details");
@@ -648,8 +658,8 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     const row = rowOf(target);
     const onRowLink = target instanceof Element && target.matches(ROW_LINK);
     const handled = {
-      j: () => step(1),
-      k: () => step(-1),
+      j: next,
+      k: previous,
       ArrowDown: row ? () => step(1) : null,
       ArrowUp: row ? () => step(-1) : null,
       o: row ? () => toggleConditions(row) : null,

@@ -122,6 +122,7 @@ def test_the_jobs_open_on_what_needs_attention_and_only_failing_agrees(page, bas
         for j in simulator("/jobs", limit=200)
         if j.get("status", "").lower() == "failed"
     ]
+    assert deploy_failed  # the demo has a job whose deployment failed
     for job in deploy_failed:
         row = page.locator("#rows tr.job").filter(
             has=page.get_by_role("link", name=job, exact=True)

@@ -67,11 +67,22 @@ def test_failure_groups_of_the_big_execution_match_a_count_of_the_simulators_tas
 
 
 def test_a_group_link_lists_exactly_that_groups_tasks_at_once(page, tmp_path):
-    """The walk that made the groups lists a group's members. An app of its own, with a data
-    folder of its own: with a digest of the run already kept (another module's app made it), the
-    groups come from the digest, no walk happens, and a `cause=` view scans as before."""
+    """The walk that made the groups lists a group's members, on an app of its own that has
+    kept no digest of the run yet."""
     with serve(create_app({"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(tmp_path)})) as base_url:
         group_link_lists_exactly_that_groups_tasks_at_once(page, base_url)
+
+
+def test_a_group_link_lists_exactly_that_groups_tasks_after_a_restart(page, tmp_path):
+    """After a restart the groups come from the run's kept digest, not a walk: a group's link
+    still lists exactly its members at once, without "Scanned 2,000 of 5,000"."""
+    config = {"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": str(tmp_path)}
+    with serve(create_app(config)) as base_url:
+        page.goto(base_url + GROUPS)
+        expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    with serve(create_app(config)) as base_url:
+        group_link_lists_exactly_that_groups_tasks_at_once(page, base_url)
+        page.screenshot(path="/tmp/step/group-from-digest.png")
 
 
 def group_link_lists_exactly_that_groups_tasks_at_once(page, base_url):
@@ -151,6 +162,88 @@ def test_stepping_through_the_failed_tasks_one_by_one(page, base_url):
     expect(page.locator(".task-name")).to_have_text(names[3])
     page.get_by_role("link", name="Back to the failed tasks").click()
     assert row_names(page)[:5] == names[:5]
+
+
+def simulator_failed_newest_first() -> list[str]:
+    """The big execution's failed tasks in Blaxel's default order (newest first), straight from
+    the simulator's data."""
+    return [name for name, status in simulator_failed_first() if status == "failed"]
+
+
+def test_from_a_failed_tasks_logs_one_key_opens_the_next_failed_tasks_logs(page, base_url):
+    """From the failed tasks, a task's logs step to the next and previous failed task's logs by
+    `j` and `k` (and by links naming them), across the list's pages, in the simulator's order;
+    the steps are in the URL, so a reload keeps them, and typing in the search does not step."""
+    expected = simulator_failed_newest_first()
+    page.goto(base_url + BIG + "?status=failed&limit=25")
+    names = row_names(page)
+    assert names == expected[:25]
+    page.locator("#rows tr.task").nth(23).locator("a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(expected[23])
+    following = page.locator("#steps a[rel='next']")
+    expect(following).to_contain_text(f"Next failed task {expected[24]}")
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[24]}/logs\?"))
+    expect(page.locator("h1")).to_contain_text(expected[24])
+    page.keyboard.press("j")  # past the list's first page of 25
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[25]}/logs\?"))
+    page.reload()
+    expect(page.locator("#steps a[rel='prev']")).to_contain_text(
+        f"Previous failed task {expected[24]}"
+    )
+    page.screenshot(path="/tmp/step/logs-stepping.png")
+    page.locator("#log-search").fill("jk")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[25]}/logs\?.*q=jk"))
+    # The new search is kept by the step links (and the list's trail by the address).
+    expect(following).to_have_attribute("href", re.compile(r"q=jk"))
+    expect(page).to_have_url(re.compile(r"status=failed"))
+    page.locator("#log-search").press("Escape")
+    page.keyboard.press("k")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[24]}/logs\?.*q=jk"))
+    page.get_by_role("link", name=f"Previous failed task {expected[23]}").click()
+    expect(page.locator("h1")).to_contain_text(expected[23])
+    page.get_by_role("link", name="Back to the failed tasks").click()
+    assert row_names(page)[:25] == expected[:25]
+
+
+def test_from_a_failed_execution_as_it_opens_j_steps_to_the_next_failed_tasks_logs(page, base_url):
+    """A failed execution opens failed first: from there too, a failed task's logs step to the
+    next failed task's logs by `j`, in the simulator's order."""
+    expected = simulator_failed_newest_first()
+    page.goto(base_url + BIG)
+    expect(page.get_by_label("Sort")).to_have_value("failed")
+    assert row_names(page)[:3] == expected[:3]
+    page.locator("#rows tr.task").first.locator("a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(expected[0])
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{expected[1]}/logs\?.*sort=failed"))
+    expect(page.locator("#steps a[rel='prev']")).to_contain_text(
+        f"Previous failed task {expected[0]}"
+    )
+
+
+def test_on_a_tasks_page_j_and_k_step_through_a_groups_tasks(page, base_url):
+    """In a failure group's view, a task's page steps to the group's next task by `j`, back by
+    `k`, and its Logs button keeps the group for its logs' own steps."""
+    page.goto(base_url + GROUPS)
+    expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    page.locator(".group.outcome-failed .group-link").first.click()
+    expect(page).to_have_url(re.compile(r"cause=[0-9a-f]{12}"))
+    names = row_names(page)
+    page.locator("#rows").get_by_role("link", name=names[0], exact=True).click()
+    expect(page.locator(".task-name")).to_have_text(names[0])
+    expect(page.locator("#steps a[rel='next']")).to_contain_text(
+        f"Next task of this group {names[1]}"
+    )
+    page.keyboard.press("j")
+    expect(page.locator(".task-name")).to_have_text(names[1])
+    page.keyboard.press("k")
+    expect(page.locator(".task-name")).to_have_text(names[0])
+    page.screenshot(path="/tmp/step/task-stepping.png")
+    page.locator(".summary-head a.logs-link").click()
+    expect(page.locator("h1")).to_contain_text(names[0])
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/tasks/{names[1]}/logs\?.*cause="))
 
 
 def test_a_failed_tasks_page_leads_with_its_final_error_and_attempts(page, base_url):
@@ -234,7 +327,15 @@ def test_without_javascript_the_groups_are_a_plain_list_of_links(browser, base_u
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("path", [BIG + "?status=failed", GROUPS, BIG + "/task-4983?status=failed"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        BIG + "?status=failed",
+        GROUPS,
+        BIG + "/task-4983?status=failed",
+        BIG + "/task-4957/logs?status=failed&at=50:1:",
+    ],
+)
 def test_triage_pages_have_no_serious_accessibility_violations(browser, base_url, scheme, path):
     context = browser.new_context(color_scheme=scheme)
     page = context.new_page()
@@ -304,7 +405,10 @@ def test_a_failed_execution_opens_with_its_failures_first(page, base_url):
     assert [status for _, status in expected[:175]] == ["failed"] * 125 + ["cancelled"] * 50
     assert row_names(page) == [name for name, _ in expected[:50]]
     page.get_by_label("Sort").select_option("createdAt:desc")
-    expect(page).to_have_url(re.compile(r"sort=createdAt%3Adesc|sort=createdAt:desc"))
+    # A busy machine may take a while over the 5,000 tasks' first page and its counts.
+    expect(page).to_have_url(
+        re.compile(r"sort=createdAt%3Adesc|sort=createdAt:desc"), timeout=20_000
+    )
     expect(page.locator("#rows tr.task.status-succeeded").first).to_be_visible()
     page.screenshot(path="/tmp/triage-failed-first.png", full_page=False)
 

@@ -70,3 +70,34 @@ def test_an_unknown_order_is_a_400_naming_the_choices(client):
     response = client.get(SMALL_FAILED + "?sort=failures")
     assert response.status_code == 400
     assert "failed" in response.get_data(as_text=True)
+
+
+def test_from_failed_first_a_task_steps_through_the_tasks_of_its_status_in_that_order(client):
+    """A row of the failed-first view links with where it stands, so the task's page steps to
+    the next and previous task of its status in the view's order ("Next failed task"); the last
+    failed task has no next one (the cancelled ones follow in the list, a status of their own)."""
+    tasks = simulator_tasks(BIG)
+    expected = expected_order(BIG)
+    for _ in range(4):  # each visit reads on; the order is whole once every task is read
+        html = client.get(BIG + "?limit=200").get_data(as_text=True)
+        if "scan-note" not in html:
+            break
+    links = [
+        link.replace("&amp;", "&") for link in re.findall(r'class="task-link" href="([^"]+)"', html)
+    ]
+    assert all("sort=failed" in link and "at=" in link for link in links)
+    stepped, link = [], links[0]
+    for _ in range(5):
+        page = client.get(link).get_data(as_text=True)
+        stepped.append(re.search(r'<span class="task-name">([^<]+)</span>', page).group(1))
+        found = re.search(r'rel="next" href="([^"]+)"[^>]*><span class="step-label">([^<]+)', page)
+        assert found.group(2) == "Next failed task"
+        link = found.group(1).replace("&amp;", "&")
+    assert stepped == expected[:5]
+    previous = re.search(r'rel="prev" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert f'<span class="task-name">{expected[3]}</span>' in client.get(previous).text
+    last_failed = client.get(links[124]).get_data(as_text=True)
+    assert tasks[expected[124]]["status"] == "failed" and 'rel="next"' not in last_failed
+    assert "Previous failed task" in last_failed
+    cancelled = client.get(links[125]).get_data(as_text=True)
+    assert "Next cancelled task" in cancelled and "Back to the list" in cancelled

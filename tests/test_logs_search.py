@@ -165,11 +165,11 @@ def test_a_link_at_a_line_opens_the_page_of_lines_around_it(client, simulator, r
     logs = f"{execution}/tasks/{name}/logs?limit=5"
     assert anchor_of(wanted) not in client.get(logs).get_data(as_text=True)
     at = wanted["timestamp"][:19] + "Z"
-    page = client.get(f"{logs}&at={at}").get_data(as_text=True)
+    page = client.get(f"{logs}&around={at}").get_data(as_text=True)
     assert f'id="{anchor_of(wanted)}"' in page
     assert "Newer lines" in page  # a page of its own, further back than the newest
-    # Paging on from there leaves `at` behind: its links are ordinary offsets.
-    assert "at=" not in "".join(re.findall(r'href="([^"]*(?:offset|follow)[^"]*)"', page))
+    # Paging on from there leaves `around` behind: its links are ordinary offsets.
+    assert "around=" not in "".join(re.findall(r'href="([^"]*(?:offset|follow)[^"]*)"', page))
 
 
 def hits(page: str) -> dict[str, int]:
@@ -206,7 +206,7 @@ def test_each_hit_links_to_its_tasks_logs_opened_at_that_line(client):
         path, anchor = markup.unescape(link).split("#")
         assert re.fullmatch(
             r"/jobs/invoice-ocr/executions/exec-320-invoices/tasks/task-\d+/logs"
-            r"\?at=[\dT:-]+Z",
+            r"\?around=[\dT:-]+Z",
             unquote(path),
         )
         assert f'id="{anchor}"' in client.get(path).get_data(as_text=True)
@@ -325,12 +325,12 @@ def test_fewer_lines_than_attempts_start_as_many_sections_as_there_are_lines():
 
 
 def test_a_link_at_a_line_on_the_newest_page_opens_the_ordinary_view(client, simulator, retrying):
-    """When the newest page holds the line, `at` changes nothing but the line pointed at: the
+    """When the newest page holds the line, `around` changes nothing but the line pointed at: the
     window stays the task's run, not one the link set."""
     execution, tasks = retrying
     name = retried(tasks, "failed")["metadata"]["name"]
     lines = simulated_lines(simulator, "orders-export", execution.rsplit("/", 1)[1], name)
     at = lines[-2]["timestamp"][:19] + "Z"
-    page = client.get(f"{execution}/tasks/{name}/logs?at={at}").get_data(as_text=True)
+    page = client.get(f"{execution}/tasks/{name}/logs?around={at}").get_data(as_text=True)
     assert f'id="{anchor_of(lines[-2])}"' in page
     assert "the task&#39;s run and a margin" in page and "Newer lines" not in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
@@ -426,10 +426,13 @@ def test_any_logs_url_gets_an_honest_answer_and_only_valid_calls_go_upstream(
 
 
 def test_links_to_the_logs_from_a_task_row_the_task_page_and_a_failure_group(client):
-    """On demo data: the three places the issue names lead to the same logs URL."""
+    """On demo data: the three places the issue names lead to the same logs page (a row's link
+    also carrying the list's view, so that the logs can step through it)."""
     base = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
     rows = client.get(base + "/tasks?status=failed&sort=name:asc").get_data(as_text=True)
-    first = re.search(r'<a class="logs-link" href="([^"]+/logs)">Logs<', rows).group(1)
+    found = re.search(r'<a class="logs-link" href="([^"?]+/logs)\?([^"]+)">Logs<', rows)
+    first, view = found.groups()
+    assert "status=failed" in view and "sort=name:asc" in view and "at=" in view
     name = first.rsplit("/", 2)[-2]
     task_page = client.get(f"{base}/tasks/{name}").get_data(as_text=True)
     assert f'href="{first}">Logs</a>' in task_page
@@ -467,3 +470,50 @@ def test_a_lines_id_is_the_same_on_the_page_after_a_reload_and_in_a_follow_poll(
     common = first.keys() & polled.keys()
     assert common and all(first[message] == polled[message] for message in common)
     assert re.fullmatch(r"L20261128T\d{15}-[0-9a-f]{8}", first["line 30"])
+
+
+def step_link(html: str, rel: str) -> str:
+    found = re.search(rf'<a class="step \w+" rel="{rel}" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else ""
+
+
+def test_a_logs_page_opened_from_a_list_links_to_its_neighbours_logs_keeping_the_filters(client):
+    """The logs of a task opened from the failed tasks link to the next failed task's logs with
+    the same severity filter, the list's view and where each task stands (so `k` comes back);
+    the controls' form carries the list's view, so that a new filter keeps it."""
+    base = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
+    rows = client.get(base + "/tasks?status=failed&limit=25").get_data(as_text=True)
+    links = re.findall(r'<a class="logs-link" href="([^"]+)">Logs<', rows)
+    names = [link.split("/logs")[0].rsplit("/", 1)[1] for link in links]
+    html = client.get(links[0].replace("&amp;", "&") + "&severity=ERROR").get_data(as_text=True)
+    following = step_link(html, "next")
+    assert following.startswith(f"{base}/tasks/{names[1]}/logs?")
+    assert all(part in following for part in ("severity=ERROR", "status=failed", "at=", "back="))
+    assert step_link(html, "prev") == ""  # the list's first failed task
+    assert '<input type="hidden" name="status" value="failed">' in html
+    back = client.get(following).get_data(as_text=True)
+    assert step_link(back, "prev").startswith(f"{base}/tasks/{names[0]}/logs?")
+    assert f'href="{base}/tasks?status=failed">Back to the failed tasks</a>' in back
+
+
+def test_a_logs_page_carries_the_lists_search_apart_from_its_own(client):
+    """The list's search travels to the logs as `tasks_q`, beside the lines' own `q`: a step
+    keeps both, and the way back is the searched list."""
+    base = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
+    rows = client.get(base + "/tasks?q=task-49&sort=name:asc").get_data(as_text=True)
+    first = re.search(r'<a class="logs-link" href="([^"]+)">Logs<', rows).group(1)
+    assert "tasks_q=task-49" in first and "&q=" not in first
+    html = client.get(first.replace("&amp;", "&") + "&q=batch").get_data(as_text=True)
+    following = step_link(html, "next")
+    path, _, args = following.partition("?")
+    assert parse_qs(args)["tasks_q"] == ["task-49"] and parse_qs(args)["q"] == ["batch"]
+    assert path.endswith("/tasks/task-490/logs")  # by name: task-49, then task-490, …
+    assert "Next matching task" in html
+
+
+def test_a_logs_pages_list_view_that_cannot_be_read_is_a_400_naming_it(client):
+    """A trail naming a status tasks cannot have is the list's own error, not a traceback."""
+    base = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks/task-4983/logs"
+    response = client.get(base + "?status=bogus")
+    assert response.status_code == 400
+    assert "“status” must be among" in response.get_data(as_text=True)

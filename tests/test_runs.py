@@ -430,3 +430,33 @@ def test_the_production_server_refuses_to_start_on_a_data_file_it_cannot_read(da
     problems = start_problems(environ, ["127.0.0.1:8000"])
     assert any(str(path) in problem for problem in problems)
     assert path.read_bytes() == b"\x00garbage" * 64
+
+
+def test_a_digest_keeps_where_each_groups_members_were_read_and_reads_older_ones_without(data_dir):
+    """A digest keeps each group's members (page, row) and the cursor of each page the walk
+    read, so that its groups can list their members; a digest kept before it did still reads,
+    its groups then without members (their views scan, as before)."""
+    import json
+    import zlib
+
+    import msgspec
+
+    from webapp.blaxel import Task
+
+    upstream = Nightly(runs=2, size=20)
+    upstream.failures[1] = {3: OOM, 12: OOM}
+    walked = Triage(complete=True)
+    for page, cursor in enumerate(["", "cursor-b"]):
+        walked.pages.append(cursor)
+        for row in range(10):
+            walked.add(msgspec.convert(upstream.task(1, page * 10 + row), Task), row)
+    execution = msgspec.convert(upstream.execution(1), Execution)
+    digest = Digest.of(("nightly", "exec-01"), execution, walked)
+    read = Digest.decode(digest.encode()).triage()
+    [group] = [group for group in read.groups.values() if group.cause.outcome == "failed"]
+    assert group.members == [(0, 3), (1, 2)] and read.pages == ["", "cursor-b"]
+    assert read.group(group.cause.id) is group  # complete: its view lists the members
+    body = json.loads(zlib.decompress(digest.encode()))
+    del body["pages"], body["members"]
+    older = Digest.decode(zlib.compress(json.dumps(body).encode())).triage()
+    assert older.pages == [] and older.group(group.cause.id) is None

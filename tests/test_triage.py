@@ -7,7 +7,7 @@ import re
 import httpx
 import msgspec
 
-from .conftest import EXECUTION, task_json, task_page
+from .conftest import EXECUTION, FakeClock, task_json, task_page
 from .test_health import counted  # noqa: F401 - the fixture
 
 URL = "/jobs/nightly/executions/exec-1"
@@ -186,28 +186,44 @@ def test_the_failure_groups_answer_when_the_jobs_runs_listing_hands_out_a_cursor
 BIG = "/jobs/nightly-embeddings/executions/exec-5k-embeddings"
 
 
-def test_a_cause_view_lists_its_whole_group_from_the_walks_record_without_a_scan(counted):  # noqa: F811
-    """Once the groups cover the execution, a group's link lists every member at once, in the
-    walk's order, from the pages the walk kept: no task page is asked of Blaxel again."""
-    from webapp.blaxel import Task
-    from webapp.failures.causes import cause_of
-
-    from .test_timeline import simulator_tasks
-
-    client, upstream = counted
+def grouped_big_execution(client) -> str:
+    """The failure groups of the big execution once they cover it, as the panel shows them."""
     for _ in range(10):  # 25 pages, at most 10 a request; then the job's past runs
         html = client.get(BIG + "/triage", headers=HTMX).get_data(as_text=True)
         if 'aria-busy="false"' in html:
             break
     assert 'aria-busy="false"' in html
-    link = re.search(r'class="group-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
-    cause = link.rsplit("cause=", 1)[1]
+    return html
+
+
+def simulator_members(cause: str) -> list[str]:
+    """The big execution's tasks of that cause, newest first, straight from the simulator."""
+    return [name for name, _ in simulator_rows(cause)]
+
+
+def simulator_rows(cause: str) -> list[tuple[str, int]]:
+    """(name, row in the execution, newest first) of the big execution's tasks of that cause."""
+    from webapp.blaxel import Task
+    from webapp.failures.causes import cause_of
+
+    from .test_timeline import simulator_tasks
+
     tasks = simulator_tasks(BIG + "/tasks").values()
-    members = [
-        name
-        for name, task in ((t["metadata"]["name"], t) for t in tasks)
+    return [
+        (task["metadata"]["name"], row)
+        for row, task in enumerate(tasks)
         if (found := cause_of(msgspec.convert(task, Task))) is not None and found.id == cause
     ]
+
+
+def test_a_cause_view_lists_its_whole_group_from_the_walks_record_without_a_scan(counted):  # noqa: F811
+    """Once the groups cover the execution, a group's link lists every member at once, in the
+    walk's order, from the pages the walk kept: no task page is asked of Blaxel again."""
+    client, upstream = counted
+    html = grouped_big_execution(client)
+    link = re.search(r'class="group-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    cause = link.rsplit("cause=", 1)[1]
+    members = simulator_members(cause)
     asked = len(upstream.paths)
     listed = client.get(link).get_data(as_text=True)
     names = re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', listed)
@@ -215,3 +231,58 @@ def test_a_cause_view_lists_its_whole_group_from_the_walks_record_without_a_scan
     assert f"{len(members)} matching tasks loaded, of 5,000 tasks" in " ".join(listed.split())
     assert "Scanned" not in listed and "Load more" not in listed
     assert not [path for path in upstream.paths[asked:] if path.endswith("/tasks")]
+
+
+def test_a_cause_view_lists_its_whole_group_from_the_runs_digest_without_a_scan(counted):  # noqa: F811
+    """After a restart the walk's shared record is gone and the groups come from the run's kept
+    digest: a group's link still lists exactly its members at once, reading only the pages the
+    digest says hold them, never scanning."""
+    from webapp import create_app
+
+    from .test_health import NOW, Counting
+
+    grouped_big_execution(counted[0])
+    clock = FakeClock(NOW)
+    upstream = Counting(clock)
+    # Another process on the same data folder: a cache of its own, the same digests.
+    config = {"TESTING": True, "BLAXEL_API_KEY": "any-token", "CLOCK": clock}
+    restarted = create_app({**config, "BLAXEL_TRANSPORT": upstream}).test_client()
+    html = restarted.get(BIG + "/triage", headers=HTMX).get_data(as_text=True)
+    big_pages = BIG.replace("/jobs/", "/v0/jobs/") + "/tasks"
+    assert 'aria-busy="false"' in html and big_pages not in upstream.paths  # from the digest
+    links = re.findall(r'class="group-link" href="([^"]+)"', html)
+    for link in (found.replace("&amp;", "&") for found in links[:3]):
+        rows = simulator_rows(link.rsplit("cause=", 1)[1])
+        members = [name for name, _ in rows]
+        asked = len(upstream.paths)
+        listed = restarted.get(link).get_data(as_text=True)
+        names = re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', listed)
+        assert 0 < len(members) <= 50 and names == members
+        assert f"{len(members)} matching tasks loaded, of 5,000 tasks" in " ".join(listed.split())
+        assert "Scanned" not in listed and "Load more" not in listed
+        pages = [path for path in upstream.paths[asked:] if path == big_pages]
+        # The pages of 200 holding members, at most (some are cached by then), not a scan.
+        assert len(pages) <= len({row // 200 for _, row in rows})
+
+
+def test_a_cause_view_scans_when_the_digests_kept_cursors_have_expired(scripted):
+    """The cursors a digest keeps may have expired upstream by the time a group is opened after
+    a restart: Blaxel refuses them, and the cause view scans instead, listing the same tasks."""
+    client, _ = scripted(chain(PAGES))
+    html = client.get(URL + "/triage").get_data(as_text=True)
+    link = re.search(r'class="group-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+
+    def renewed(request: httpx.Request) -> httpx.Response:
+        """Refuses the cursors handed out before, and hands out new ones."""
+        cursor = request.url.params.get("cursor", "")
+        if cursor.startswith("UEFHR"):
+            return httpx.Response(400, json={"code": 400, "message": "invalid cursor"})
+        index = int(cursor[5:]) if cursor else 0
+        more = f"UEFHS{index + 1}" if index + 1 < len(PAGES) else ""
+        return httpx.Response(200, json=task_page(PAGES[index], more, total=6))
+
+    restarted, upstream = scripted(renewed)
+    response = restarted.get(link)
+    names = re.findall(r'class="task-link" href="[^"]*"[^>]*>([^<]+)</a>', response.text)
+    assert response.status_code == 200 and names == ["task-0", "task-2", "task-5"]
+    assert any("UEFHR" in str(r.url) for r in upstream.listing_requests)  # the digest's, tried

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -47,6 +47,8 @@ class Gathered:
     complete: bool  # every task was read
     stopped: str = ""  # why the walk ended before the chain did, if it did
     total_is_partial: bool = False  # `total` is a lower bound (Blaxel's totalIsPartial)
+    # Where each task was read: (the cursor of its page of 200, its row there), for stepping.
+    positions: list[tuple[str, int]] = field(default_factory=list)
 
 
 def give_way() -> None:
@@ -80,28 +82,31 @@ def gather_tasks(
     pages = session.walk_tasks(job_id, execution_id, replace(PAGE, q=search), shared=True)
     records = session.scope.records
     tasks: list[Task] = []
-    total, partial = None, False
+    positions: list[tuple[str, int]] = []
+    total, partial, cursor = None, False, ""
     try:
         for page in pages:
             give_way()  # a page read (or recalled) is work that never waited
             total, partial = page.total, page.total_is_partial
             tasks.extend(page.items)
+            positions.extend((cursor, row) for row in range(len(page.items)))
+            cursor = page.next_cursor
             if not page.has_more:
-                return Gathered(tasks, total, True, "", partial)
+                return Gathered(tasks, total, True, "", partial, positions)
             if upto is not None and len(tasks) >= upto:
-                return Gathered(tasks[:upto], total, False, "", partial)
+                return Gathered(tasks[:upto], total, False, "", partial, positions[:upto])
             if sum(record.cache not in ("hit", "held") for record in records) >= budget:
                 break
     except ChainStopped as stop:
         if session.scope.remaining() > 0:
-            return Gathered(tasks, total, True, stop.reason, partial)
+            return Gathered(tasks, total, True, stop.reason, partial, positions)
     except UpstreamError as error:
         # Out of time is a pause: the next request reads on from what is kept.
         if error.kind is not ErrorKind.TIMED_OUT or not tasks:
             raise
     finally:
         pages.close()
-    return Gathered(tasks, total, False, "", partial)
+    return Gathered(tasks, total, False, "", partial, positions)
 
 
 def app_ordered(
@@ -125,19 +130,22 @@ def app_ordered(
     gathered = gather_tasks(
         session, job_id, execution_id, search=query.search, budget=budget, upto=upto
     )
-    kept = list(filter(task_filter(query), gathered.tasks))
+    tasks, keep = gathered.tasks, task_filter(query)
+    kept = [number for number, task in enumerate(tasks) if keep(task)]
     if query.sort == FAILED_FIRST:
         # The walk reads newest first and the sort is stable: newest first within each status.
-        kept.sort(key=lambda task: FAILED_RANK.get(task.status, 3))
+        kept.sort(key=lambda number: FAILED_RANK.get(tasks[number].status, 3))
     else:
-        kept.sort(key=lambda task: (-(run_time(task, now) or -1.0), task.name))
-    shown = kept[offset : offset + query.limit]
+        kept.sort(key=lambda n: (-(run_time(tasks[n], now) or -1.0), tasks[n].name))
+    chosen = kept[offset : offset + query.limit]
+    shown = [tasks[number] for number in chosen]
+    positions = [gathered.positions[number] for number in chosen]
     more = offset + query.limit < len(kept)
-    read = len(gathered.tasks)
+    read = len(tasks)
     following = signer.sign([offset + query.limit, read], binding) if more else ""
     progress = ScanProgress(read, paused=not gathered.complete)
     partial = gathered.total_is_partial
-    return FilteredPage(shown, more, following, gathered.total, progress, [], partial)
+    return FilteredPage(shown, more, following, gathered.total, progress, positions, partial)
 
 
 def _position(token: str, binding: str, signer: CursorSigner) -> tuple[int, int]:

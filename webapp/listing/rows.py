@@ -22,6 +22,7 @@ from ..common.paths import IdConverter
 from ..common.text import inert, inert_text
 from ..failures.causes import attempts
 from .page import Listing
+from .stepping import LOGS_SEARCH, Trail, steps_in
 
 # What werkzeug's url_for leaves unquoted in a query string, so that links read the same.
 QUERY_SAFE = "!$'()*,/:;?@"
@@ -60,8 +61,8 @@ def name_cell(name: str, shown: Markup, link: str) -> Markup:
     return Markup(f'<a class="task-link" href="{href}"{title}>{shown or "(unnamed)"}</a>')  # noqa: S704
 
 
-def status_cell(task: Task, name: Markup, path: str) -> Markup:
-    logs = escape(path + "/logs")
+def status_cell(task: Task, name: Markup, logs_link: str) -> Markup:
+    logs = escape(logs_link)
     return Markup(  # noqa: S704 - every value escaped
         f'{badge(task.status)} <a class="logs-link" href="{logs}">Logs'
         f'<span class="visually-hidden"> of {name}</span></a>'
@@ -95,7 +96,9 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
     page = url_for("tasks.task", job_id=job_id, execution_id=execution_id, task_name=PLACEHOLDER)
     base = page[: -len(PLACEHOLDER)]
     view = urlencode(listing.query.view_args(), safe=QUERY_SAFE)
-    stepping = not listing.query.ordered_by_app  # Blaxel cannot page in the app's own orders
+    # The logs' links carry the same view, the list's search under a name of its own there.
+    logs_view = urlencode(Trail(listing.query).view(LOGS_SEARCH), safe=QUERY_SAFE)
+    stepping = steps_in(listing.query)
     default_timeout = listing.task_defaults.timeout
     now = now.astimezone(UTC)
 
@@ -107,19 +110,21 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
     rows = []
     for number, task in enumerate(listing.page.items):
         path = base + converter.to_url(task.name)
-        query = view
+        query, logs_query = view, logs_view
         if stepping:
             at = "at=" + quote(listing.position(number).link(), safe=QUERY_SAFE)
             query = f"{view}&{at}" if view else at
+            logs_query = f"{logs_view}&{at}" if logs_view else at
         tries = attempts(task)
         link = f"{path}?{query}" if query else path
+        logs_link = f"{path}/logs?{logs_query}" if logs_query else path + "/logs"
         name = inert(task.name)
         rows.append(
             TaskRow(
                 escape(task.status),
                 name_cell(task.name, name, link),
                 conditions_cell(task, name, link),
-                status_cell(task, name, path),
+                status_cell(task, name, logs_link),
                 when(task.created_at),
                 when(task.started_at),
                 when(task.completed_at),

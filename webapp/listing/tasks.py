@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from ..blaxel import Execution, Page, PageRequest, Session, Task, UpstreamError
+from ..blaxel import ErrorKind, Execution, Page, PageRequest, Session, Task, UpstreamError
 from ..common.errors import QueryError
 from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
@@ -44,7 +44,7 @@ from .page import (
 )
 from .query import FAILED_FIRST, TASKS, ListQuery
 from .rows import task_rows
-from .stepping import Position, steps
+from .stepping import StepLinks, Trail, steps
 
 bp = Blueprint("tasks", __name__)
 BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
@@ -159,6 +159,7 @@ def task_pages(
     budget = settings().scan_budget
     secret = current_app.config["SECRET_KEY"]
     moment = now()
+    kept = runs.digests()
 
     def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
         if query.ordered_by_app:
@@ -170,10 +171,20 @@ def task_pages(
             return api.list_tasks(job_id, execution_id, query.page_request())
         signer = CursorSigner(secret, SALT)
         if query.cause and not (query.statuses or query.search):
-            # A failure group's members, as its walk recorded them: no scan.
+            # A failure group's members, as its walk recorded them (shared while the walk is
+            # fresh, then in the run's digest): no scan.
             saved = api.recall("triage", (job_id, execution_id))
-            walked = Triage.from_json(saved) if saved is not None else None
-            found = walked and group_page(api, job_id, execution_id, query, walked, signer=signer)
+            digest = kept.get(job_id, execution_id) if saved is None else None
+            walked = Triage.from_json(saved) if saved is not None else digest and digest.triage()
+            try:
+                found = walked and group_page(
+                    api, job_id, execution_id, query, walked, signer=signer
+                )
+            except UpstreamError as error:
+                # A page's cursor kept from long ago may have expired: scan instead.
+                if error.kind is not ErrorKind.REJECTED:
+                    raise
+                found = None
             if found:
                 return found
         return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
@@ -267,18 +278,24 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
         return render_template(
             "_condition_list.html", task=find_task(api, job_id, execution_id, task_name)
         )
-    query = ListQuery.parse(request.args, TASKS)
-    at = Position.parse(request.args.get("at", ""))
-    back = Position.parse(request.args.get("back", ""))
+    trail = Trail.parse(request.args)
     around = None
-    if at is not None and not query.ordered_by_app:
-        around = steps(api, job_id, execution_id, query, task_name, at, back, budget=budget)
+    if trail.stepping:
+        around = steps(api, job_id, execution_id, trail, task_name, budget=budget)
     found = around.task if around is not None else find_task(api, job_id, execution_id, task_name)
-    listing = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
+    listing = Listing.links_only(
+        trail.query, "tasks.index", job_id=job_id, execution_id=execution_id
+    )
+
+    def task_url(name: str, args: dict[str, str | int]) -> str:
+        return url_for(".task", job_id=job_id, execution_id=execution_id, task_name=name, **args)
+
+    links = StepLinks.of(around, trail, task_url, listing.url(trail.query))
     return render_template(
         "task.html",
         task=found,
-        steps=around,
+        steps=links,
+        trail=trail,
         listing=listing,
         job_id=job_id,
         execution_id=execution_id,

@@ -64,5 +64,5 @@ class ExecutionLogs:
     def line_url(self, task: str, line: LogLine) -> str:
         """The task's logs, every line, opened at this one and pointing at it."""
         at = url_time(line.moment) if line.moment else None
-        page = url_for("logs.page", **self._ids, task_name=task, at=at)
+        page = url_for("logs.page", **self._ids, task_name=task, around=at)
         return f"{page}#{line_anchor(line)}"

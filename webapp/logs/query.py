@@ -42,7 +42,7 @@ class LogQuery:
         if start and end and start >= end:
             problems.append("“start” must be before “end”.")
         since = _time(single("since"), "since", problems)
-        at = _time(single("at"), "at", problems)
+        at = _time(single("around"), "around", problems)
         q = single("q").strip()
         if len(q) > MAX_SEARCH:
             problems.append(f"The search is {len(q)} characters long; at most {MAX_SEARCH} work.")
@@ -69,7 +69,7 @@ class LogQuery:
             "offset": self.offset,
             "tz": "utc" if self.utc else "",
             "since": self.since and url_time(self.since),
-            "at": self.at and url_time(self.at),
+            "around": self.at and url_time(self.at),
         }
         return {name: value for name, value in args.items() if value}
 
@@ -80,6 +80,11 @@ class LogQuery:
     def view(self) -> LogQuery:
         """The view this request belongs to: its first page, not a poll, at no line."""
         return replace(self, offset=0, since=None, at=None)
+
+    def stepped(self) -> LogQuery:
+        """The view another task's logs open with, stepping from these: the same filters, over
+        that task's own run."""
+        return replace(self.view(), start=None, end=None)
 
     @property
     def limit_choices(self) -> list[int]:

@@ -17,13 +17,14 @@ from flask import (
     url_for,
 )
 
-from ..blaxel import UpstreamError
+from ..blaxel import Task, UpstreamError
 from ..blaxel.logs import MAX_LIMIT, follow_since
 from ..common import services
 from ..common.errors import QueryError
 from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
 from ..listing.page import is_fragment, view_changed
+from ..listing.stepping import LOGS_SEARCH, StepLinks, Trail, steps
 from . import text as logtext
 from .hits import ExecutionLogs
 from .query import LogQuery, url_time
@@ -70,10 +71,31 @@ def search_page(job_id: str, execution_id: str) -> tuple[str, int]:
 
 @bp.get(TASK + "/logs")
 def page(job_id: str, execution_id: str, task_name: str) -> Response:
-    """The task's lines, newest page first; for htmx (the controls), the panel alone."""
-    view = read(job_id, execution_id, task_name, LogQuery.parse(request.args))
-    template = "_log_view.html" if is_fragment() else "logs.html"
-    response = make_response(render_template(template, view=view), view.status)
+    """The task's lines, newest page first; for htmx (the controls), the panel alone, and the
+    links to the list's tasks before and after, which keep the new filters. Opened from a list,
+    the page carries it (its trail), so that those tasks' logs are a step away."""
+    query = LogQuery.parse(request.args)
+    trail = Trail.parse(request.args, LOGS_SEARCH)
+    api = blaxel()
+    fragment = is_fragment()
+    around = None
+    if trail.stepping and (view_changed() or not fragment):
+        budget = settings().scan_budget
+        around = steps(api, job_id, execution_id, trail, task_name, budget=budget)
+    task = around.task if around is not None else find_task(api, job_id, execution_id, task_name)
+    view = read(job_id, execution_id, task, query, trail)
+    stepped = query.stepped().url_args()
+
+    def logs_url(name: str, args: dict[str, str | int]) -> str:
+        ids = {"job_id": job_id, "execution_id": execution_id, "task_name": name}
+        return url_for(".page", **ids, **stepped, **args)
+
+    links = StepLinks.of(around, trail, logs_url, view.list_url, LOGS_SEARCH)
+    template = "_log_view.html" if fragment else "logs.html"
+    body = render_template(template, view=view, steps=links)
+    if fragment and around is not None:
+        body += render_template("_task_steps.html", steps=links, oob=True)
+    response = make_response(body, view.status)
     if is_fragment() and view_changed():
         response.headers["HX-Push-Url"] = view.url
     if view.problem and view.problem.retry_after is not None:
@@ -87,7 +109,8 @@ def lines(job_id: str, execution_id: str, task_name: str) -> Response | tuple[st
     query = LogQuery.parse(request.args)
     if not is_fragment():
         return redirect(page_url(query))
-    view = read(job_id, execution_id, task_name, query)
+    task = find_task(blaxel(), job_id, execution_id, task_name)
+    view = read(job_id, execution_id, task, query)
     return render_template("_log_lines.html", view=view), view.status
 
 
@@ -132,12 +155,13 @@ def download(job_id: str, execution_id: str, task_name: str) -> Response:
     )
 
 
-def read(job_id: str, execution_id: str, task_name: str, query: LogQuery) -> LogView:
+def read(
+    job_id: str, execution_id: str, task: Task, query: LogQuery, trail: Trail | None = None
+) -> LogView:
     """The view with its page of lines or, when the logs call fails, the reason in words: the
     rest of the page does not depend on it."""
     api = blaxel()
-    task = find_task(api, job_id, execution_id, task_name)
-    view = LogView.of(job_id, execution_id, task, query, now())
+    view = LogView.of(job_id, execution_id, task, query, now(), trail=trail)
     try:
         counting = view.counting_from(query.at) if query.at else None
         if counting is not None:

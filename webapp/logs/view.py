@@ -13,6 +13,7 @@ from ..blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamErr
 from ..blaxel import logs as contract
 from ..common.errors import FINAL_KINDS, QueryError, logs_presentation
 from .attempts import Attempt, section_starts, task_attempts
+from ..listing.stepping import Trail
 from .query import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
@@ -49,6 +50,8 @@ class LogView:
     now: datetime
     page: LogPage | None = None
     problem: LogProblem | None = None
+    # The list the page was opened from: its links keep it, so stepping survives a reload.
+    trail: Trail | None = None
 
     @classmethod
     def of(
@@ -59,6 +62,7 @@ class LogView:
         query: LogQuery,
         now: datetime,
         limit: int | None = None,
+        trail: Trail | None = None,
     ) -> LogView:
         """The view the query asks for; its window is the task's run unless the URL says."""
         default = contract.task_window(task, now)
@@ -76,7 +80,7 @@ class LogView:
             limit or query.limit,
             query.offset,
         )
-        return cls(job_id, execution_id, task, query, window, request, now)
+        return cls(job_id, execution_id, task, query, window, request, now, trail=trail)
 
     def following_from(self, since: datetime) -> LogView:
         """The view a follow poll reads: from `since` (on the follow grain) to now and a margin,
@@ -182,7 +186,14 @@ class LogView:
         return dict(job_id=self.job_id, execution_id=self.execution_id, task_name=self.task.name)
 
     def _url(self, endpoint: str, query: LogQuery) -> str:
-        return url_for(endpoint, **self._ids, **query.url_args())
+        # Pages of this view keep its trail; fragments and the download need none.
+        kept = self.trail_args if endpoint == "logs.page" else {}
+        return url_for(endpoint, **self._ids, **query.url_args(), **kept)
+
+    @property
+    def trail_args(self) -> dict[str, str | int]:
+        """The list view this page came from, as its links and its controls' form carry it."""
+        return self.trail.logs_args() if self.trail is not None else {}
 
     @property
     def url(self) -> str:
@@ -190,11 +201,17 @@ class LogView:
 
     @property
     def base_url(self) -> str:
-        return self._url("logs.page", LogQuery())
+        return url_for("logs.page", **self._ids)
 
     @property
     def task_url(self) -> str:
-        return url_for("tasks.task", **self._ids)
+        return url_for("tasks.task", **self._ids, **(self.trail.args() if self.trail else {}))
+
+    @property
+    def list_url(self) -> str:
+        """The list this page came from (the execution's tasks, without a trail)."""
+        args = self.trail.query.url_args() if self.trail is not None else {}
+        return url_for("tasks.index", job_id=self.job_id, execution_id=self.execution_id, **args)
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.

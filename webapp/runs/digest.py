@@ -1,8 +1,10 @@
 """An execution's digest: what one walk of its tasks found, kept once the execution is finished.
 
 Per task (readable by name): final status, attempts, cause key, run time, queue wait. Per cause:
-its count, first tasks and one message. For the execution: its status, times, totals and the
-run-time and wait percentiles of its tasks. Kept as compressed JSON.
+its count, first tasks, one message and where each member was read (page and row, with the cursor
+of each page the walk read), so that a `cause=` view lists the group without a scan. For the
+execution: its status, times, totals and the run-time and wait percentiles of its tasks. Kept as
+compressed JSON.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class CauseCount:
     count: int
     tasks: list[str]  # the first few tasks, in walk order
     example: str
+    # Every member: (its page's number in Digest.pages, its row there); [] in older digests.
+    members: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class Digest:
     run_percentiles: dict[int, float]
     wait_percentiles: dict[int, float]
     records: dict[str, list] = field(repr=False)
+    # The cursor of each page the walk read, in order ("" the first); [] in older digests.
+    pages: list[str] = field(default_factory=list, repr=False)
 
     def task(self, name: str) -> TaskRecord | None:
         """The task's record, by name; None when the execution had no such task."""
@@ -79,10 +85,14 @@ class Digest:
     def triage(self) -> Triage:
         """The failure groups the digest was made from, complete (no walk needed)."""
         groups = {
-            key: Group(found.cause, found.count, list(found.tasks), found.example)
+            key: Group(
+                found.cause, found.count, list(found.tasks), found.example, list(found.members)
+            )
             for key, found in self.causes.items()
         }
-        return Triage(groups, self.total, self.total, False, "", True, self.stopped)
+        return Triage(
+            groups, self.total, self.total, False, "", True, self.stopped, pages=list(self.pages)
+        )
 
     @classmethod
     def of(cls, ids: tuple[str, str], execution: Execution, walked: Triage) -> Digest | None:
@@ -114,12 +124,15 @@ class Digest:
             stopped=walked.stopped,
             statuses=dict(Counter(raw[0] for raw in walked.records.values())),
             causes={
-                key: CauseCount(group.cause, group.count, list(group.tasks), group.example)
+                key: CauseCount(
+                    group.cause, group.count, list(group.tasks), group.example, group.members
+                )
                 for key, group in walked.groups.items()
             },
             run_percentiles=percentiles(runs),
             wait_percentiles=percentiles(waits),
             records=dict(walked.records),
+            pages=list(walked.pages),
         )
 
     def encode(self) -> bytes:
@@ -142,12 +155,15 @@ class Digest:
             "run_percentiles": self.run_percentiles,
             "wait_percentiles": self.wait_percentiles,
             "records": self.records,
+            "pages": self.pages,
+            "members": {key: c.members for key, c in self.causes.items() if c.members},
         }
         return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
 
     @classmethod
     def decode(cls, blob: bytes) -> Digest:
         raw: dict[str, Any] = json.loads(zlib.decompress(blob))
+        members = raw.get("members", {})
         if raw.get("version") != VERSION:
             raise ValueError(
                 f"a digest of version {raw.get('version')!r}, this app reads {VERSION}"
@@ -164,12 +180,19 @@ class Digest:
             stopped=raw["stopped"],
             statuses=raw["statuses"],
             causes={
-                key: CauseCount(Cause(outcome, reason, pattern), count, tasks, example)
+                key: CauseCount(
+                    Cause(outcome, reason, pattern),
+                    count,
+                    tasks,
+                    example,
+                    [(page, row) for page, row in members.get(key, [])],
+                )
                 for key, (outcome, reason, pattern, count, tasks, example) in raw["causes"].items()
             },
             run_percentiles={int(q): v for q, v in raw["run_percentiles"].items()},
             wait_percentiles={int(q): v for q, v in raw["wait_percentiles"].items()},
             records=raw["records"],
+            pages=raw.get("pages", []),
         )
 
 

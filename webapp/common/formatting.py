@@ -111,7 +111,8 @@ NOT_YET = Markup('<span class="none" aria-label="not yet">—</span>')
 
 @lru_cache(maxsize=4096)  # rows of the same execution show the same moments request after request
 def time_opening(moment: datetime) -> str:
-    """The opening <time> tag of a moment: its exact UTC time for machines and on hover."""
+    """The opening <time> tag of a moment in UTC (models.moment and `when` make them so; equal
+    instants share a tag): its exact UTC time for machines and on hover."""
     # Moments are UTC whole seconds already (models.moment): isoformat, for rows by the hundred.
     exact = moment.isoformat().replace("+00:00", "Z")
     shown = exact.replace("T", " ").replace("Z", " UTC")

@@ -208,6 +208,36 @@ def viewers(
     )
 
 
+def navigations(chromium, url: str, repeat: int):
+    """`repeat` first loads of `url`, each in a fresh context (nothing cached): (the times from
+    navigation to the 50th row laid out and painted, in the page; the same as Playwright's wait
+    sees it; the bytes of the first load; the last load's page, still open)."""
+    in_page, polled, first_bytes, page = [], [], 0, None
+    for attempt in range(repeat):
+        context = chromium.new_context()
+        page = context.new_page()
+        page.add_init_script(ROWS_VISIBLE)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        received: list[int] = []
+        cdp.on(
+            "Network.loadingFinished",
+            lambda event, r=received: r.append(event["encodedDataLength"]),
+        )
+        started = time.perf_counter()
+        page.goto(url, wait_until="commit")
+        # A first load walks the execution for its failed-first order: slow on a busy machine.
+        page.locator("#rows tr.task").nth(49).wait_for(state="visible", timeout=120_000)
+        polled.append((time.perf_counter() - started) * 1000)
+        in_page.append(page.evaluate("window.rowsVisible"))
+        page.wait_for_load_state("load")
+        if attempt == 0:
+            first_bytes = sum(received)
+        if attempt < repeat - 1:
+            context.close()
+    return in_page, polled, first_bytes, page
+
+
 def browser(report: Report, base: str, repeat: int) -> None:
     """(e) headless Chromium: navigation → rows visible, Load more → rows appended, bytes."""
     from playwright.sync_api import sync_playwright
@@ -215,28 +245,17 @@ def browser(report: Report, base: str, repeat: int) -> None:
     url = base + tasks_path()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        navigations, first_bytes = [], 0
-        for attempt in range(repeat):
-            context = chromium.new_context()
-            page = context.new_page()
-            cdp = context.new_cdp_session(page)
-            cdp.send("Network.enable")
-            received: list[int] = []
-            cdp.on(
-                "Network.loadingFinished",
-                lambda event, r=received: r.append(event["encodedDataLength"]),
-            )
-            started = time.perf_counter()
-            page.goto(url, wait_until="commit")
-            page.locator("#rows tr.task").nth(49).wait_for(state="visible")
-            navigations.append((time.perf_counter() - started) * 1000)
-            page.wait_for_load_state("load")
-            if attempt == 0:
-                first_bytes = sum(received)
-            if attempt < repeat - 1:
-                context.close()
+        in_page, polled, first_bytes, page = navigations(chromium, url, repeat)
+        median = statistics.median(in_page)
         report.add(
-            "(e) Chromium: navigation → 50 rows visible", f"{statistics.median(navigations):.0f} ms"
+            "(e) Chromium: navigation → 50 rows visible (in the page)",
+            f"{median:.0f} ms",
+            "",
+            f"≤ 300 ms — {verdict(median <= 300)}",
+        )
+        report.add(
+            "(e) the same as Playwright's wait sees it (polled 20, 50, 100, 100, 500 ms apart)",
+            f"{statistics.median(polled):.0f} ms",
         )
         report.add(
             "(e) Chromium: bytes transferred on first load (htmx included)",
@@ -255,6 +274,25 @@ def browser(report: Report, base: str, repeat: int) -> None:
             f"< 100 ms — {verdict(median < 100)}",
         )
         chromium.close()
+
+
+# In the page, from the start of navigation (performance.now()'s origin): the first frame
+# after the 50th row is in the DOM with a box of its own. Playwright's wait checks at widening
+# intervals (0, 20, 50, 100, 100, 500 ms), so what it sees may lag by up to half a second.
+ROWS_VISIBLE = """
+(() => {
+  const seen = () => {
+    const row = document.querySelectorAll("#rows tr.task")[49];
+    if (!row || row.getBoundingClientRect().height === 0) return false;
+    observer.disconnect();
+    requestAnimationFrame(() => { window.rowsVisible = performance.now(); });
+    return true;
+  };
+  const observer = new MutationObserver(seen);
+  observer.observe(document, { childList: true, subtree: true });
+  document.addEventListener("DOMContentLoaded", seen);
+})();
+"""
 
 
 # Times in the page itself: from the click to the next frame after the new rows are in the DOM.

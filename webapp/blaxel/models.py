@@ -160,7 +160,9 @@ class Task(_Wire, dict=True):
 
     @cached_property
     def conditions(self) -> tuple[Condition, ...]:
-        return tuple(c for c in self.reported_conditions or () if c is not None)
+        reported = self.reported_conditions or ()
+        # Nearly always none is null: the tuple as decoded, without building another.
+        return reported if None not in reported else tuple(c for c in reported if c is not None)
 
     @cached_property
     def key_condition(self) -> Condition | None:

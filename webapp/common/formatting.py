@@ -109,17 +109,22 @@ def badge(status: str, what: str = "") -> Markup:
 NOT_YET = Markup('<span class="none" aria-label="not yet">—</span>')
 
 
-def time_markup(moment: datetime | None, now: datetime) -> Markup:
-    """A moment as "3 min ago", with the exact UTC time for machines and on hover."""
-    if moment is None:
-        return NOT_YET
+@lru_cache(maxsize=4096)  # rows of the same execution show the same moments request after request
+def time_opening(moment: datetime) -> str:
+    """The opening <time> tag of a moment in UTC (models.moment and `when` make them so; equal
+    instants share a tag): its exact UTC time for machines and on hover."""
     # Moments are UTC whole seconds already (models.moment): isoformat, for rows by the hundred.
     exact = moment.isoformat().replace("+00:00", "Z")
     shown = exact.replace("T", " ").replace("Z", " UTC")
     # Made here from a datetime: digits, letters and spaces, nothing to escape.
-    return Markup(  # noqa: S704
-        f'<time datetime="{exact}" title="{shown}">{relative(moment, now)}</time>'
-    )
+    return f'<time datetime="{exact}" title="{shown}">'
+
+
+def time_markup(moment: datetime | None, now: datetime) -> Markup:
+    """A moment as "3 min ago", with the exact UTC time for machines and on hover."""
+    if moment is None:
+        return NOT_YET
+    return Markup(f"{time_opening(moment)}{relative(moment, now)}</time>")  # noqa: S704
 
 
 @pass_context

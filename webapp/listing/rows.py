@@ -8,70 +8,84 @@ copy buttons, the conditions' disclosure) are made whole, so the template places
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
-from flask import current_app, url_for
-from markupsafe import Markup, escape
+from flask import url_for
+from markupsafe import escape
+from werkzeug.routing import Map
 
 from ..blaxel import Task
-from ..common.formatting import badge, plural, run_time, span, time_markup, wait_time
+from ..common.formatting import (
+    NOT_YET,
+    badge,
+    plural,
+    relative,
+    run_time,
+    span,
+    time_opening,
+    wait_time,
+)
 from ..common.paths import IdConverter
 from ..common.text import inert, inert_text
 from ..failures.causes import attempts
 from .page import Listing
+from .query import cursor_in_link
 from .stepping import LOGS_SEARCH, Trail, steps_in
 
 # What werkzeug's url_for leaves unquoted in a query string, so that links read the same.
 QUERY_SAFE = "!$'()*,/:;?@"
 PLACEHOLDER = "x"
+# The converter of the app's `<id:...>` segments; what it writes depends on the name alone.
+CONVERTER = IdConverter(Map())
 
 
-@dataclass(slots=True)
-class TaskRow:
-    """Each field is Markup (escaped here) or text the app itself made: the template places
-    them without escaping again."""
+class TaskRow(NamedTuple):
+    """What a row shows, in the order the template unpacks it (a tuple, so that the template
+    reads its fields without an attribute lookup each). Cells are HTML made here, every
+    upstream value escaped: the template places them without escaping again."""
 
-    status: Markup
-    name_cell: Markup  # the name, a link to the task's page
-    conditions_cell: Markup  # the key condition, and every condition behind a disclosure
-    status_cell: Markup  # the status badge and a link to the task's logs
-    created: Markup
-    started: Markup
-    completed: Markup
+    status: str
+    name_cell: str  # the name, a link to the task's page
+    status_cell: str  # the status badge and a link to the task's logs
+    created: str
+    started: str
+    completed: str
     run: str
     wait: str
     used: int | None  # attempts, None when the conditions do not say
     allowed: int | None
     ran_out: bool  # a failed task that used every attempt
-    timeout: Markup | str  # the task's timeout, when it differs from most tasks' ("" otherwise)
+    timeout: str  # the task's timeout, when it differs from most tasks' ("" otherwise)
+    conditions_cell: str  # the key condition, and every condition behind a disclosure
 
 
-NO_CONDITION = Markup('<span class="none">—</span>')
+NO_CONDITION = '<span class="none">—</span>'
 
 
-def name_cell(name: str, shown: Markup, link: str) -> Markup:
+def name_cell(name: str, shown: str, href: str) -> str:
     """The name, a link to the task's page (app.js adds its copy buttons); `shown` is the name
-    made inert, once a row."""
-    href = escape(link)
+    made inert, `href` the link escaped, once a row."""
     # Long names are cut to the column: the whole name in the tooltip, and on the task's page.
     title = f' title="{escape(inert_text(name))}"' if len(name) > 30 else ""
-    return Markup(f'<a class="task-link" href="{href}"{title}>{shown or "(unnamed)"}</a>')  # noqa: S704
+    return f'<a class="task-link" href="{href}"{title}>{shown or "(unnamed)"}</a>'
 
 
-def status_cell(task: Task, name: Markup, logs_link: str) -> Markup:
-    logs = escape(logs_link)
-    return Markup(  # noqa: S704 - every value escaped
-        f'{badge(task.status)} <a class="logs-link" href="{logs}">Logs'
+def status_cell(status: str, name: str, logs: str) -> str:
+    """The status badge and a link to the task's logs; `logs` the link, escaped."""
+    return (
+        f'{badge(status)} <a class="logs-link" href="{logs}">Logs'
         f'<span class="visually-hidden"> of {name}</span></a>'
     )
 
 
-def conditions_cell(task: Task, name: Markup, link: str) -> Markup:
+def conditions_cell(task: Task, name: str, href: str, inert: Callable[[str], str]) -> str:
     """The key condition; every condition is fetched when the disclosure opens, so that rows
-    stay light to render and send (without JavaScript, a link to the task's page)."""
+    stay light to render and send (without JavaScript, a link to the task's page). `inert` is
+    text.inert, or a page's memo of it."""
     key = task.key_condition
     if key is None:
         return NO_CONDITION
@@ -79,52 +93,88 @@ def conditions_cell(task: Task, name: Markup, link: str) -> Markup:
     text = f"<bdi>{inert(key.reason or key.type)}</bdi>"
     if key.message:
         text += f": <bdi>{inert(key.message)}</bdi>"
-    href, count = escape(link), len(task.conditions)
+    count = len(task.conditions)
     error = " is-error" if key.is_error else ""
-    return Markup(  # noqa: S704 - every value escaped above
+    return (
         f'<details><summary><span class="condition-summary{error}">{text}</span> '
         f'<span class="condition-count">({count})</span></summary>'
         f'<div class="condition-list" hx-get="{href}" '
         f'hx-trigger="toggle once from:closest details" hx-swap="outerHTML">'
-        f'<a href="{href}">{plural(count, "condition")} of {name}</a></div></details>'
+        f'<a href="{href}">{conditions_count(count)} of {name}</a></div></details>'
     )
 
 
+@lru_cache(maxsize=64)  # "4 conditions", for a few small counts
+def conditions_count(count: int) -> str:
+    return plural(count, "condition")
+
+
+# A name's path segment is kept for names of up to this length (the cache stays small).
+KEPT_NAME = 200
+
+
+def write_segment(name: str) -> tuple[str, str]:
+    """A task's name as its path segment, written by the router's own converter, and that
+    segment escaped for an attribute."""
+    segment = CONVERTER.to_url(name)
+    return segment, str(escape(segment))
+
+
+kept_segment = lru_cache(maxsize=4096)(write_segment)  # the same names, page after page
+
+
 def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -> list[TaskRow]:
-    converter = IdConverter(current_app.url_map)
-    # One url_for each: the router builds the path, the converter writes each name into it.
+    # One url_for: the router builds the path, the converter writes each name into it.
     page = url_for("tasks.task", job_id=job_id, execution_id=execution_id, task_name=PLACEHOLDER)
-    base = page[: -len(PLACEHOLDER)]
-    view = urlencode(listing.query.view_args(), safe=QUERY_SAFE)
+    base = str(escape(page[: -len(PLACEHOLDER)]))
+    view = escape(urlencode(listing.query.view_args(), safe=QUERY_SAFE))
     # The logs' links carry the same view, the list's search under a name of its own there.
-    logs_view = urlencode(Trail(listing.query).view(LOGS_SEARCH), safe=QUERY_SAFE)
+    logs_view = escape(urlencode(Trail(listing.query).view(LOGS_SEARCH), safe=QUERY_SAFE))
     stepping = steps_in(listing.query)
     default_timeout = listing.task_defaults.timeout
     now = now.astimezone(UTC)
+    # Links are escaped a part at a time (escaping works character by character): the parts
+    # every row shares are escaped once.
+    joined = f"{view}&amp;" if view else ""
+    logs_joined = f"{logs_view}&amp;" if logs_view else ""
 
     # Tasks made together share their creation time: each moment is written once a page.
     @cache
-    def when(moment: datetime | None) -> Markup:
-        return time_markup(moment, now)
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return NOT_YET
+        return f"{time_opening(moment)}{relative(moment, now)}</time>"
+
+    # A page's rows mostly share their upstream page's cursor: each is written once.
+    @cache
+    def cursor_text(cursor: str) -> str:
+        return escape(quote(cursor_in_link(cursor), safe=QUERY_SAFE))
+
+    escaped = cache(escape)  # a page's statuses are a few
+    # Reasons (and often messages) repeat from task to task: each is made inert once a page.
+    condition_text = cache(inert)
 
     rows = []
     for number, task in enumerate(listing.page.items):
-        path = base + converter.to_url(task.name)
-        query, logs_query = view, logs_view
+        name = task.name
+        status = task.status
+        _, segment = kept_segment(name) if len(name) <= KEPT_NAME else write_segment(name)
+        path = base + segment
         if stepping:
-            at = "at=" + quote(listing.position(number).link(), safe=QUERY_SAFE)
-            query = f"{view}&{at}" if view else at
-            logs_query = f"{logs_view}&{at}" if logs_view else at
+            where = listing.position(number)
+            at = f"at={where.limit}:{where.index}:{cursor_text(where.cursor)}"
+            href, logs = f"{path}?{joined}{at}", f"{path}/logs?{logs_joined}{at}"
+        else:
+            href = f"{path}?{view}" if view else path
+            logs = f"{path}/logs?{logs_view}" if logs_view else f"{path}/logs"
         tries = attempts(task)
-        link = f"{path}?{query}" if query else path
-        logs_link = f"{path}/logs?{logs_query}" if logs_query else path + "/logs"
-        name = inert(task.name)
+        shown = inert(name)
+        timeout = task.timeout
         rows.append(
             TaskRow(
-                escape(task.status),
-                name_cell(task.name, name, link),
-                conditions_cell(task, name, link),
-                status_cell(task, name, logs_link),
+                escaped(status),
+                name_cell(name, shown, href),
+                status_cell(status, shown, logs),
                 when(task.created_at),
                 when(task.started_at),
                 when(task.completed_at),
@@ -132,8 +182,9 @@ def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -
                 span(wait_time(task, now)),
                 tries.used,
                 tries.allowed,
-                tries.ran_out and task.status == "failed",
-                escape(task.timeout or "—") if task.timeout != default_timeout else "",
+                tries.ran_out and status == "failed",
+                escape(timeout or "—") if timeout != default_timeout else "",
+                conditions_cell(task, shown, href, condition_text),
             )
         )
     return rows

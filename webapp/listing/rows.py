@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from functools import cache
 from urllib.parse import quote, urlencode
 
-from flask import current_app, url_for
+from flask import current_app
 from markupsafe import Markup, escape
 
 from ..blaxel import Task
 from ..common.formatting import badge, plural, run_time, span, time_markup, wait_time
 from ..common.paths import IdConverter
 from ..common.text import inert, inert_text
+from ..common.urls import urls
 from ..failures.causes import attempts
 from .page import Listing
 
@@ -92,7 +93,7 @@ def conditions_cell(task: Task, name: Markup, link: str) -> Markup:
 def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -> list[TaskRow]:
     converter = IdConverter(current_app.url_map)
     # One url_for each: the router builds the path, the converter writes each name into it.
-    page = url_for("tasks.task", job_id=job_id, execution_id=execution_id, task_name=PLACEHOLDER)
+    page = urls.task(job_id, execution_id, PLACEHOLDER)
     base = page[: -len(PLACEHOLDER)]
     view = urlencode(listing.query.view_args(), safe=QUERY_SAFE)
     stepping = not listing.query.ordered_by_app  # Blaxel cannot page in the app's own orders

@@ -11,6 +11,7 @@ from flask import url_for
 from ..blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from ..blaxel import logs as contract
 from ..common.errors import FINAL_KINDS, QueryError, logs_presentation
+from ..common.urls import urls
 from .query import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
@@ -153,15 +154,17 @@ class LogView:
 
     @property
     def url(self) -> str:
-        return self._url("logs.page", self.query.view())
+        return urls.logs(
+            self.job_id, self.execution_id, self.task.name, **self.query.view().url_args()
+        )
 
     @property
     def base_url(self) -> str:
-        return self._url("logs.page", LogQuery())
+        return urls.logs(self.job_id, self.execution_id, self.task.name)
 
     @property
     def task_url(self) -> str:
-        return url_for("tasks.task", **self._ids)
+        return urls.task(self.job_id, self.execution_id, self.task.name)
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.

@@ -22,8 +22,11 @@ class Urls:
     def task(self, job: str, execution: str, task: str, **query: object) -> str:
         return url_for("tasks.task", job_id=job, execution_id=execution, task_name=task, **query)
 
-    def logs(self, job: str, execution: str, task: str, **query: object) -> str:
-        return url_for("logs.page", job_id=job, execution_id=execution, task_name=task, **query)
+    def logs(
+        self, job: str, execution: str, task: str, endpoint: str = "logs.page", **query: object
+    ) -> str:
+        """A task's logs page, or one of its parts (`logs.lines`, `logs.follow`, ...)."""
+        return url_for(endpoint, job_id=job, execution_id=execution, task_name=task, **query)
 
     def levels(self, job: str = "", execution: str = "", task: str = "") -> list[tuple[str, ...]]:
         """(kind, name, URL) of every job, then of each level down to the deepest named."""

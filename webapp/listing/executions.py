@@ -30,9 +30,7 @@ def job(job_id: str) -> Response:
 def index(job_id: str) -> Response | str:
     query = ListQuery.parse(request.args, EXECUTIONS)
     api = blaxel()
-    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
-    pages = ExecutionPages(api, job_id, settings().scan_budget, signer)
-    page, query, notice = shown(pages, query)
+    page, query, notice = shown(ExecutionPages(api, job_id), query)
     listing = Listing.of_request(query, page, notice)
     tally = StatusCounts.of(None, listing.scan)
     chart = RunsChart.of(page.items, now()) if not query.shown else None
@@ -51,13 +49,11 @@ def index(job_id: str) -> Response | str:
 class ExecutionPages:
     api: Session
     job_id: str
-    budget: int
-    signer: CursorSigner
 
     def page(self, query: ListQuery) -> Page[Execution] | FilteredPage:
         """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
         if not query.statuses:
             return self.api.list_executions(self.job_id, query.page_request())
-        return filtered_executions(
-            self.api, self.job_id, query, budget=self.budget, signer=self.signer
-        )
+        signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
+        budget = settings().scan_budget
+        return filtered_executions(self.api, self.job_id, query, budget=budget, signer=signer)

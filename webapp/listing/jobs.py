@@ -23,8 +23,7 @@ bp = Blueprint("jobs", __name__)
 def index() -> Response | str:
     query = ListQuery.parse(request.args, JOBS)
     api = blaxel()
-    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
-    page, query, notice = shown(JobPages(api, signer), query)
+    page, query, notice = shown(JobPages(api), query)
     listing = Listing.of_request(query, page, notice)
     # Known already when the app ordered or filtered the jobs by their runs; else loaded lazily.
     histories = page.histories if isinstance(page, RankedPage) else {}
@@ -47,13 +46,12 @@ def index() -> Response | str:
 @dataclass(frozen=True)
 class JobPages:
     api: Session
-    signer: CursorSigner
 
     def page(self, query: ListQuery) -> Page[Job] | RankedPage:
         """Blaxel's own page, or, for an order or filter by recent runs, the app's."""
         if not (query.ordered_by_app or query.only):
             return self.api.list_jobs(query.page_request())
-        return ranked_jobs(self.api, query, self.signer)
+        return ranked_jobs(self.api, query, CursorSigner(current_app.config["SECRET_KEY"], SALT))
 
 
 @bp.get("/jobs/<id:job_id>/recent")

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from flask import url_for
-
 from ..blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from ..blaxel import logs as contract
 from ..common.errors import FINAL_KINDS, QueryError, logs_presentation
@@ -145,22 +143,17 @@ class LogView:
 
     # Links. Each keeps the view's filters; the page's own URL is the whole view.
 
-    @property
-    def _ids(self) -> dict[str, str]:
-        return dict(job_id=self.job_id, execution_id=self.execution_id, task_name=self.task.name)
-
     def _url(self, endpoint: str, query: LogQuery) -> str:
-        return url_for(endpoint, **self._ids, **query.url_args())
+        ids = (self.job_id, self.execution_id, self.task.name)
+        return urls.logs(*ids, endpoint=endpoint, **query.url_args())
 
     @property
     def url(self) -> str:
-        return urls.logs(
-            self.job_id, self.execution_id, self.task.name, **self.query.view().url_args()
-        )
+        return self._url("logs.page", self.query.view())
 
     @property
     def base_url(self) -> str:
-        return urls.logs(self.job_id, self.execution_id, self.task.name)
+        return self._url("logs.page", LogQuery())
 
     @property
     def task_url(self) -> str:

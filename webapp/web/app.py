@@ -38,11 +38,8 @@ def create_app(
     readiness_ttl: float = 5.0,
     signin_hash_wait: float = 2.0,
 ) -> Flask:
-    """The app, from `settings` (a Settings, or setting names over the environment; Flask's own
-    keys in that mapping, such as TESTING, go to its config). The keywords are for tests and
-    benchmarks: the Blaxel client, the clock (the demo simulator's too), the transport under a
-    client built from the settings, how long a readiness answer holds, how long a sign-in waits
-    for a free password check."""
+    """The app from `settings`: a Settings, or setting names over the environment (Flask's own
+    keys, such as TESTING, go to its config). The keywords are what tests put in place."""
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(STATIC))
     if not isinstance(settings, Settings):
         app.config.from_mapping(settings or {})
@@ -60,16 +57,12 @@ def create_app(
         tour = lambda: demo_tour(now())  # noqa: E731
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
-        client = BlaxelClient(
-            settings.api_url, settings.api_key, workspace=settings.workspace, transport=transport
+        client, write = (
+            BlaxelClient(settings.api_url, key, workspace=settings.workspace, transport=transport)
+            if key
+            else None
+            for key in (settings.api_key, settings.write_api_key)
         )
-        if settings.write_api_key:
-            write = BlaxelClient(
-                settings.api_url,
-                settings.write_api_key,
-                workspace=settings.workspace,
-                transport=transport,
-            )
     # Cached answers age with the app's clock: a clock set by hand (tests, demos) moves them too.
     store_clock = (lambda: now().timestamp()) if clock else time.monotonic
     store: Store = (

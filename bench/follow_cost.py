@@ -69,7 +69,7 @@ def own_since(url: str, now: datetime) -> str:
 def measure(viewers: int, seconds: int, own: bool = False) -> Counter[str]:
     clock = Clock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     upstream = Counting(clock)
-    app = create_app({"BLAXEL_API_KEY": "bench", "BLAXEL_TRANSPORT": upstream, "CLOCK": clock})
+    app = create_app({"BLAXEL_API_KEY": "bench"}, transport=upstream, clock=clock)
     client = app.test_client()
     start = clock.now
     opens = {start + timedelta(seconds=FOLLOW_SECONDS * n / viewers): n for n in range(viewers)}

@@ -93,9 +93,7 @@ def endpoint(path: str) -> str:
 def build() -> tuple[object, FiftyJobs, Clock]:
     clock = Clock()
     upstream = FiftyJobs(clock)
-    app = create_app(
-        {"BLAXEL_API_KEY": "bench-token", "BLAXEL_TRANSPORT": upstream, "CLOCK": clock}
-    )
+    app = create_app({"BLAXEL_API_KEY": "bench-token"}, transport=upstream, clock=clock)
     return app.test_client(), upstream, clock
 
 

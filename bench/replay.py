@@ -25,7 +25,7 @@ def replaying(answers: dict[str, bytes]):
 
     transport = httpx.MockTransport(answer)
     return create_app(
-        {"BLAXEL_API_KEY": "bench-token", "BLAXEL_TRANSPORT": transport, "WEBAPP_CACHE_TTL": "0"}
+        {"BLAXEL_API_KEY": "bench-token", "WEBAPP_CACHE_TTL": "0"}, transport=transport
     )
 
 

@@ -98,10 +98,10 @@ def app_on(upstream: Nightly, folder: str):
     return create_app(
         {
             "BLAXEL_API_KEY": "bench-token",
-            "BLAXEL_TRANSPORT": upstream,
             "WEBAPP_SECRET_KEY": "bench",
             "WEBAPP_DATA_DIR": folder,
-        }
+        },
+        transport=upstream,
     )
 
 

@@ -47,10 +47,10 @@ def walk(measure_memory: bool) -> tuple[int, dict[str, int], list[float], int, i
     app = create_app(
         {
             "BLAXEL_API_KEY": "bench-token",
-            "BLAXEL_TRANSPORT": upstream,
-            "CLOCK": clock,
             "WEBAPP_SECRET_KEY": "bench",
-        }
+        },
+        transport=upstream,
+        clock=clock,
     )
     client = app.test_client()
     client.get(PANEL.replace("/triage", "/tasks?limit=1"))  # the simulator's snapshot, made once

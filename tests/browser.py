@@ -68,9 +68,7 @@ def demo_server(clock: FakeClock | None = None) -> Iterator[str]:
     digested by another module's app, on another clock, would otherwise become this one's."""
     with tempfile.TemporaryDirectory(prefix="demo-data-") as data:
         config: dict[str, object] = {"BLAXEL_API_KEY": "", "WEBAPP_DATA_DIR": data}
-        if clock is not None:
-            config |= {"CLOCK": clock, "SIMULATOR_CLOCK": clock}
-        with serve(create_app(config)) as url:
+        with serve(create_app(config, clock=clock)) as url:
             yield url
 
 

@@ -207,9 +207,7 @@ def deadline_clock(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeClo
 @pytest.fixture
 def app(clock: FakeClock):
     """The app in demo mode: no token, upstream answered in-process by the simulator."""
-    return create_app(
-        {"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock}
-    )
+    return create_app({"TESTING": True, "BLAXEL_API_KEY": ""}, clock=clock)
 
 
 @pytest.fixture
@@ -255,16 +253,21 @@ class ScriptedUpstream:
         return self.handler(request)
 
 
-def app_on(upstream: Callable[[httpx.Request], httpx.Response], **config) -> Flask:
+def app_on(
+    upstream: Callable[[httpx.Request], httpx.Response],
+    *,
+    clock: Callable[[], datetime] | None = None,
+    readiness_ttl: float = 5.0,
+    signin_hash_wait: float = 2.0,
+    **config,
+) -> Flask:
     """The app with a token and a workspace, its Blaxel calls answered by `upstream`."""
     return create_app(
-        {
-            "TESTING": True,
-            "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_WORKSPACE": "team-space",
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-            **config,
-        }
+        {"TESTING": True, "BLAXEL_API_KEY": TOKEN, "BLAXEL_WORKSPACE": "team-space", **config},
+        transport=httpx.MockTransport(upstream),
+        clock=clock,
+        readiness_ttl=readiness_ttl,
+        signin_hash_wait=signin_hash_wait,
     )
 
 
@@ -274,7 +277,7 @@ def scripted(clock: FakeClock):
 
     def build(handler: Callable[[httpx.Request], httpx.Response], execution=None, **config):
         upstream = ScriptedUpstream(handler, execution)
-        return app_on(upstream, CLOCK=clock, **config).test_client(), upstream
+        return app_on(upstream, clock=clock, **config).test_client(), upstream
 
     return build
 

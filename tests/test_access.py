@@ -250,7 +250,7 @@ def test_readyz_says_ready_or_unavailable_and_nothing_about_the_data(scripted):
         body = task_page([]) if status == 200 else {"error": "AUTHENTICATION_FAILED"}
         return httpx.Response(status, json=body)
 
-    client, upstream = scripted(listing, READINESS_TTL=0)
+    client, upstream = scripted(listing, readiness_ttl=0)
     ready = client.get("/readyz")
     assert (ready.status_code, ready.get_json()) == (200, {"status": "ready"})
     unavailable = client.get("/readyz")

@@ -149,3 +149,59 @@ def test_no_view_chooses_what_to_render_by_the_element_that_asked():
     for source in app_modules():
         text = source.read_text(encoding="utf-8")
         assert "HX-Trigger" not in text and "HX-Target" not in text, source
+
+
+def config_keys_read(source: Path) -> list[str]:
+    """The keys a module reads from a Flask config: `….config["KEY"]`, `….config.get("KEY")`."""
+    keys = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            target, key = node.value, node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            target, key = node.func.value if node.func.attr == "get" else None, node.args[0]
+        else:
+            continue
+        if isinstance(target, ast.Attribute) and target.attr == "config":
+            keys.append(key.value if isinstance(key, ast.Constant) else ast.unparse(key))
+    return keys
+
+
+def test_the_app_reads_no_config_key_outside_the_settings():
+    """What the app reads comes from its Settings; test doubles (clock, transport, readiness
+    TTL, ...) are arguments of create_app. The Flask config is read only for Flask's own keys
+    and its extensions' (CSRF, compression)."""
+    from flask import Flask
+
+    own = set(Flask.default_config)
+    read = {
+        f"{source.relative_to(APP)}: {key}"
+        for source in app_modules()
+        for key in config_keys_read(source)
+        if key not in own and not key.startswith(("WTF_", "COMPRESS_"))
+    }
+    assert read == set()
+
+
+HIERARCHY = (
+    "jobs.index",
+    "executions.index",
+    "tasks.index",
+    "tasks.task",
+    "logs.page",
+    "logs.search_page",
+)
+
+
+def test_no_template_builds_a_url_of_the_hierarchy_itself():
+    """Links to a job, an execution, a task or its logs come from the one URL builder
+    (`urls.job(...)`, `urls.crumbs(...)`, ...), never from url_for in a template."""
+    templates = APP.parent / "templates"
+    calls = re.compile(r"url_for\(\s*['\"]([\w.]+)['\"]")
+    direct = [
+        f"{page.name}: {endpoint}"
+        for page in sorted(templates.glob("*.html"))
+        for endpoint in calls.findall(page.read_text(encoding="utf-8"))
+        if endpoint in HIERARCHY
+    ]
+    assert len(list(templates.glob("*.html"))) > 20
+    assert direct == []

@@ -162,7 +162,7 @@ class HostileUpstream(httpx.BaseTransport):
 
 
 def test_hostile_condition_messages_are_shown_as_inert_text(page):
-    app = create_app({"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": HostileUpstream()})
+    app = create_app({"BLAXEL_API_KEY": "any-token"}, transport=HostileUpstream())
     with serve(app) as url:
         page.goto(url + INVOICES + "?limit=25")
         first = page.locator("#rows tr.task details").first

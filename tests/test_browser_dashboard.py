@@ -108,9 +108,7 @@ class SummaryFailsAfterFirstCall(httpx.BaseTransport):
 def test_a_failing_poll_keeps_the_summary_and_says_updates_are_paused(browser):
     # A page of its own: the browser rightly logs the 502 of the failed poll to the console.
     page = browser.new_page()
-    app = create_app(
-        {"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": SummaryFailsAfterFirstCall()}
-    )
+    app = create_app({"BLAXEL_API_KEY": "any-token"}, transport=SummaryFailsAfterFirstCall())
     with serve(app) as url:
         page.goto(url + "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks")
         summary = page.locator("#execution-summary")

@@ -252,9 +252,9 @@ def live():
     app = create_app(
         {
             "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-            "CLOCK": clock,
-        }
+        },
+        transport=httpx.MockTransport(upstream),
+        clock=clock,
     )
     with serve(app) as url:
         yield f"{url}/jobs/nightly/executions/exec-1/tasks/task-0/logs", clock
@@ -529,7 +529,7 @@ def test_hostile_log_content_renders_inert_without_a_csp_violation(page):
     clock = FakeClock(T0 + timedelta(seconds=60))
     upstream = LogsUpstream(clock, status="failed", completed=T0, logs_answer=hostile_logs)
     app = create_app(
-        {"BLAXEL_API_KEY": TOKEN, "BLAXEL_TRANSPORT": httpx.MockTransport(upstream), "CLOCK": clock}
+        {"BLAXEL_API_KEY": TOKEN}, transport=httpx.MockTransport(upstream), clock=clock
     )
     with serve(app) as url:
         page.goto(url + "/jobs/nightly/executions/exec-1/tasks/task-0/logs")

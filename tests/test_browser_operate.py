@@ -31,9 +31,8 @@ def test_an_operator_cancels_from_the_page_and_reads_the_audit_trail(
             "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
             "WEBAPP_AUTH": "basic",
             "WEBAPP_USERS_FILE": str(users),
-            "CLOCK": clock,
-            "SIMULATOR_CLOCK": clock,
-        }
+        },
+        clock=clock,
     )
     with serve(app) as url:
         context = browser.new_context(

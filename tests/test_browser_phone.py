@@ -153,9 +153,7 @@ def odd_names(request: httpx.Request) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def odd_url():
-    app = create_app(
-        {"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": httpx.MockTransport(odd_names)}
-    )
+    app = create_app({"BLAXEL_API_KEY": "any-token"}, transport=httpx.MockTransport(odd_names))
     with serve(app) as url:
         yield url + "/jobs/nightly/executions/exec-1/tasks"
 

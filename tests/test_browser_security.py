@@ -87,9 +87,7 @@ def long_values(request: httpx.Request) -> httpx.Response:
 def test_long_hostile_values_wrap_inert_with_their_full_text_available(watched):
     page, problems = watched
     page.set_viewport_size({"width": 1280, "height": 900})
-    app = create_app(
-        {"BLAXEL_API_KEY": "any-token", "BLAXEL_TRANSPORT": httpx.MockTransport(long_values)}
-    )
+    app = create_app({"BLAXEL_API_KEY": "any-token"}, transport=httpx.MockTransport(long_values))
     with serve(app) as url:
         page.goto(url + "/jobs/nightly/executions/exec-1/tasks")
         name = page.locator("#rows tr.task a.task-link").first

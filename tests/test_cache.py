@@ -233,7 +233,7 @@ def test_readyz_stays_ready_during_a_hold_without_asking_blaxel(scripted, clock)
     every instance at once, so /readyz says ready and the probe is not sent during the hold."""
     client, upstream = scripted(
         lambda request: httpx.Response(429, headers={"Retry-After": "30"}, json={}),
-        READINESS_TTL=0,
+        readiness_ttl=0,
     )
     assert client.get(TASKS, headers=FRAGMENT).status_code == 503
     ready = client.get("/readyz")

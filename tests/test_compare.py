@@ -55,8 +55,8 @@ class Recording(httpx.BaseTransport):
 def build(refuse: bool = False, **config):
     clock = FakeClock(NOW)
     upstream = Recording(clock, refuse)
-    settings = {"TESTING": True, "BLAXEL_API_KEY": "t", "BLAXEL_TRANSPORT": upstream}
-    app = create_app({**settings, "CLOCK": clock, **config})
+    settings = {"TESTING": True, "BLAXEL_API_KEY": "t"}
+    app = create_app({**settings, **config}, transport=upstream, clock=clock)
     return app.test_client(), upstream
 
 

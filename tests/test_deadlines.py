@@ -26,7 +26,7 @@ TASKS = "/jobs/nightly/executions/exec-1/tasks"
 LOAD_MORE = re.compile(r'class="load-more" href="[^"]*cursor=')
 
 
-def app_on(url: str, **config: Any):
+def app_on(url: str, readiness_ttl: float = 5.0, **config: Any):
     return create_app(
         {
             "TESTING": True,
@@ -34,7 +34,8 @@ def app_on(url: str, **config: Any):
             "BLAXEL_API_URL": url,
             "BLAXEL_TIMEOUT": TIMEOUT,
             **config,
-        }
+        },
+        readiness_ttl=readiness_ttl,
     )
 
 
@@ -104,7 +105,7 @@ def test_readyz_answers_from_its_last_result_while_a_probe_is_in_flight(deadline
             GOOD(connection, stopping)
 
     with FaultyServer(GOOD) as server:
-        app = app_on(server.url, READINESS_TTL=0.5)
+        app = app_on(server.url, readiness_ttl=0.5)
         assert app.test_client().get("/readyz").status_code == 200  # the last result: ready
         server.behaviour = held_probe
         deadline_clock.advance(0.6)  # that result is now due for a new probe

@@ -139,10 +139,9 @@ def app_with(clock):
             {
                 "TESTING": True,
                 "BLAXEL_API_KEY": "",
-                "CLOCK": clock,
-                "SIMULATOR_CLOCK": clock,
                 **config,
-            }
+            },
+            clock=clock,
         )
 
     return build

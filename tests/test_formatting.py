@@ -76,7 +76,7 @@ def test_the_queue_wait_runs_from_creation_to_start_and_grows_only_while_waiting
 def test_a_moment_reads_relative_with_its_exact_utc_time_for_machines_and_on_hover():
     from webapp import create_app
 
-    app = create_app({"CLOCK": lambda: NOW})
+    app = create_app(clock=lambda: NOW)
     moment = datetime(2026, 11, 28, 13, 30, 5, 999, tzinfo=timezone(timedelta(hours=2)))
     with app.app_context():
         html = app.jinja_env.from_string("{{ moment | when }}").render(moment=moment, now=NOW)
@@ -90,7 +90,7 @@ def test_a_moment_reads_relative_with_its_exact_utc_time_for_machines_and_on_hov
 def test_a_missing_moment_says_not_yet_to_screen_readers():
     from webapp import create_app
 
-    app = create_app({"CLOCK": lambda: NOW})
+    app = create_app(clock=lambda: NOW)
     html = app.jinja_env.from_string("{{ none | when }}").render(now=NOW)
     assert 'aria-label="not yet"' in html
 
@@ -126,7 +126,7 @@ def test_a_count_agrees_with_its_noun_irregular_plurals_given(args, text):
 def test_the_plural_filter_reads_the_same_in_templates():
     from webapp import create_app
 
-    env = create_app({"CLOCK": lambda: NOW}).jinja_env
+    env = create_app(clock=lambda: NOW).jinja_env
     html = env.from_string('{{ 1 | plural("job") }}, {{ 2 | plural("match", "matches") }}')
     assert html.render() == "1 job, 2 matches"
 

@@ -40,9 +40,9 @@ def counted():
         {
             "TESTING": True,
             "BLAXEL_API_KEY": "any-token",
-            "BLAXEL_TRANSPORT": upstream,
-            "CLOCK": clock,
-        }
+        },
+        transport=upstream,
+        clock=clock,
     )
     return app.test_client(), upstream
 

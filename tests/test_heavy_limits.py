@@ -68,8 +68,8 @@ class Server:
 
     def __init__(self, clock, **config: str) -> None:
         self.gate = Gate(clock)
-        settings = {"TESTING": True, "BLAXEL_API_KEY": TOKEN, "CLOCK": clock}
-        self.client = create_app(settings | {"BLAXEL_TRANSPORT": self.gate} | config).test_client()
+        settings = {"TESTING": True, "BLAXEL_API_KEY": TOKEN}
+        self.client = create_app(settings | config, transport=self.gate, clock=clock).test_client()
         self.threads: list[threading.Thread] = []
         self.statuses: list[int] = []
 
@@ -185,7 +185,7 @@ def test_unusable_heavy_page_shares_stop_the_app_at_start_up(clock, setting):
     from webapp.common.config import ConfigError
 
     with pytest.raises(ConfigError, match=f"{setting} must be a whole number from 1 to 1000"):
-        create_app({"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, setting: "0"})
+        create_app({"TESTING": True, "BLAXEL_API_KEY": "", setting: "0"}, clock=clock)
 
 
 def test_a_whole_timeline_gives_way_to_other_requests_as_it_is_made(client, monkeypatch):

@@ -92,8 +92,8 @@ def site():
         {
             "TESTING": True,
             "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-        }
+        },
+        transport=httpx.MockTransport(upstream),
     )
     return app.test_client(), upstream
 
@@ -480,9 +480,9 @@ def odd_site():
         {
             "TESTING": True,
             "BLAXEL_API_KEY": TOKEN,
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
             "WEBAPP_CACHE_TTL": "0",
-        }
+        },
+        transport=httpx.MockTransport(upstream),
     )
     return app.test_client(), upstream
 

@@ -240,8 +240,8 @@ def test_a_search_that_runs_out_of_its_task_budget_says_it_is_incomplete(client,
 
 
 def test_a_search_out_of_time_says_it_is_incomplete_and_places_nothing(clock):
-    config = {"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock}
-    client = create_app({**config, "BLAXEL_TIMEOUT": "1"}).test_client()
+    config = {"TESTING": True, "BLAXEL_API_KEY": "", "BLAXEL_TIMEOUT": "1"}
+    client = create_app(config, clock=clock).test_client()
     page = client.get(f"{INVOICES}/logs?q=Traceback").get_data(as_text=True)
     assert "Incomplete: searched 0 of" in page
     assert "the time one page may take ran out" in page

@@ -28,7 +28,7 @@ def clock():
 
 def site(clock, **upstream_options):
     upstream = LogsUpstream(clock, **upstream_options)
-    return app_on(upstream, CLOCK=clock).test_client(), upstream
+    return app_on(upstream, clock=clock).test_client(), upstream
 
 
 def shown(html: str) -> list[str]:

@@ -47,13 +47,11 @@ def demo_app(clock, users_file, **config):
         "TESTING": True,
         "BLAXEL_API_KEY": "",
         "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
-        "CLOCK": clock,
-        "SIMULATOR_CLOCK": clock,
         "WEBAPP_AUTH": "basic",
         "WEBAPP_USERS_FILE": str(users_file),
         **config,
     }
-    return create_app(settings)
+    return create_app(settings, clock=clock)
 
 
 def token_from(page: str) -> str:
@@ -199,10 +197,9 @@ def test_without_auth_nobody_can_cancel_even_with_the_write_key(clock):
             "TESTING": True,
             "BLAXEL_API_KEY": "",
             "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
-            "CLOCK": clock,
-            "SIMULATOR_CLOCK": clock,
             "WTF_CSRF_ENABLED": False,
-        }
+        },
+        clock=clock,
     )
     client = app.test_client()
     assert "Cancel this run" not in client.get(PAGE.format(*RUNNING)).text
@@ -218,13 +215,12 @@ def test_behind_a_proxy_members_of_the_operator_group_may_cancel(clock):
             "TESTING": True,
             "BLAXEL_API_KEY": "",
             "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
-            "CLOCK": clock,
-            "SIMULATOR_CLOCK": clock,
             "WEBAPP_AUTH": "proxy",
             "WEBAPP_TRUSTED_PROXIES": "127.0.0.1",
             "WEBAPP_PROXY_GROUPS_HEADER": "X-Groups",
             "WEBAPP_OPERATOR_GROUP": "batch-ops",
-        }
+        },
+        clock=clock,
     )
     client = app.test_client()
     who = {"X-Forwarded-Email": "ada@example.com"}
@@ -343,12 +339,12 @@ def test_the_app_reads_with_the_read_key_and_cancels_with_the_write_key_never_sh
             "TESTING": True,
             "BLAXEL_API_KEY": TOKEN,
             "BLAXEL_WRITE_API_KEY": WRITE_TOKEN,
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream),
-            "CLOCK": clock,
             "WEBAPP_AUTH": "proxy",
             "WEBAPP_TRUSTED_PROXIES": "127.0.0.1",
             "WEBAPP_OPERATOR_GROUP": "ops",
-        }
+        },
+        transport=httpx.MockTransport(upstream),
+        clock=clock,
     )
     client = app.test_client()
     who = {"X-Forwarded-Email": "ada@example.com", "X-Forwarded-Groups": "ops"}

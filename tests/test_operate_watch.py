@@ -77,12 +77,11 @@ def watcher_app(clock, receiver, **config):
         {
             "TESTING": True,
             "BLAXEL_API_KEY": "",
-            "CLOCK": clock,
-            "SIMULATOR_CLOCK": clock,
             "WEBAPP_WEBHOOK_URLS": receiver.url,
             "WEBAPP_PUBLIC_URL": "https://jobs.example.com",
             **config,
-        }
+        },
+        clock=clock,
     )
 
 

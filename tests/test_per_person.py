@@ -38,10 +38,7 @@ def app_for(tmp_path, clock):
     from webapp import create_app
 
     def build(**config):
-        return create_app(
-            {"TESTING": True, "BLAXEL_API_KEY": "", "CLOCK": clock, "SIMULATOR_CLOCK": clock}
-            | config
-        )
+        return create_app({"TESTING": True, "BLAXEL_API_KEY": ""} | config, clock=clock)
 
     return build
 

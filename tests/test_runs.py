@@ -102,7 +102,7 @@ def _iso(moment: datetime) -> str:
 
 
 def app_for(upstream: Nightly, clock, **config):
-    return app_on(upstream, CLOCK=clock, WEBAPP_SCAN_BUDGET="50", **config)
+    return app_on(upstream, clock=clock, WEBAPP_SCAN_BUDGET="50", **config)
 
 
 def groups_page(client, day: int) -> str:
@@ -186,7 +186,7 @@ def test_each_request_spends_at_most_the_scan_budget_and_says_how_many_runs_it_a
     "Analysed K of N" and asks again; no request makes more than the budget of calls."""
     upstream = Nightly(runs=8)
     upstream.failures[7] = {1: OOM}
-    client = app_on(upstream, CLOCK=clock, WEBAPP_SCAN_BUDGET="5").test_client()
+    client = app_on(upstream, clock=clock, WEBAPP_SCAN_BUDGET="5").test_client()
     seen = []
     for _ in range(12):
         before = len(upstream.requests)
@@ -321,7 +321,7 @@ def test_a_corrupt_data_file_stops_the_app_at_start_naming_it_and_is_left_untouc
     path.write_bytes(b"this is not a database" * 100)
     before = path.read_bytes()
     with pytest.raises(StoreError, match=re.escape(str(path))):
-        app_on(Nightly(runs=1), CLOCK=clock)
+        app_on(Nightly(runs=1), clock=clock)
     assert path.read_bytes() == before
 
 
@@ -397,7 +397,7 @@ def test_a_walk_that_spends_the_whole_budget_leaves_listing_the_runs_to_the_next
     compared) by the next request, never by a call beyond the budget."""
     upstream = Nightly(runs=3, size=400)  # two pages a run
     upstream.failures[2] = {1: OOM}
-    client = app_on(upstream, CLOCK=clock, WEBAPP_SCAN_BUDGET="2").test_client()
+    client = app_on(upstream, clock=clock, WEBAPP_SCAN_BUDGET="2").test_client()
     html = groups_page(client, 2)
     calls = [r for r in upstream.requests if not r.url.path.endswith("/exec-02")]
     assert len(calls) == 2 and all(r.url.path.endswith("/tasks") for r in calls)

@@ -168,7 +168,7 @@ def test_a_refused_htmx_request_while_paused_gets_an_error_row(signing_in):
 def test_hash_checks_are_capped_and_the_excess_told_to_come_back(signing_in, monkeypatch):
     """While HASH_CHECKS hashes run, a further sign-in waits briefly, then gets a 503 with
     Retry-After; someone already signed in gets in meanwhile."""
-    client = signing_in(SIGNIN_HASH_WAIT=0.2)
+    client = signing_in(signin_hash_wait=0.2)
     assert get(client, BOB).status_code == 200  # bob is remembered from here on
     release = threading.Event()
     started = threading.Semaphore(0)

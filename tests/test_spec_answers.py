@@ -194,8 +194,8 @@ def app_answering(answer: dict[str, Any], asked: list[str] | None = None):
             "TESTING": True,
             "BLAXEL_API_KEY": TOKEN,
             "BLAXEL_WORKSPACE": "team-space",
-            "BLAXEL_TRANSPORT": httpx.MockTransport(upstream(answer, asked)),
-        }
+        },
+        transport=httpx.MockTransport(upstream(answer, asked)),
     ).test_client()
 
 

@@ -245,8 +245,8 @@ def test_a_cause_view_lists_its_whole_group_from_the_runs_digest_without_a_scan(
     clock = FakeClock(NOW)
     upstream = Counting(clock)
     # Another process on the same data folder: a cache of its own, the same digests.
-    config = {"TESTING": True, "BLAXEL_API_KEY": "any-token", "CLOCK": clock}
-    restarted = create_app({**config, "BLAXEL_TRANSPORT": upstream}).test_client()
+    config = {"TESTING": True, "BLAXEL_API_KEY": "any-token"}
+    restarted = create_app(config, clock=clock, transport=upstream).test_client()
     html = restarted.get(BIG + "/triage", headers=HTMX).get_data(as_text=True)
     big_pages = BIG.replace("/jobs/", "/v0/jobs/") + "/tasks"
     assert 'aria-busy="false"' in html and big_pages not in upstream.paths  # from the digest

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from ..blaxel import Execution, Page, Session
 from ..common.services import now, settings
 from ..common.upstream import blaxel
+from ..common.urls import urls
 from ..health.history import RunsChart
 from ..runs import shown as runs
 from .cursors import CursorSigner
 from .filtered import SALT, FilteredPage, filtered_executions
-from .page import Listing, StatusCounts, fetch_or_restart, is_fragment, rows_response
+from .page import Listing, StatusCounts, is_fragment, rows_response, shown
 from .query import EXECUTIONS, ListQuery
 
 bp = Blueprint("executions", __name__)
@@ -20,14 +23,14 @@ bp = Blueprint("executions", __name__)
 
 @bp.get("/jobs/<id:job_id>")
 def job(job_id: str) -> Response:
-    return redirect(url_for(".index", job_id=job_id))
+    return redirect(urls.job(job_id))
 
 
 @bp.get("/jobs/<id:job_id>/executions")
 def index(job_id: str) -> Response | str:
     query = ListQuery.parse(request.args, EXECUTIONS)
     api = blaxel()
-    page, query, notice = fetch_or_restart(lambda q: execution_page(api, job_id, q), query)
+    page, query, notice = shown(ExecutionPages(api, job_id), query)
     listing = Listing.of_request(query, page, notice)
     tally = StatusCounts.of(None, listing.scan)
     chart = RunsChart.of(page.items, now()) if not query.shown else None
@@ -42,9 +45,15 @@ def index(job_id: str) -> Response | str:
     )
 
 
-def execution_page(api: Session, job_id: str, query: ListQuery) -> Page[Execution] | FilteredPage:
-    """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
-    if not query.statuses:
-        return api.list_executions(job_id, query.page_request())
-    signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
-    return filtered_executions(api, job_id, query, budget=settings().scan_budget, signer=signer)
+@dataclass(frozen=True)
+class ExecutionPages:
+    api: Session
+    job_id: str
+
+    def page(self, query: ListQuery) -> Page[Execution] | FilteredPage:
+        """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
+        if not query.statuses:
+            return self.api.list_executions(self.job_id, query.page_request())
+        signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
+        budget = settings().scan_budget
+        return filtered_executions(self.api, self.job_id, query, budget=budget, signer=signer)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from ..blaxel import Job, Page, Session
 from ..common.services import now, services
 from ..common.upstream import blaxel
+from ..common.urls import urls
 from ..health.history import SALT, WINDOWS, RankedPage, ranked_jobs, recent_runs, summarise
 from .cursors import CursorSigner
-from .page import Listing, fetch_or_restart, is_fragment, rows_response
+from .page import Listing, is_fragment, rows_response, shown
 from .query import JOBS, ListQuery
 
 bp = Blueprint("jobs", __name__)
@@ -20,7 +23,7 @@ bp = Blueprint("jobs", __name__)
 def index() -> Response | str:
     query = ListQuery.parse(request.args, JOBS)
     api = blaxel()
-    page, query, notice = fetch_or_restart(lambda q: job_page(api, q), query)
+    page, query, notice = shown(JobPages(api), query)
     listing = Listing.of_request(query, page, notice)
     # Known already when the app ordered or filtered the jobs by their runs; else loaded lazily.
     histories = page.histories if isinstance(page, RankedPage) else {}
@@ -40,18 +43,22 @@ def index() -> Response | str:
     )
 
 
-def job_page(api: Session, query: ListQuery) -> Page[Job] | RankedPage:
-    """Blaxel's own page, or, for an order or filter by recent runs, the app's."""
-    if not (query.ordered_by_app or query.only):
-        return api.list_jobs(query.page_request())
-    return ranked_jobs(api, query, CursorSigner(current_app.config["SECRET_KEY"], SALT))
+@dataclass(frozen=True)
+class JobPages:
+    api: Session
+
+    def page(self, query: ListQuery) -> Page[Job] | RankedPage:
+        """Blaxel's own page, or, for an order or filter by recent runs, the app's."""
+        if not (query.ordered_by_app or query.only):
+            return self.api.list_jobs(query.page_request())
+        return ranked_jobs(self.api, query, CursorSigner(current_app.config["SECRET_KEY"], SALT))
 
 
 @bp.get("/jobs/<id:job_id>/recent")
 def recent(job_id: str) -> Response | str:
     """A job's last run and the strip of its 20 newest, for its row (loaded as it scrolls in)."""
     if not is_fragment():
-        return redirect(url_for("executions.index", job_id=job_id))
+        return redirect(urls.job(job_id))
     history = recent_runs(blaxel(), job_id)
     return render_template("_job_recent.html", history=history)
 

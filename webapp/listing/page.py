@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flask import Response, make_response, render_template, request, url_for
 
@@ -17,7 +17,7 @@ from .query import ListQuery, cursor_fits_link
 from .stepping import Position
 
 CURSOR_EXPIRED = "That position in the list expired; showing from the start."
-P = TypeVar("P", Page[Any], FilteredPage)
+P_co = TypeVar("P_co", covariant=True)
 
 
 def is_fragment() -> bool:
@@ -153,11 +153,17 @@ class StatusCounts:
         return cls({})
 
 
-def fetch_or_restart(fetch: Callable[[ListQuery], P], query: ListQuery) -> tuple[P, ListQuery, str]:
+class Pages(Protocol[P_co]):
+    """Where a listing's pages come from: Blaxel's own, or the app's walk over them."""
+
+    def page(self, query: ListQuery) -> P_co: ...
+
+
+def shown(pages: Pages[P_co], query: ListQuery) -> tuple[P_co, ListQuery, str]:
     """(page, query, notice): the page the query asks for or, when its cursor was refused,
     the first page of the same view with a notice saying so."""
     try:
-        return fetch(query), query, ""
+        return pages.page(query), query, ""
     except (UpstreamError, CursorRejected) as error:
         # Blaxel answers 400 to a cursor that expired or belongs to another query; the app's
         # own cursors fail the same way after a key change, so both restart the list.
@@ -165,7 +171,7 @@ def fetch_or_restart(fetch: Callable[[ListQuery], P], query: ListQuery) -> tuple
         if not (query.cursor and rejected):
             raise
     first = query.first_page()
-    return fetch(first), first, CURSOR_EXPIRED
+    return pages.page(first), first, CURSOR_EXPIRED
 
 
 def view_changed() -> bool:

@@ -14,7 +14,6 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
-from flask import url_for
 from markupsafe import escape
 from werkzeug.routing import Map
 
@@ -31,6 +30,7 @@ from ..common.formatting import (
 )
 from ..common.paths import IdConverter
 from ..common.text import inert, inert_text
+from ..common.urls import urls
 from ..failures.causes import attempts
 from .page import Listing
 from .query import cursor_in_link
@@ -124,8 +124,8 @@ kept_segment = lru_cache(maxsize=4096)(write_segment)  # the same names, page af
 
 
 def task_rows(listing: Listing, job_id: str, execution_id: str, now: datetime) -> list[TaskRow]:
-    # One url_for: the router builds the path, the converter writes each name into it.
-    page = url_for("tasks.task", job_id=job_id, execution_id=execution_id, task_name=PLACEHOLDER)
+    # One URL built: the router builds the path, the converter writes each name into it.
+    page = urls.task(job_id, execution_id, PLACEHOLDER)
     base = str(escape(page[: -len(PLACEHOLDER)]))
     view = escape(urlencode(listing.query.view_args(), safe=QUERY_SAFE))
     # The logs' links carry the same view, the list's search under a name of its own there.

@@ -4,8 +4,8 @@ task's own page."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -15,7 +15,6 @@ from flask import (
     render_template,
     request,
     stream_with_context,
-    url_for,
 )
 from werkzeug.datastructures import MultiDict
 
@@ -23,10 +22,12 @@ from ..blaxel import ErrorKind, Execution, Page, PageRequest, Session, Task, Ups
 from ..common.errors import QueryError
 from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
+from ..common.urls import urls
 from ..failures.causes import Cause, cause_of
 from ..failures.triage import Triage
 from ..health.timeline import timeline
 from ..runs import shown as runs
+from ..runs.kept import Digests
 from ..web.limits import take_heavy_share
 from . import export
 from .cursors import CursorSigner
@@ -37,9 +38,9 @@ from .grouped import group_page
 from .page import (
     Listing,
     StatusCounts,
-    fetch_or_restart,
     is_fragment,
     rows_response,
+    shown,
     view_changed,
 )
 from .query import FAILED_FIRST, TASKS, ListQuery
@@ -52,7 +53,7 @@ BASE = "/jobs/<id:job_id>/executions/<id:execution_id>"
 
 @bp.get(BASE)
 def execution(job_id: str, execution_id: str) -> Response:
-    return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
+    return redirect(urls.execution(job_id, execution_id))
 
 
 @bp.get(BASE + "/tasks")
@@ -62,22 +63,17 @@ def index(job_id: str, execution_id: str) -> Response | str:
     if request.args.get("view"):
         return timeline_view(api, job_id, execution_id, query)
     fragment = is_fragment()
+    pages = TaskPages.of(api, job_id, execution_id)
     # The rows alone bring the chips' counts when the controls changed or a walk goes on.
     refill = view_changed() or query.filtered
-
-    def read_execution() -> Execution | None:
-        if not fragment:
-            return api.get_execution(job_id, execution_id)
-        return counted_execution(api, job_id, execution_id) if refill else None
-
-    found, (page, query, notice) = rows_beside(api, job_id, execution_id, query, read_execution)
+    found, (page, query, notice) = rows_beside(pages, query, whole=not fragment, counts=refill)
     if found is not None and found.status == "failed":
         # A failed execution opens failed first (a status or a failure group already picks the
         # tasks: those keep Blaxel's order); its links name their order from then on.
         if "sort" not in request.args and not fragment and not query.filtered:
             take_heavy_share()
             query = replace(query, sort=FAILED_FIRST)
-            page, query, restarted = fetch_or_restart(task_pages(api, job_id, execution_id), query)
+            page, query, restarted = shown(pages, query)
             notice = notice or restarted
         query = replace(query, sort_named=True)
     if page.total_is_partial:
@@ -112,11 +108,11 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
         tasks = list(filter(task_filter(query), gathered.tasks))
     else:
         gathered = None
-        page, query, _ = fetch_or_restart(task_pages(api, job_id, execution_id), query)
+        page, query, _ = shown(TaskPages.of(api, job_id, execution_id), query)
         tasks = list(page.items)
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     # Thousands of rows link to their task: one url_for, the name appended in the template.
-    task_base = url_for(".task", job_id=job_id, execution_id=execution_id, task_name="-")[:-1]
+    task_base = urls.task(job_id, execution_id, "-")[:-1]
     return render_template(
         "_timeline.html" if is_fragment() else "timeline.html",
         chart=timeline(tasks, moment),
@@ -131,50 +127,63 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
 
 
 def rows_beside(
-    api: Session,
-    job_id: str,
-    execution_id: str,
-    query: ListQuery,
-    execution: Callable[[], Execution | None],
+    pages: TaskPages, query: ListQuery, *, whole: bool, counts: bool
 ) -> tuple[Execution | None, tuple[Page[Task] | FilteredPage, ListQuery, str]]:
     """The execution and the page of rows, asked side by side; except that a status filter
     waits for the execution, since a finished one's counts may answer it without a walk."""
-    rows = task_pages(api, job_id, execution_id)
+    execution = lambda: wanted_execution(pages, whole=whole, counts=counts)  # noqa: E731
     if not query.statuses:
-        found, fetched = api.together(execution, lambda: fetch_or_restart(rows, query))
+        found, fetched = pages.api.together(execution, lambda: shown(pages, query))
         return found, fetched
     found = execution()
     empty = counted_out(found, query) if found is not None else None
     if empty is not None:
         return found, (empty, query, "")
-    return found, fetch_or_restart(rows, query)
+    return found, shown(pages, query)
 
 
-def task_pages(
-    api: Session, job_id: str, execution_id: str
-) -> Callable[[ListQuery], Page[Task] | FilteredPage]:
-    """How a view's page is fetched: Blaxel's own page, or, for a filter or an order it cannot
-    apply, the app's bounded walk. Made here, where the app's settings are at hand, so that the
-    fetch can run beside other calls."""
-    budget = settings().scan_budget
-    secret = current_app.config["SECRET_KEY"]
-    moment = now()
-    kept = runs.digests()
+def wanted_execution(pages: TaskPages, *, whole: bool, counts: bool) -> Execution | None:
+    """The whole page needs the execution; the rows alone only for the chips' counts, if at hand."""
+    if whole:
+        return pages.api.get_execution(pages.job_id, pages.execution_id)
+    return counted_execution(pages.api, pages.job_id, pages.execution_id) if counts else None
 
-    def fetch(query: ListQuery) -> Page[Task] | FilteredPage:
+
+@dataclass(frozen=True)
+class TaskPages:
+    """How a view's page is read: Blaxel's own page, or, for a filter or an order it cannot
+    apply, the app's bounded walk. Made in the request, where the app's settings are at hand,
+    so that it can run beside other calls."""
+
+    api: Session
+    job_id: str
+    execution_id: str
+    budget: int
+    secret: str
+    moment: datetime
+    kept: Digests  # the runs remembered: a group's members once the walk's record is gone
+
+    @classmethod
+    def of(cls, api: Session, job_id: str, execution_id: str) -> TaskPages:
+        secret = current_app.config["SECRET_KEY"]
+        budget, kept = settings().scan_budget, runs.digests()
+        return cls(api, job_id, execution_id, budget, secret, now(), kept)
+
+    def page(self, query: ListQuery) -> Page[Task] | FilteredPage:
+        api, job_id, execution_id, budget = self.api, self.job_id, self.execution_id, self.budget
         if query.ordered_by_app:
-            signer = CursorSigner(secret, SLOWEST_SALT)
+            signer = CursorSigner(self.secret, SLOWEST_SALT)
             return app_ordered(
-                api, job_id, execution_id, query, budget=budget, signer=signer, now=moment
+                api, job_id, execution_id, query, budget=budget, signer=signer, now=self.moment
             )
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
-        signer = CursorSigner(secret, SALT)
+        signer = CursorSigner(self.secret, SALT)
         if query.cause and not (query.statuses or query.search):
             # A failure group's members, as its walk recorded them (shared while the walk is
             # fresh, then in the run's digest): no scan.
             saved = api.recall("triage", (job_id, execution_id))
-            digest = kept.get(job_id, execution_id) if saved is None else None
+            digest = self.kept.get(job_id, execution_id) if saved is None else None
             walked = Triage.from_json(saved) if saved is not None else digest and digest.triage()
             try:
                 found = walked and group_page(
@@ -188,8 +197,6 @@ def task_pages(
             if found:
                 return found
         return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
-
-    return fetch
 
 
 def counted(page: Page[Task] | FilteredPage, execution: Execution | None):
@@ -288,7 +295,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
     )
 
     def task_url(name: str, args: dict[str, str | int]) -> str:
-        return url_for(".task", job_id=job_id, execution_id=execution_id, task_name=name, **args)
+        return urls.task(job_id, execution_id, name, **args)
 
     links = StepLinks.of(around, trail, task_url, listing.url(trail.query))
     return render_template(
@@ -306,7 +313,7 @@ def task(job_id: str, execution_id: str, task_name: str) -> str:
 def summary(job_id: str, execution_id: str) -> Response | str:
     """The live summary fragment that an unfinished execution's page polls."""
     if not is_fragment():
-        return redirect(url_for(".index", job_id=job_id, execution_id=execution_id))
+        return redirect(urls.execution(job_id, execution_id))
     execution = blaxel().get_execution(job_id, execution_id)
     chips = None
     # The timeline's page has no status chips to refill.

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import url_for
-
 from ..blaxel import LogLine
+from ..common.urls import urls
 from ..failures.causes import Cause
 from .query import url_time
 from .search import Searched, SearchQuery
@@ -40,14 +39,14 @@ class ExecutionLogs:
         every_task = self.walk_complete and not found.stopped
         return found.every_hit_placed or (every_task and found.searched >= found.candidates)
 
-    @property
-    def _ids(self) -> dict[str, str]:
-        return dict(job_id=self.job_id, execution_id=self.execution_id)
-
     def link(self, **changes: str) -> str:
         """This search with some of its parameters changed ("" leaves one out)."""
         args = {"q": self.query.q, "cause": self.query.cause, **changes}
-        return url_for("logs.search_page", **self._ids, **{k: v for k, v in args.items() if v})
+        return urls.execution_logs(*self._ids, **{k: v for k, v in args.items() if v})
+
+    @property
+    def _ids(self) -> tuple[str, str]:
+        return self.job_id, self.execution_id
 
     @property
     def url(self) -> str:
@@ -55,14 +54,14 @@ class ExecutionLogs:
 
     @property
     def tasks_url(self) -> str:
-        return url_for("tasks.index", **self._ids, cause=self.query.cause or None)
+        return urls.execution(*self._ids, cause=self.query.cause or None)
 
     def task_url(self, task: str) -> str:
         """The task's logs, only the lines that match."""
-        return url_for("logs.page", **self._ids, task_name=task, q=self.query.q)
+        return urls.logs(*self._ids, task, q=self.query.q)
 
     def line_url(self, task: str, line: LogLine) -> str:
         """The task's logs, every line, opened at this one and pointing at it."""
         at = url_time(line.moment) if line.moment else None
-        page = url_for("logs.page", **self._ids, task_name=task, around=at)
+        page = urls.logs(*self._ids, task, around=at)
         return f"{page}#{line_anchor(line)}"

@@ -23,6 +23,7 @@ from ..common import services
 from ..common.errors import QueryError
 from ..common.services import now, settings
 from ..common.upstream import blaxel, export_session, find_task
+from ..common.urls import urls
 from ..listing.page import is_fragment, view_changed
 from ..listing.stepping import LOGS_SEARCH, StepLinks, Trail, steps
 from . import text as logtext
@@ -87,8 +88,7 @@ def page(job_id: str, execution_id: str, task_name: str) -> Response:
     stepped = query.stepped().url_args()
 
     def logs_url(name: str, args: dict[str, str | int]) -> str:
-        ids = {"job_id": job_id, "execution_id": execution_id, "task_name": name}
-        return url_for(".page", **ids, **stepped, **args)
+        return urls.logs(job_id, execution_id, name, **stepped, **args)
 
     links = StepLinks.of(around, trail, logs_url, view.list_url, LOGS_SEARCH)
     template = "_log_view.html" if fragment else "logs.html"

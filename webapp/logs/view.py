@@ -7,13 +7,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from flask import url_for
-
 from ..blaxel import SEVERITIES, LogLine, LogPage, LogRequest, Task, UpstreamError, Window
 from ..blaxel import logs as contract
 from ..common.errors import FINAL_KINDS, QueryError, logs_presentation
-from .attempts import Attempt, section_starts, task_attempts
+from ..common.urls import urls
 from ..listing.stepping import Trail
+from .attempts import Attempt, section_starts, task_attempts
 from .query import LogQuery, field_time, url_time
 
 FOLLOW_SECONDS = 5  # how often a followed log asks for new lines
@@ -181,14 +180,11 @@ class LogView:
 
     # Links. Each keeps the view's filters; the page's own URL is the whole view.
 
-    @property
-    def _ids(self) -> dict[str, str]:
-        return dict(job_id=self.job_id, execution_id=self.execution_id, task_name=self.task.name)
-
     def _url(self, endpoint: str, query: LogQuery) -> str:
         # Pages of this view keep its trail; fragments and the download need none.
         kept = self.trail_args if endpoint == "logs.page" else {}
-        return url_for(endpoint, **self._ids, **query.url_args(), **kept)
+        ids = (self.job_id, self.execution_id, self.task.name)
+        return urls.logs(*ids, endpoint=endpoint, **query.url_args(), **kept)
 
     @property
     def trail_args(self) -> dict[str, str | int]:
@@ -201,17 +197,18 @@ class LogView:
 
     @property
     def base_url(self) -> str:
-        return url_for("logs.page", **self._ids)
+        return urls.logs(self.job_id, self.execution_id, self.task.name)
 
     @property
     def task_url(self) -> str:
-        return url_for("tasks.task", **self._ids, **(self.trail.args() if self.trail else {}))
+        trail = self.trail.args() if self.trail else {}
+        return urls.task(self.job_id, self.execution_id, self.task.name, **trail)
 
     @property
     def list_url(self) -> str:
         """The list this page came from (the execution's tasks, without a trail)."""
         args = self.trail.query.url_args() if self.trail is not None else {}
-        return url_for("tasks.index", job_id=self.job_id, execution_id=self.execution_id, **args)
+        return urls.execution(self.job_id, self.execution_id, **args)
 
     def _frozen(self, offset: int) -> LogQuery:
         # The window as this page read it: offsets stay meaningful while lines keep coming.

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 
 import click
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..common.services import services_of
+from ..common.urls import urls
 from ..store import open_outbox
 from .marks import Marks
 from .watch import Watcher, WatchSettings, serve_readiness
@@ -25,7 +26,7 @@ def run_link(app: Flask, public_url: str) -> Callable[[str, str], str]:
 
     def link(job: str, execution: str) -> str:
         with app.test_request_context("/"):
-            path = url_for("tasks.index", job_id=job, execution_id=execution)
+            path = urls.execution(job, execution)
         return public_url + path
 
     return link

@@ -224,10 +224,11 @@ def _identity_from_proxy(settings: Settings) -> str | BaseResponse:
     return identity
 
 
-def register(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
+def register(
+    app: Flask, settings: Settings, clock: Callable[[], datetime], hash_wait: float = 2.0
+) -> None:
     identify = lambda: _identity_from_proxy(settings)  # noqa: E731
     if settings.auth == "basic":
-        hash_wait = float(app.config.get("SIGNIN_HASH_WAIT", 2.0))
         users = UsersFile(settings.users_file, hash_wait)
         services.provide(app, users=users)
         # Opened here, so a data file the app cannot read stops it at start, naming the file.

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, make_response, render_template, request, url_for
+from flask import Flask, Response, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..blaxel import UpstreamError
 from ..common.errors import FINAL_KINDS, QueryError, presentation
+from ..common.urls import urls
 from ..listing.page import is_fragment
 from ..listing.query import EXECUTIONS, JOBS, TASKS
 
@@ -55,17 +56,11 @@ def way_up(status: int) -> list[tuple[str, str]]:
     are wrong (400), the same page with none comes first."""
     fixable = status == 400 and bool(request.query_string)
     args = request.view_args or {}
-    job, execution, task = args.get("job_id"), args.get("execution_id"), args.get("task_name")
-    levels: list[tuple[str, str]] = []
-    if job and execution and task:
-        where = {"job_id": job, "execution_id": execution, "task_name": task}
-        levels.append((f"Task {task}", url_for("tasks.task", **where)))
-    if job and execution:
-        where = {"job_id": job, "execution_id": execution}
-        levels.append((f"Execution {execution}", url_for("tasks.index", **where)))
-    if job:
-        levels.append((f"Job {job}", url_for("executions.index", job_id=job)))
-    levels.append(("All jobs", url_for("jobs.index")))
+    where = [args.get(name) or "" for name in ("job_id", "execution_id", "task_name")]
+    levels = [
+        (f"{kind} {name}" if kind else "All jobs", url)
+        for kind, name, url in reversed(urls.levels(*where))
+    ]
     ups = [("This page without the link's settings", request.path)] if fixable else []
     # The page that failed is no way up from itself.
     return ups + [(label, url) for label, url in levels if url != request.path]

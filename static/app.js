@@ -382,8 +382,18 @@ function localTimeline(root) {
     if (tick.dataset.utc === undefined) tick.dataset.utc = tick.textContent;
     // Seconds matter only when the ticks are less than a minute apart.
     tick.textContent = tick.dataset.utc.length > 5 ? at.toLocaleTimeString() : tickFormat.format(at);
+    keepInside(tick);
   }
   for (const note of root.querySelectorAll("[data-zone]")) note.textContent = `Times in ${zoneName}`;
+}
+// A label in the viewer's own words may be wider than the server's: one that would run past the
+// chart's edge is turned to run inward from its tick instead, so that it is never cut.
+function keepInside(tick) {
+  const width = tick.ownerSVGElement?.viewBox.baseVal.width;
+  if (!width || tick.classList.contains("tl-start") || tick.classList.contains("tl-end")) return;
+  const box = tick.getBBox();
+  if (box.x < 0) tick.classList.add("tl-start");
+  else if (box.x + box.width > width) tick.classList.add("tl-end");
 }
 document.addEventListener("htmx:load", (event) => localTimeline(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => localTimeline(document));
@@ -486,8 +496,9 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     if (event.target instanceof Element && event.target.closest("svg.timeline-chart")) pointed(event);
   });
 
-  // From the keyboard, in the chart's scroller: ← → the lane's bars, ↑ ↓ the next lanes, Enter
-  // opens the chosen bar's task. Focusing the chart chooses its first bar.
+  // From the keyboard, in the chart's scroller: ← → the lane's bars, Home End its first and last,
+  // ↑ ↓ the next lanes, Enter opens the chosen bar's task. Focusing the chart chooses its first
+  // bar. Every bar is so reached, and named in the status line beside the chart.
   function first(chart) {
     return chart.lanes.find((lane) => lane?.length)?.[0];
   }
@@ -498,6 +509,8 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     const at = lane.indexOf(bar);
     if (key === "ArrowLeft") return lane[Math.max(at - 1, 0)];
     if (key === "ArrowRight") return lane[Math.min(at + 1, lane.length - 1)];
+    if (key === "Home") return lane[0];
+    if (key === "End") return lane[lane.length - 1];
     const step = key === "ArrowUp" ? -1 : 1;
     const middle = (extent(chart, bar)[0] + extent(chart, bar)[1]) / 2;
     for (let next = bar.lane + step; next >= 0 && next < chart.lanes.length; next += step) {
@@ -519,7 +532,7 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     if (event.key === "Enter" && chart.chosen) {
       event.preventDefault();
       window.location.assign(chart.base + encodeURIComponent(chart.chosen.name));
-    } else if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) {
+    } else if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(event.key)) {
       event.preventDefault();
       choose(chart, moved(chart, event.key));
       chart.svg.querySelector(".tl-pointed")?.scrollIntoView({ block: "nearest", inline: "nearest" });

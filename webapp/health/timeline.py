@@ -26,10 +26,12 @@ from ..listing.gather import paced
 WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
 QUEUE = 40  # height of the queue's band, above the lanes
+MOST_TASKS = 5000  # the whole execution's timeline shows its newest these, unless asked for all
 MAX_LANES = 60  # beyond these, bars share the lane that frees first
 MIN_RUN = 0.6  # the narrowest a run is drawn, so that a short task still shows
 MIN_WAIT = 0.25  # a narrower wait (a quarter pixel on a 1,000-pixel chart) is in the table only
 GROUP_ORDER = ("failed", "cancelled", "running", "succeeded")  # the table's groups, then others
+EDGE = 32  # a tick closer than this to an edge has its label run inward (half "06:40 AM" wide)
 # Tick steps a time axis may take, in seconds: the first giving at most 8 ticks is used.
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 STEPS += (86400, 172800, 604800)
@@ -58,6 +60,9 @@ class Tick:
     x: float
     at: datetime
     label: str
+    # Which end of its label a tick holds: "start" or "end" near the chart's edges, where a
+    # label centred on its tick would be cut; "" for the middle.
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,8 @@ def _ticks(shape: Timeline) -> tuple[Tick, ...]:
     form = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%b %d"
     ticks, at = [], first
     while at <= shape.end:
-        ticks.append(Tick(shape.x(at), at, at.strftime(form)))
+        x = shape.x(at)
+        anchor = "start" if x < EDGE else "end" if x > WIDTH - EDGE else ""
+        ticks.append(Tick(x, at, at.strftime(form), anchor))
         at += timedelta(seconds=step)
     return tuple(ticks)

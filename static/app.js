@@ -418,10 +418,40 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     return `${secs} s`;
   }
 
+  // The table of bars: in the page once opened; before, made from the <noscript> that holds it
+  // (its text, as the browser reads a <noscript> with scripting on; or its elements, where htmx
+  // parsed the section). Made once per section.
+  const tables = new WeakMap();
+  function tableOf(section) {
+    const source = section.querySelector("noscript.tl-source");
+    if (!source) return section.querySelector("table.tl-data");
+    if (!tables.has(source)) {
+      let table = source.querySelector("table.tl-data");
+      if (!table) {
+        const holder = document.createElement("template");
+        holder.innerHTML = source.textContent;
+        table = holder.content.querySelector("table.tl-data");
+      }
+      tables.set(source, table);
+    }
+    return tables.get(source);
+  }
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      const details = event.target;
+      if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+      const source = details.matches(".timeline-table") && details.querySelector("noscript.tl-source");
+      const table = source && tableOf(details.closest("#timeline") ?? details);
+      if (table) source.replaceWith(table);
+    },
+    true,
+  );
+
   function chartOf(element) {
     const section = element instanceof Element ? element.closest("#timeline") : null;
     const svg = section?.querySelector("svg.timeline-chart");
-    const table = section?.querySelector("table.tl-data");
+    const table = section && tableOf(section);
     if (!svg || !table) return null;
     if (charts.has(svg)) return charts.get(svg);
     const lanes = [];

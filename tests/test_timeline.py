@@ -145,6 +145,8 @@ def test_the_timeline_says_what_it_shows_and_has_a_table_alternative(client):
     assert 'role="img" aria-label="Timeline of 50 tasks in ' in html
     table = re.search(r'<details class="timeline-table">.*?</details>', html, re.S).group(0)
     assert len(table_rows(table)) == 50 and "<tr><th>task-239<td>" in table
+    # In a <noscript>: the table without JavaScript; text for app.js to make one from, with it.
+    assert re.search(r'<noscript class="tl-source">\s*<table class="listing tl-data"', table)
     # The script that names the bar pointed at links it to its task's page.
     assert f'data-task-base="{STRAGGLERS}/"' in table
     # Ticks carry their UTC moment for app.js to relabel in the viewer's time zone.

@@ -31,6 +31,7 @@ class Bottleneck:
     tail_tasks: int  # how many tasks that 1 % is
     longest_run: int  # the longest a task ran
     parallelism: int | None
+    finished: int  # tasks completed: the tail's "1 %" is said only of 100 or more
 
     @property
     def queue_bound(self) -> bool:
@@ -45,20 +46,22 @@ class Bottleneck:
         slot = "for a slot" + (f" at parallelism {self.parallelism}" if self.parallelism else "")
         waited = f"Tasks waited up to {span(self.longest_wait)} {slot} in a run of {span(self.run)}"
         last = "last task" if self.tail_tasks == 1 else f"last {self.tail_tasks:,} tasks"
-        tail = f"{last} to finish (1 %) ran on {span(self.tail)} after the rest"
+        share = " (1 %)" if self.finished >= 100 else ""
+        tail = f"{last} to finish{share} ran on {span(self.tail)} after the rest"
         if self.queue_bound and self.tail_bound:
             return f"{waited}, and the {tail}: the queue and the tail set the run time."
         if self.queue_bound:
-            return f"{waited}: the queue, not the tasks, set the run time; the {tail}."
+            after = f"; the {tail}" if self.tail else ""
+            return f"{waited}: the queue, not the tasks, set the run time{after}."
         if self.tail_bound:
             return (
                 f"The {tail}, in a run of {span(self.run)}: the tail, not the queue, set "
                 f"the run time (tasks waited at most {span(self.longest_wait)} {slot})."
             )
+        after = f", and the {tail}" if self.tail else ""
         return (
             f"The tasks' own work set the run time of {span(self.run)}: they waited at most "
-            f"{span(self.longest_wait)} {slot}, the longest ran {span(self.longest_run)}, and "
-            f"the {tail}."
+            f"{span(self.longest_wait)} {slot}, the longest ran {span(self.longest_run)}{after}."
         )
 
 
@@ -89,4 +92,5 @@ def bottleneck(tasks: Sequence[Task], parallelism: int | None) -> Bottleneck | N
         tail_tasks=few,
         longest_run=round(max(runs, default=0.0)),
         parallelism=parallelism,
+        finished=len(completed),
     )

@@ -420,8 +420,18 @@ function localTimeline(root) {
     if (tick.dataset.utc === undefined) tick.dataset.utc = tick.textContent;
     // Seconds matter only when the ticks are less than a minute apart.
     tick.textContent = tick.dataset.utc.length > 5 ? at.toLocaleTimeString() : tickFormat.format(at);
+    keepInside(tick);
   }
   for (const note of root.querySelectorAll("[data-zone]")) note.textContent = `Times in ${zoneName}`;
+}
+// A label in the viewer's own words may be wider than the server's: one that would run past the
+// chart's edge is turned to run inward from its tick instead, so that it is never cut.
+function keepInside(tick) {
+  const width = tick.ownerSVGElement?.viewBox.baseVal.width;
+  if (!width || tick.classList.contains("tl-start") || tick.classList.contains("tl-end")) return;
+  const box = tick.getBBox();
+  if (box.x < 0) tick.classList.add("tl-start");
+  else if (box.x + box.width > width) tick.classList.add("tl-end");
 }
 document.addEventListener("htmx:load", (event) => localTimeline(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => localTimeline(document));
@@ -446,10 +456,40 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     return `${secs} s`;
   }
 
+  // The table of bars: in the page once opened; before, made from the <noscript> that holds it
+  // (its text, as the browser reads a <noscript> with scripting on; or its elements, where htmx
+  // parsed the section). Made once per section.
+  const tables = new WeakMap();
+  function tableOf(section) {
+    const source = section.querySelector("noscript.tl-source");
+    if (!source) return section.querySelector("table.tl-data");
+    if (!tables.has(source)) {
+      let table = source.querySelector("table.tl-data");
+      if (!table) {
+        const holder = document.createElement("template");
+        holder.innerHTML = source.textContent;
+        table = holder.content.querySelector("table.tl-data");
+      }
+      tables.set(source, table);
+    }
+    return tables.get(source);
+  }
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      const details = event.target;
+      if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+      const source = details.matches(".timeline-table") && details.querySelector("noscript.tl-source");
+      const table = source && tableOf(details.closest("#timeline") ?? details);
+      if (table) source.replaceWith(table);
+    },
+    true,
+  );
+
   function chartOf(element) {
     const section = element instanceof Element ? element.closest("#timeline") : null;
     const svg = section?.querySelector("svg.timeline-chart");
-    const table = section?.querySelector("table.tl-data");
+    const table = section && tableOf(section);
     if (!svg || !table) return null;
     if (charts.has(svg)) return charts.get(svg);
     const lanes = [];
@@ -524,8 +564,9 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     if (event.target instanceof Element && event.target.closest("svg.timeline-chart")) pointed(event);
   });
 
-  // From the keyboard, in the chart's scroller: ← → the lane's bars, ↑ ↓ the next lanes, Enter
-  // opens the chosen bar's task. Focusing the chart chooses its first bar.
+  // From the keyboard, in the chart's scroller: ← → the lane's bars, Home End its first and last,
+  // ↑ ↓ the next lanes, Enter opens the chosen bar's task. Focusing the chart chooses its first
+  // bar. Every bar is so reached, and named in the status line beside the chart.
   function first(chart) {
     return chart.lanes.find((lane) => lane?.length)?.[0];
   }
@@ -536,6 +577,8 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     const at = lane.indexOf(bar);
     if (key === "ArrowLeft") return lane[Math.max(at - 1, 0)];
     if (key === "ArrowRight") return lane[Math.min(at + 1, lane.length - 1)];
+    if (key === "Home") return lane[0];
+    if (key === "End") return lane[lane.length - 1];
     const step = key === "ArrowUp" ? -1 : 1;
     const middle = (extent(chart, bar)[0] + extent(chart, bar)[1]) / 2;
     for (let next = bar.lane + step; next >= 0 && next < chart.lanes.length; next += step) {
@@ -557,7 +600,7 @@ document.addEventListener("DOMContentLoaded", () => localTimeline(document));
     if (event.key === "Enter" && chart.chosen) {
       event.preventDefault();
       window.location.assign(chart.base + encodeURIComponent(chart.chosen.name));
-    } else if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) {
+    } else if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(event.key)) {
       event.preventDefault();
       choose(chart, moved(chart, event.key));
       chart.svg.querySelector(".tl-pointed")?.scrollIntoView({ block: "nearest", inline: "nearest" });

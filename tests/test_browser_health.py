@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from webapp.common.formatting import span
 from webapp.simulator import create_simulator
 
 from .browser import demo_server, expect, serious_violations
@@ -216,7 +217,7 @@ def test_the_timelines_bars_match_the_tasks_timestamps(browser, base_url, simula
     page.goto(base_url + STRAGGLERS)
     page.get_by_role("link", name="Timeline").click()
     expect(page).to_have_url(base_url + STRAGGLERS + "?view=timeline")
-    page.get_by_role("link", name="Show the whole execution").click()
+    # The tab opens on the whole execution, not on the list's page.
     expect(page.locator(".timeline-cover")).to_contain_text("Shows 240 of 240 tasks")
     tasks = {t["metadata"]["name"]: t for t in simulator(STRAGGLERS, limit=200)}
     svg = page.locator("svg.timeline-chart")
@@ -271,14 +272,23 @@ def run_seconds(task: dict) -> float:
     return (datetime.fromisoformat(meta["completedAt"]) - started).total_seconds()
 
 
+def open_table(page) -> None:
+    """The timeline's table, opened: app.js makes it then, from the <noscript> holding it."""
+    page.locator("details.timeline-table summary").evaluate(
+        "summary => summary.parentElement.open = true"
+    )
+    expect(page.locator("details.timeline-table table.tl-data")).to_be_visible()
+
+
 def lane_of(page, name: str) -> int:
     """A task's lane, from 0, as the timeline's table says."""
+    open_table(page)
     row = page.locator("table.tl-data tr", has=page.locator(f"th:text-is('{name}')"))
     return int(row.locator("td").first.text_content()) - 1
 
 
 def test_the_timeline_is_walked_bar_by_bar_from_the_keyboard(page, base_url):
-    page.goto(base_url + STRAGGLERS + "?view=timeline&span=all")
+    page.goto(base_url + STRAGGLERS + "?view=timeline")
     detail = page.locator("#timeline-detail")
     page.locator(".timeline-scroll").focus()
     first = detail.get_by_role("link").text_content()
@@ -296,16 +306,75 @@ def test_the_timeline_is_walked_bar_by_bar_from_the_keyboard(page, base_url):
     expect(page.locator("h1")).to_contain_text(chosen)
 
 
-def test_the_timeline_reads_the_whole_big_execution_by_itself(page, base_url):
-    page.goto(base_url + BIG + "?view=timeline&span=all")
+def test_every_bar_is_reached_and_named_from_the_keyboard_alone(page, base_url, simulator):
+    """Without a pointer: ↑ ↓ reach every lane, Home and → every bar of it, and each chosen bar's
+    task is named, and linked, in the status line beside the chart."""
+    page.goto(base_url + STRAGGLERS + "?view=timeline")
+    detail = page.locator("#timeline-detail[role='status']")  # read out as it changes
+    page.locator(".timeline-scroll").focus()
+    named: set[str] = set()
+    link = detail.get_by_role("link")
+    for lane in range(8):  # the execution's parallelism
+        if lane:
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Home")
+        while True:
+            name = link.text_content()
+            if name in named:
+                break
+            named.add(name)
+            expect(link).to_have_attribute("href", f"{STRAGGLERS}/{name}")
+            expect(detail).to_contain_text(f"{name} · succeeded · ran ")
+            page.keyboard.press("ArrowRight")
+    assert named == {task["metadata"]["name"] for task in simulator(STRAGGLERS, limit=200)}
+
+
+def test_no_axis_label_runs_past_the_chart(browser, base_url):
+    """In the viewer's own words (12-hour times here, wider than the server's), every tick label,
+    the last one too, is inside the chart: none is cut."""
+    context = browser.new_context(locale="en-US", timezone_id="America/New_York")
+    page = context.new_page()
+    # Two whose last and first ticks fall right at the chart's edges (996.3 and 0.2 of 1,000).
+    edges = ("sbom-scan/executions/exec-ffd1c977", "thumbnail-render/executions/exec-a8634a8e")
+    for path in (STRAGGLERS, BIG, *(f"/jobs/{execution}/tasks" for execution in edges)):
+        page.goto(base_url + path + "?view=timeline")
+        expect(page.locator("#timeline[aria-busy='false']")).to_be_visible(timeout=30_000)
+        ticks = page.locator("text.tl-tick")
+        expect(ticks.last).to_have_text(re.compile(r"\d\d:\d\d [AP]M"))
+        boxes = ticks.evaluate_all(
+            """ticks => ticks.map(t => { const b = t.getBBox();
+                 return [b.x, b.x + b.width, t.ownerSVGElement.viewBox.baseVal.width]; })"""
+        )
+        assert len(boxes) >= 4
+        assert all(left >= 0 and right <= width for left, right, width in boxes), boxes
+    context.close()
+
+
+def test_the_timeline_reads_the_whole_big_execution_by_itself(page, base_url, simulator):
+    """The tab's own link, no `span`: every one of the 5,000 tasks, read on by itself, and the
+    sentence of what set the run time, its figures the simulator's."""
+    page.goto(base_url + BIG + "?view=timeline")
     expect(page.locator(".timeline-cover")).to_contain_text(
         "Shows 5,000 of 5,000 tasks: the whole execution", timeout=30_000
     )
+    open_table(page)
     rows = page.locator("table.tl-data tr:has(td)")
     expect(rows).to_have_count(5000)
     # As many lanes as the execution ran tasks at once.
     lanes = rows.evaluate_all("rows => new Set(rows.map(r => r.cells[1].textContent)).size")
     assert lanes == 50
+    tasks = simulator(BIG, limit=200)
+
+    def at(task: dict, field: str) -> datetime:
+        return datetime.fromisoformat(task["metadata"][field])
+
+    wait = max(at(task, "startedAt") - at(task, "createdAt") for task in tasks)
+    run = max(at(task, "completedAt") for task in tasks) - min(at(t, "createdAt") for t in tasks)
+    assert wait > run / 2
+    expect(page.locator(".timeline-cause")).to_contain_text(
+        f"Tasks waited up to {span(wait.total_seconds())} for a slot at parallelism 50 in a run "
+        f"of {span(run.total_seconds())}: the queue, not the tasks, set the run time"
+    )
 
 
 def test_slowest_first_is_really_ordered(page, base_url, simulator):
@@ -340,7 +409,7 @@ def test_without_javascript_every_view_renders(browser, base_url):
     expect(page.locator(".recent a.run").first).to_be_visible()
     page.goto(base_url + "/jobs/price-scraper/executions")
     expect(page.locator("#runs-chart").get_by_role("img")).to_have_count(2)
-    page.goto(base_url + STRAGGLERS + "?view=timeline")
+    page.goto(base_url + STRAGGLERS + "?view=timeline&span=page")
     expect(page.locator("table.tl-data tr:has(td)")).to_have_count(50)
     expect(page.locator("path.tl-runs")).not_to_have_count(0)
     page.get_by_role("link", name="Show the whole execution").click()
@@ -369,7 +438,7 @@ def test_no_serious_accessibility_violations(browser, base_url, name, scheme):
         page.locator("#rows tr.job").nth(4).scroll_into_view_if_needed()
         expect(page.locator(".recent .strip").first).to_be_visible()
     if name == "timeline":
-        page.locator("details.timeline-table").evaluate("details => details.open = true")
+        open_table(page)
     serious = serious_violations(page)
     context.close()
     assert serious == []
@@ -394,7 +463,7 @@ def test_at_360_px_nothing_spills_sideways_but_the_timeline_scroller(browser, ba
         ("health-jobs-dark", "/?sort=failing", 1400, "dark"),
         ("health-executions", "/jobs/nightly-embeddings/executions", 1400, "light"),
         ("health-timeline", STRAGGLERS + "?view=timeline&span=all", 1400, "light"),
-        ("health-timeline-phone", STRAGGLERS + "?view=timeline", 360, "dark"),
+        ("health-timeline-phone", STRAGGLERS + "?view=timeline&span=page", 360, "dark"),
     ],
 )
 def test_screenshots_of_the_health_pages(

@@ -23,10 +23,13 @@ STRAGGLERS = "/jobs/report-render/executions/exec-stragglers"
 HELD = "/jobs/nightly-embeddings/executions/exec-5k-embeddings/tasks?view=timeline&span=all"
 HEAVY = {
     "whole timeline": STRAGGLERS + "/tasks?view=timeline&span=all",
+    # The timeline's default: the whole execution (its newest 5,000 tasks).
+    "timeline": STRAGGLERS + "/tasks?view=timeline",
     "failure groups": STRAGGLERS + "/triage",
     "status walk": STRAGGLERS + "/tasks?status=failed",
     "cause walk": STRAGGLERS + "/tasks?cause=c0ffee012345",
     "slowest first": STRAGGLERS + "/tasks?sort=duration:desc",
+    "longest wait first": STRAGGLERS + "/tasks?sort=wait:desc",
     "failed first": STRAGGLERS + "/tasks?sort=failed",
     # A failed execution's tasks open failed first: a walk, though the URL names no order.
     "failed execution": "/jobs/report-render/executions/exec-e4522547/tasks",
@@ -40,7 +43,7 @@ ORDINARY = {
     "failed execution newest first": "/jobs/report-render/executions/exec-e4522547/tasks"
     "?sort=createdAt:desc",
     "searched list": STRAGGLERS + "/tasks?q=task-1",
-    "timeline of the list's page": STRAGGLERS + "/tasks?view=timeline",
+    "timeline of the list's page": STRAGGLERS + "/tasks?view=timeline&span=page",
     "task": STRAGGLERS + "/tasks/task-1",
 }
 HTMX = {"HX-Request": "true"}

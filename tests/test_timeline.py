@@ -138,12 +138,15 @@ def test_the_whole_5000_task_timeline_is_at_most_300_kb_of_html(client):
 
 
 def test_the_timeline_says_what_it_shows_and_has_a_table_alternative(client):
-    html = client.get(STRAGGLERS + "?view=timeline").get_data(as_text=True)
+    html = client.get(STRAGGLERS + "?view=timeline&span=page").get_data(as_text=True)
     assert "Shows the 50 tasks of the list's first page (newest first) of 240." in html
+    assert f'<a href="{STRAGGLERS}?view=timeline">Show the whole execution</a>' in html
     assert sum(len(strokes(path)) for _, path, _ in RUNS.findall(html)) == 50
     assert 'role="img" aria-label="Timeline of 50 tasks in ' in html
     table = re.search(r'<details class="timeline-table">.*?</details>', html, re.S).group(0)
     assert len(table_rows(table)) == 50 and "<tr><th>task-239<td>" in table
+    # In a <noscript>: the table without JavaScript; text for app.js to make one from, with it.
+    assert re.search(r'<noscript class="tl-source">\s*<table class="listing tl-data"', table)
     # The script that names the bar pointed at links it to its task's page.
     assert f'data-task-base="{STRAGGLERS}/"' in table
     # Ticks carry their UTC moment for app.js to relabel in the viewer's time zone.
@@ -151,6 +154,51 @@ def test_the_timeline_says_what_it_shows_and_has_a_table_alternative(client):
         r'<text class="tl-tick" x="[\d.]+" y="[\d.]+" data-at="[^"]+Z">\d\d:\d\d<', html
     )
     assert '<a href="' + STRAGGLERS + '?view=timeline" aria-current="page">Timeline</a>' in html
+
+
+def test_the_timeline_shows_the_whole_execution_by_default(client):
+    """The tab's link, with no `span`, draws every task of the execution, not the list's page
+    of the 50 newest; `span=page` is a link away."""
+    html = client.get(STRAGGLERS + "?view=timeline").get_data(as_text=True)
+    assert "Shows 240 of 240 tasks: the whole execution." in html
+    assert table_rows(html).keys() == simulator_tasks(STRAGGLERS).keys()
+    assert f'<a href="{STRAGGLERS}?view=timeline&amp;span=page">Only the list' in html
+
+
+def test_the_default_timeline_stops_at_its_most_tasks_and_links_to_every_task(client, monkeypatch):
+    """Beyond MOST_TASKS the default timeline shows the newest that many, says so, and does not
+    ask again; `span=all` reads and draws every task."""
+    monkeypatch.setattr("webapp.listing.tasks.MOST_TASKS", 100)
+    html = client.get(STRAGGLERS + "?view=timeline").get_data(as_text=True)
+    rows = table_rows(html)
+    newest = sorted(
+        simulator_tasks(STRAGGLERS).values(),
+        key=lambda task: (task["metadata"]["createdAt"], int(task["metadata"]["name"][5:])),
+    )[-100:]
+    assert rows.keys() == {task["metadata"]["name"] for task in newest}
+    assert "Shows 100 of 240 tasks, among its newest 100" in html
+    assert 'aria-busy="false"' in html and "hx-trigger" not in html
+    assert f'<a href="{STRAGGLERS}?view=timeline&amp;span=all">Show every task</a>' in html
+    html = client.get(STRAGGLERS + "?view=timeline&span=all").get_data(as_text=True)
+    assert len(table_rows(html)) == 240 and "Shows 240 of 240 tasks: the whole execution" in html
+
+
+def test_an_unknown_span_is_a_400(client):
+    response = client.get(STRAGGLERS + "?view=timeline&span=most")
+    assert response.status_code == 400 and "“span” can only be" in response.get_data(True)
+
+
+def test_the_axis_labels_at_the_edges_run_inward_so_none_is_cut(client):
+    """A tick within a label's half width of the chart's right edge is anchored at its end, one
+    near the left at its start; the others are centred."""
+    html = client.get(STRAGGLERS + "?view=timeline").get_data(as_text=True)
+    ticks = re.findall(r'<text class="tl-tick( tl-\w+)?" x="([\d.]+)"', html)
+    assert len(ticks) >= 4
+    for anchor, x in ticks:
+        wanted = " tl-start" if float(x) < 32 else " tl-end" if float(x) > 968 else ""
+        assert anchor == wanted
+    # Here the last tick, 06:40, is close to the right edge.
+    assert ticks[-1][0] == " tl-end"
 
 
 def test_the_list_links_to_the_same_view_as_a_timeline(client):
@@ -224,3 +272,34 @@ def test_the_summary_polled_from_a_timeline_refills_no_chips(client):
     html = client.get(running + "/summary?view=timeline", headers=HTMX).get_data(as_text=True)
     assert "count-slot" not in html and "60 total" in html
     assert "count-slot" in client.get(running + "/summary", headers=HTMX).get_data(as_text=True)
+
+
+def wait_seconds(task: dict) -> float:
+    meta = task["metadata"]
+    return (moment(meta["startedAt"]) - moment(meta["createdAt"])).total_seconds()
+
+
+def test_longest_wait_first_orders_the_tasks_by_queue_wait_across_load_more(client):
+    """`sort=wait:desc`: the tasks by how long each waited from its creation to its start, the
+    longest first, over the whole execution and kept across Load more."""
+    tasks = simulator_tasks(STRAGGLERS)
+    html = client.get(STRAGGLERS + "?sort=wait:desc&limit=100").get_data(as_text=True)
+    assert '<option value="wait:desc" selected>Longest wait first</option>' in html
+    names = [name for _, name in NAME.findall(html)]
+    more = re.search(r'class="load-more" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "sort=wait:desc" in more
+    names += [name for _, name in NAME.findall(client.get(more, headers=HTMX).get_data(True))]
+    assert len(names) == 200 and len(set(names)) == 200
+    seconds = [wait_seconds(tasks[name]) for name in names]
+    assert seconds == sorted(seconds, reverse=True)
+    assert seconds[0] == max(wait_seconds(task) for task in tasks.values())
+    # The longest waits are the last tasks to start, not the slowest to run.
+    assert names[0] != max(tasks, key=lambda name: run_seconds(tasks[name]))
+
+
+def test_longest_wait_first_says_how_far_its_walk_read_and_keeps_its_filter(client):
+    html = client.get(BIG + "?sort=wait:desc&status=failed").get_data(as_text=True)
+    assert "Longest wait first among the 2,000 of 5,000 tasks read so far" in html
+    assert 'class="task status-failed"' in html and 'class="task status-succeeded"' not in html
+    links = NAME.findall(html)
+    assert links and all("sort=wait:desc" in href and "at=" not in href for href, _ in links)

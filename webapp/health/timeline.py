@@ -13,23 +13,28 @@ have not started are there, not in a lane.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import ClassVar
 
+from markupsafe import Markup
+
 from ..blaxel import Task
 from ..common.formatting import iso, plural, span
+from ..common.text import inert
 from ..listing.gather import paced
 
 WIDTH = 1000  # the viewBox's width
 AXIS = 22  # room for the time axis, below the lanes
 QUEUE = 40  # height of the queue's band, above the lanes
+MOST_TASKS = 5000  # the whole execution's timeline shows its newest these, unless asked for all
 MAX_LANES = 60  # beyond these, bars share the lane that frees first
 MIN_RUN = 0.6  # the narrowest a run is drawn, so that a short task still shows
 MIN_WAIT = 0.25  # a narrower wait (a quarter pixel on a 1,000-pixel chart) is in the table only
 GROUP_ORDER = ("failed", "cancelled", "running", "succeeded")  # the table's groups, then others
+EDGE = 32  # a tick closer than this to an edge has its label run inward (half "06:40 AM" wide)
 # Tick steps a time axis may take, in seconds: the first giving at most 8 ticks is used.
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 STEPS += (86400, 172800, 604800)
@@ -58,6 +63,9 @@ class Tick:
     x: float
     at: datetime
     label: str
+    # Which end of its label a tick holds: "start" or "end" near the chart's edges, where a
+    # label centred on its tick would be cut; "" for the middle.
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,15 +103,17 @@ class Timeline:
         return round(self.lane_height - 2, 2)
 
     @property
-    def groups(self) -> list[tuple[str, int, Iterator[Bar]]]:
+    def groups(self) -> list[tuple[str, int, Markup]]:
         """The bars by status, for the table: failures first, each group in order of start;
-        (status, how many, the bars as the template renders them, giving way as it goes)."""
+        (status, how many, their rows). A row is compact on purpose (end tags left out, times
+        as whole seconds) and made here in one pass: 5,000 of them through the template's loop
+        cost more than the rest of the page."""
         grouped: dict[str, list[Bar]] = {}
         for bar in self.bars:
             grouped.setdefault(bar.task.status, []).append(bar)
         order = {status: place for place, status in enumerate(GROUP_ORDER)}
         ordered = sorted(grouped.items(), key=lambda item: (order.get(item[0], 9), item[0]))
-        return [(status, len(bars), paced(bars)) for status, bars in ordered]
+        return [(status, len(bars), _rows(bars)) for status, bars in ordered]
 
     @property
     def text(self) -> str:
@@ -199,6 +209,16 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
     )
 
 
+def _rows(bars: list[Bar]) -> Markup:
+    """The table's rows of these bars: task, lane (from 1), started at, waited, ran."""
+    return Markup("").join(
+        Markup("<tr><th>{}<td>{}<td>{}<td>{}<td>{}\n").format(
+            inert(bar.task.name), bar.lane + 1, bar.at, bar.waited, bar.ran
+        )
+        for bar in paced(bars)
+    )
+
+
 def _strokes(shape: Timeline, strokes: list[tuple[int, float, float]]) -> str:
     """One path drawing many bars as horizontal strokes, lane by lane: a lane's first bar as
     "M x y h width", each next one as "m gap 0 h width" from the end of the one before."""
@@ -276,6 +296,8 @@ def _ticks(shape: Timeline) -> tuple[Tick, ...]:
     form = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%b %d"
     ticks, at = [], first
     while at <= shape.end:
-        ticks.append(Tick(shape.x(at), at, at.strftime(form)))
+        x = shape.x(at)
+        anchor = "start" if x < EDGE else "end" if x > WIDTH - EDGE else ""
+        ticks.append(Tick(x, at, at.strftime(form), anchor))
         at += timedelta(seconds=step)
     return tuple(ticks)

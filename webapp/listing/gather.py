@@ -1,6 +1,6 @@
 """An execution's tasks read whole, under a budget of upstream calls: for the orders the app makes
-(slowest first, failed first) and the timeline, which need every task where Blaxel hands out 200
-at a time.
+(slowest first, longest wait first, failed first) and the timeline, which need every task where
+Blaxel hands out 200 at a time.
 
 The walk reads its pages through the cache, the same pages as the failure groups (newest first,
 200 each), so only pages not kept yet cost a call: one request reads on by at most `budget` new
@@ -19,10 +19,10 @@ from typing import TypeVar
 
 from ..blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
 from ..common.errors import CursorRejected
-from ..common.formatting import run_time
+from ..common.formatting import run_time, wait_time
 from .cursors import CursorSigner, view_binding
 from .filtered import FilteredPage, ScanProgress, task_filter
-from .query import FAILED_FIRST, MAX_SHOWN, ListQuery
+from .query import FAILED_FIRST, LONGEST_WAIT_FIRST, MAX_SHOWN, ListQuery
 
 PAGE = PageRequest("createdAt:desc", "", 200)
 PACE = 250  # items drawn or written between two moments given to the worker's other requests
@@ -49,6 +49,7 @@ class Gathered:
     total_is_partial: bool = False  # `total` is a lower bound (Blaxel's totalIsPartial)
     # Where each task was read: (the cursor of its page of 200, its row there), for stepping.
     positions: list[tuple[str, int]] = field(default_factory=list)
+    capped: bool = False  # the walk stopped at the `upto` it was given, with more to read
 
 
 def give_way() -> None:
@@ -94,7 +95,7 @@ def gather_tasks(
             if not page.has_more:
                 return Gathered(tasks, total, True, "", partial, positions)
             if upto is not None and len(tasks) >= upto:
-                return Gathered(tasks[:upto], total, False, "", partial, positions[:upto])
+                return Gathered(tasks[:upto], total, False, "", partial, positions[:upto], True)
             if sum(record.cache not in ("hit", "held") for record in records) >= budget:
                 break
     except ChainStopped as stop:
@@ -119,10 +120,10 @@ def app_ordered(
     signer: CursorSigner,
     now: datetime,
 ) -> FilteredPage:
-    """A page of the view's tasks in an order the app makes (the longest run first, or failed
-    first), among those read so far. Its cursor says how many tasks the order was made among,
-    so that later pages follow the same order."""
-    name = "failed" if query.sort == FAILED_FIRST else "slowest"
+    """A page of the view's tasks in an order the app makes (the longest run first, the longest
+    queue wait first, or failed first), among those read so far. Its cursor says how many tasks
+    the order was made among, so that later pages follow the same order."""
+    name = {FAILED_FIRST: "failed", LONGEST_WAIT_FIRST: "waited"}.get(query.sort, "slowest")
     binding = view_binding(
         name, job_id, execution_id, query.search, list(query.statuses), query.cause
     )
@@ -135,6 +136,9 @@ def app_ordered(
     if query.sort == FAILED_FIRST:
         # The walk reads newest first and the sort is stable: newest first within each status.
         kept.sort(key=lambda number: FAILED_RANK.get(tasks[number].status, 3))
+    elif query.sort == LONGEST_WAIT_FIRST:
+        # Still waiting counts as waited so far; a task that never waited (or never says) last.
+        kept.sort(key=lambda n: (-(wait_time(tasks[n], now) or -1.0), tasks[n].name))
     else:
         kept.sort(key=lambda n: (-(run_time(tasks[n], now) or -1.0), tasks[n].name))
     chosen = kept[offset : offset + query.limit]

@@ -22,6 +22,7 @@ SORTS = {
 # Orders the app makes itself (Blaxel sorts only by name or creation time): a walk, not a page.
 FAILING_FIRST = "failing"
 SLOWEST_FIRST = "duration:desc"
+LONGEST_WAIT_FIRST = "wait:desc"  # the queue wait: from a task's creation to its start
 # Failed, cancelled, running, pending, then succeeded; newest first in each. A failed
 # execution's tasks open in this order.
 FAILED_FIRST = "failed"
@@ -79,7 +80,12 @@ TASKS = ListingKind(
     "task",
     8,
     "in this execution",
-    {**SORTS, FAILED_FIRST: "Failed first", SLOWEST_FIRST: "Slowest first"},
+    {
+        **SORTS,
+        FAILED_FIRST: "Failed first",
+        SLOWEST_FIRST: "Slowest first",
+        LONGEST_WAIT_FIRST: "Longest wait first",
+    },
     statuses=TASK_STATUSES,
     kinds_of=("retried",),
     by_cause=True,
@@ -181,7 +187,8 @@ class ListQuery:
 
     @property
     def ordered_by_app(self) -> bool:
-        """Whether the app, not Blaxel, orders the rows (failing first, slowest first)."""
+        """Whether the app, not Blaxel, orders the rows (failing first, slowest first, longest
+        wait first)."""
         return self.sort not in SORTS
 
     @property

@@ -25,7 +25,8 @@ from ..common.upstream import blaxel, export_session, find_task
 from ..common.urls import urls
 from ..failures.causes import Cause, cause_of
 from ..failures.triage import Triage
-from ..health.timeline import timeline
+from ..health.bottleneck import bottleneck
+from ..health.timeline import MOST_TASKS, timeline
 from ..runs import shown as runs
 from ..runs.kept import Digests
 from ..web.limits import take_heavy_share
@@ -95,28 +96,41 @@ def index(job_id: str, execution_id: str) -> Response | str:
 
 
 def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery) -> str:
-    """The execution's tasks over time: those of the list's page, or the whole execution as far
-    as the bounded walk has read it (each request reads on; read pages are kept)."""
+    """The execution's tasks over time: the whole execution (its newest MOST_TASKS, unless
+    `span=all`) as far as the bounded walk has read it (each request reads on; read pages are
+    kept), or those of the list's page (`span=page`)."""
     if request.args.get("view") != "timeline":
         raise QueryError(["“view” can only be “timeline”."])
+    span = request.args.get("span", "")
+    if span not in ("", "all", "page"):
+        raise QueryError(["“span” can only be “all” (every task) or “page” (the list's page)."])
     moment = now()
     execution = api.get_execution(job_id, execution_id)
-    if request.args.get("span") == "all":
-        gathered = gather_tasks(
-            api, job_id, execution_id, search=query.search, budget=settings().scan_budget
-        )
-        tasks = list(filter(task_filter(query), gathered.tasks))
-    else:
+    cause = None
+    if span == "page":
         gathered = None
         page, query, _ = shown(TaskPages.of(api, job_id, execution_id), query)
         tasks = list(page.items)
+    else:
+        upto = None if span == "all" else MOST_TASKS
+        budget = settings().scan_budget
+        gathered = gather_tasks(
+            api, job_id, execution_id, search=query.search, budget=budget, upto=upto
+        )
+        tasks = list(filter(task_filter(query), gathered.tasks))
+        # What set the run time: said of a finished execution's every task, not of a part.
+        whole = gathered.complete and not (gathered.stopped or query.filtered or query.search)
+        if whole and execution.is_finished:
+            cause = bottleneck(gathered.tasks, execution.parallelism)
     links = Listing.links_only(query, "tasks.index", job_id=job_id, execution_id=execution_id)
     # Thousands of rows link to their task: one url_for, the name appended in the template.
     task_base = urls.task(job_id, execution_id, "-")[:-1]
     return render_template(
         "_timeline.html" if is_fragment() else "timeline.html",
         chart=timeline(tasks, moment),
+        cause=cause,
         tasks=tasks,
+        span=span,
         gathered=gathered,
         execution=execution,
         job_id=job_id,

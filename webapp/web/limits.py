@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..common.config import Settings
 from ..common.formatting import plural
 from ..common.services import provide, services
-from ..listing.query import FAILED_FIRST, SLOWEST_FIRST
+from ..listing.query import FAILED_FIRST, LONGEST_WAIT_FIRST, SLOWEST_FIRST
 from .auth import client_address
 from .errorpage import error_page
 
@@ -26,7 +26,7 @@ EXPORT_ENDPOINTS = frozenset({"tasks.download", "runs.compare_export"})
 HEAVY_ENDPOINTS = frozenset({"tasks.failure_groups", "runs.compare_runs", "logs.search_page"})
 # Task-list parameters that make the app, not Blaxel, walk the execution.
 WALKING_FILTERS = ("status", "cause")
-WALKING_ORDERS = frozenset({SLOWEST_FIRST, FAILED_FIRST})
+WALKING_ORDERS = frozenset({SLOWEST_FIRST, LONGEST_WAIT_FIRST, FAILED_FIRST})
 
 
 class Shares:
@@ -159,7 +159,8 @@ def kind_of(asked: Request) -> str | None:
         return "heavy"
     if asked.endpoint == "tasks.index":
         args = asked.args
-        whole = bool(args.get("view")) and args.get("span") == "all"
+        # A timeline reads the whole execution unless it asks for the list's page alone.
+        whole = bool(args.get("view")) and args.get("span") != "page"
         walked = args.get("sort") in WALKING_ORDERS or any(map(args.get, WALKING_FILTERS))
         return "heavy" if whole or walked else None
     return None

@@ -124,7 +124,8 @@ def test_changing_the_chips_with_htmx_pushes_the_canonical_url(scripted):
 def test_the_chips_are_checkboxes_in_the_controls_form_and_reflect_the_view(scripted):
     client, _ = scripted(ok(task_page([task_json(0, "failed")])))
     html = client.get(TASKS_URL + "?status=failed").get_data(as_text=True)
-    form = html[html.index('<form id="listing-controls"') : html.index("</form>")]
+    start = html.index('<form id="listing-controls"')
+    form = html[start : html.index("</form>", start)]
     assert "change from:#status-filter" in form
     for status in TASK_STATUSES:
         checked = " checked" if status == "failed" else ""

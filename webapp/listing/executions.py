@@ -43,8 +43,9 @@ def index(job_id: str) -> Response | str:
 
 
 def execution_page(api: Session, job_id: str, query: ListQuery) -> Page[Execution] | FilteredPage:
-    """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
-    if not query.statuses:
+    """Blaxel's own page or, for a status or time filter it cannot apply, the app's bounded
+    walk."""
+    if not (query.statuses or query.timed):
         return api.list_executions(job_id, query.page_request())
     signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
     return filtered_executions(api, job_id, query, budget=settings().scan_budget, signer=signer)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from ..blaxel import Job, Page, Session
+from ..common.errors import QueryError
 from ..common.services import now, services
 from ..common.upstream import blaxel
-from ..health.history import SALT, WINDOWS, RankedPage, ranked_jobs, recent_runs, summarise
+from ..health.history import (
+    SALT,
+    WINDOWS,
+    RankedPage,
+    by_job,
+    ranked_jobs,
+    recent_runs,
+    summarise,
+)
 from .cursors import CursorSigner
 from .page import Listing, fetch_or_restart, is_fragment, rows_response
-from .query import JOBS, ListQuery
+from .query import JOBS, ListQuery, moment_in_link, one_value, time_span
 
 bp = Blueprint("jobs", __name__)
 
@@ -36,7 +48,7 @@ def index() -> Response | str:
         unread=unread,
         unread_at_least=at_least,
         windows=WINDOWS,
-        tour=tour() if tour else [],
+        tour=tour(api) if tour else [],
     )
 
 
@@ -60,10 +72,41 @@ def recent(job_id: str) -> Response | str:
 def health() -> str:
     """Failures across the workspace over a window: the panel above the jobs or, without
     JavaScript, a page of its own."""
-    query = ListQuery.parse(request.args, JOBS)
+    # `since` and `until` are the summary page's own (a bar's hour), not the jobs listing's.
+    args = request.args.copy()
+    span = MultiDict({name: args.poplist(name) for name in ("since", "until")})
+    query = ListQuery.parse(args, JOBS)
+    since, until = span_of(span)
     window = WINDOWS[query.window_name]
     summary = summarise(blaxel(), window, now())
-    template = "_health_summary.html" if is_fragment() else "health.html"
+    if is_fragment():
+        return render_template(
+            "_health_summary.html", summary=summary, query=query, windows=WINDOWS, fragment=True
+        )
+    # A bar of the chart that stands for several jobs: that hour's failed executions, listed.
+    chosen = summary.within(since, until) if since or until else None
     return render_template(
-        template, summary=summary, query=query, windows=WINDOWS, fragment=is_fragment()
+        "health.html",
+        summary=summary,
+        query=query,
+        windows=WINDOWS,
+        fragment=False,
+        since=since,
+        until=until,
+        chosen=chosen,
+        chosen_by_job=by_job(chosen or []),
+        span_args={
+            name: moment_in_link(moment)
+            for name, moment in (("since", since), ("until", until))
+            if moment
+        },
     )
+
+
+def span_of(args: MultiDict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The summary page's `since` and `until`: a bar's hour, whose failures it lists."""
+    problems: list[str] = []
+    span = time_span(one_value(args, problems), problems)
+    if problems:
+        raise QueryError(problems)
+    return span

@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         simulator_clock = app.config.get("SIMULATOR_CLOCK") or clock
         client, write = demo_clients(clock=simulator_clock, write_key=settings.write_api_key)
-        tour = lambda: demo_tour(simulator_clock())  # noqa: E731
+        tour = demo_tour
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
         client = BlaxelClient(

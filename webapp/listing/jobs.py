@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from ..blaxel import Job, Page, Session
-from ..common.errors import QueryError
+from ..blaxel import Job, Page, Session, UpstreamError
+from ..common.errors import QueryError, presentation
 from ..common.services import now, services
 from ..common.upstream import blaxel
 from ..health.history import (
@@ -17,6 +18,9 @@ from ..health.history import (
     WINDOWS,
     RankedPage,
     by_job,
+    fan_out,
+    known,
+    named,
     ranked_jobs,
     recent_runs,
     summarise,
@@ -34,8 +38,11 @@ def index() -> Response | str:
     api = blaxel()
     page, query, notice = fetch_or_restart(lambda q: job_page(api, q), query)
     listing = Listing.of_request(query, page, notice)
-    # Known already when the app ordered or filtered the jobs by their runs; else loaded lazily.
+    # Known already when the app ordered or filtered the jobs by their runs; on a wall screen
+    # (`refresh`) read with the rows, so that a refresh never blanks the strips; else lazily.
     histories = page.histories if isinstance(page, RankedPage) else {}
+    if query.refresh and not isinstance(page, RankedPage):
+        histories = known(fan_out(lambda name: recent_runs(api, name), named(page.items)))
     unread = page.unread if isinstance(page, RankedPage) else 0
     at_least = isinstance(page, RankedPage) and page.total_is_partial
     if is_fragment():
@@ -101,6 +108,39 @@ def health() -> str:
             if moment
         },
     )
+
+
+KIOSK_REFRESH = 60  # seconds between the kiosk's refreshes unless `refresh` says otherwise
+KIOSK_WINDOW = "24h"  # the kiosk's window unless `window` says otherwise
+
+
+@bp.get("/kiosk")
+def kiosk() -> tuple[str, int] | str:
+    """The health summary for a wall screen: no banner, no controls, refreshing itself; a
+    failed refresh keeps the last board on screen and says how old it is (app.js)."""
+    query = ListQuery.parse(request.args, JOBS)
+    query = replace(
+        query.with_window(query.window or KIOSK_WINDOW), refresh=query.refresh or KIOSK_REFRESH
+    )
+    board_url = url_for("jobs.kiosk", **query.url_args())
+    try:
+        summary = summarise(blaxel(), WINDOWS[query.window_name], now())
+    except UpstreamError as error:
+        if is_fragment():
+            raise  # the error page's fragment: no swap, the last board stays (errorpage.py)
+        # A screen nobody touches: it says what failed and tries again by itself.
+        status, title, _ = presentation(error)
+        page = render_template(
+            "kiosk.html", board=None, problem=title, query=query, url=board_url, most=KIOSK_ROWS
+        )
+        return page, status
+    template = "_kiosk_board.html" if is_fragment() else "kiosk.html"
+    return render_template(
+        template, board=summary, problem="", query=query, url=board_url, most=KIOSK_ROWS
+    )
+
+
+KIOSK_ROWS = 10  # jobs (or runs) a list of the kiosk shows at most, so that it fits one screen
 
 
 def span_of(args: MultiDict[str, str]) -> tuple[datetime | None, datetime | None]:

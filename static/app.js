@@ -42,7 +42,7 @@ function tickAges() {
     const seconds = Math.max(0, Math.round((Date.now() - Number(holder.dataset.received)) / 1000));
     const old = seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${Math.floor(seconds / 60)} min` : `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
     const failing = holder.hasAttribute("data-failing");
-    age.textContent = failing ? `Blaxel is not answering: this is its last answer, ${old} old` : `${old} old`;
+    age.textContent = failing ? `these figures are Blaxel's last answer, ${old} old` : `${old} old`;
     age.classList.toggle("stale", failing);
   }
 }

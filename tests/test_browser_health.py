@@ -356,6 +356,10 @@ PAGES = {
     "executions": "/jobs/nightly-embeddings/executions?status=failed,timeout",
     "timeline": STRAGGLERS + "?view=timeline&span=all",
     "slowest": STRAGGLERS + "?sort=duration:desc",
+    "kiosk": "/kiosk",
+    "health-hour": "/health?window=7d&since=2026-11-26T00:00:00Z&until=2026-11-27T00:00:00Z",
+    "executions-hour": "/jobs/price-scraper/executions?status=failed,timeout"
+    "&since=2026-11-27T00:00:00Z&until=2026-11-28T00:00:00Z",
 }
 
 

@@ -300,6 +300,39 @@ def test_the_kiosk_fits_a_wall_screen_and_keeps_its_last_board_when_blaxel_fails
     context.close()
 
 
+def test_a_failed_refresh_of_the_jobs_pages_summary_keeps_its_figures_and_ages_them(
+    browser, tmp_path
+):
+    """On the jobs page with `refresh=5`, a refresh of the summary that Blaxel fails leaves
+    the last figures on screen and says they are its last answer, and how old."""
+    clock = FakeClock(NOW)
+    upstream = SwitchedUpstream(clock)
+    app = create_app(
+        {
+            "BLAXEL_API_KEY": "any-token",
+            "BLAXEL_TRANSPORT": upstream,
+            "CLOCK": clock,
+            "WEBAPP_CACHE_TTL": "0",
+            "WEBAPP_DATA_DIR": str(tmp_path),
+        }
+    )
+    page = browser.new_page()
+    with serve(app) as url:
+        page.goto(url + "/?refresh=5")
+        summary = page.locator("#health-summary")
+        failed = summary.locator('[data-count="failed"]')
+        expect(failed).to_be_visible()
+        figure = failed.inner_text()
+        upstream.failing = True
+        expect(summary.locator("[data-age]")).to_have_text(
+            re.compile(r"^these figures are Blaxel's last answer, \d+ (s|min) old$"),
+            timeout=12_000,
+        )
+        expect(failed).to_have_text(figure)
+        expect(summary.locator("svg.failures-chart")).to_be_visible()
+    page.close()
+
+
 def test_the_kiosk_without_a_first_answer_says_so_and_keeps_asking(browser, tmp_path):
     """When Blaxel fails at the kiosk's first load there is no board to keep: the page says
     what failed, with an honest status, and asks again by itself."""

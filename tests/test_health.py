@@ -405,7 +405,7 @@ def test_failing_first_says_when_it_ordered_only_the_first_200_jobs(scripted):
 
 def test_the_executions_time_filter_lists_exactly_the_runs_created_within_it(client):
     """`since` and `until` narrow a job's executions to those created in that span (with or
-    without a status), as the simulator has them; the links keep the span."""
+    without a status), as the simulator has them; the links and status chips keep to it."""
     runs = simulator_runs("price-scraper")
     since, until = NOW - timedelta(days=2), NOW - timedelta(hours=20)
 
@@ -427,6 +427,9 @@ def test_the_executions_time_filter_lists_exactly_the_runs_created_within_it(cli
     assert (
         re.findall(r'<tr class="execution[^"]*">\s*<th[^>]*>\s*<a[^>]*>([^<]+)</a>', html) == failed
     )
+    # The status chips count the runs of that span only, as the rows do.
+    chip = re.search(r'id="count-link-failed"[^>]*>([\d,]+)</a>', html).group(1)
+    assert int(chip) == sum(run["status"] == "failed" for run in within)
 
 
 @pytest.mark.parametrize(

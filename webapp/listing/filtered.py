@@ -150,7 +150,11 @@ def filtered_executions(
     def matches(execution: Execution) -> bool:
         return execution.status in wanted and query.created_within(execution.created_at)
 
-    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, lambda e: (e.status,), binding)
+    def tally(execution: Execution) -> tuple[str, ...]:
+        # The status chips count what the time filter keeps, so that they agree with the rows.
+        return (execution.status,) if query.created_within(execution.created_at) else ()
+
+    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, tally, binding)
     return _filtered(walk, session, query, matches, budget=budget, signer=signer)
 
 

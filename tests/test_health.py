@@ -464,3 +464,20 @@ def test_the_summary_page_lists_one_hours_failures_across_jobs(client):
     )
     assert chosen.count("<li>") == count
     assert "status=failed,timeout&amp;since=" in chosen
+
+
+@pytest.mark.parametrize(
+    ("query", "label", "window", "refresh"),
+    [("", "24 hours", "24h", "60"), ("?window=3d&refresh=30", "3 days", "3d", "30")],
+)
+def test_the_kiosk_shows_its_window_and_refreshes_the_same_view(
+    client, query, label, window, refresh
+):
+    """The kiosk opens on 24 hours every 60 s unless its URL says otherwise, and its own
+    refresh asks for that same window, the jobs page's default (3 days) included."""
+    html = client.get("/kiosk" + query).get_data(as_text=True)
+    assert f"failed executions over the last {label}" in html
+    asked = re.search(r'id="kiosk-board"[^>]*hx-get="([^"]+)"', html).group(1)
+    assert sorted(asked.split("?")[1].split("&amp;")) == [f"refresh={refresh}", f"window={window}"]
+    assert f'hx-trigger="every {refresh}s"' in html
+    assert "demo-banner" not in html and "<form" not in html

@@ -119,12 +119,12 @@ def kiosk() -> tuple[str, int] | str:
     """The health summary for a wall screen: no banner, no controls, refreshing itself; a
     failed refresh keeps the last board on screen and says how old it is (app.js)."""
     query = ListQuery.parse(request.args, JOBS)
-    query = replace(
-        query.with_window(query.window or KIOSK_WINDOW), refresh=query.refresh or KIOSK_REFRESH
-    )
-    board_url = url_for("jobs.kiosk", **query.url_args())
+    # The kiosk's own defaults; its refreshes name the window, even the jobs page's default.
+    window = query.window_name if request.args.get("window") else KIOSK_WINDOW
+    query = replace(query.with_window(window), refresh=query.refresh or KIOSK_REFRESH)
+    board_url = url_for("jobs.kiosk", **{**query.url_args(), "window": window})
     try:
-        summary = summarise(blaxel(), WINDOWS[query.window_name], now())
+        summary = summarise(blaxel(), WINDOWS[window], now())
     except UpstreamError as error:
         if is_fragment():
             raise  # the error page's fragment: no swap, the last board stays (errorpage.py)

@@ -16,6 +16,40 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   }
 });
 
+// A wall screen's poll that fails keeps what is on screen (the jobs page's summary, the kiosk's
+// board) and says how old it is, rather than blanking; the next good answer replaces it all.
+function keepOnFailure(event) {
+  const elt = event.detail.requestConfig?.elt ?? event.detail.elt;
+  if (!elt?.hasAttribute?.("data-keep")) return;
+  if (event.type === "htmx:beforeSwap") {
+    if (!event.detail.isError) return;
+    // A failure the server already answers without a swap may still bring a note out of band.
+    if (event.detail.xhr?.getResponseHeader("HX-Reswap") !== "none") event.detail.shouldSwap = false;
+  }
+  elt.setAttribute("data-failing", "");
+  tickAges();
+}
+document.addEventListener("htmx:beforeSwap", keepOnFailure);
+document.addEventListener("htmx:sendError", keepOnFailure);
+
+// "Data of 12:04:10 UTC, 3 min old": how old the data on a wall screen is, as it ages.
+function tickAges() {
+  for (const age of document.querySelectorAll("[data-age]")) {
+    const holder = age.closest("[data-at]");
+    if (!holder) continue;
+    // Aged from its arrival here, not from the server's clock, which this one may not match.
+    holder.dataset.received ??= String(Date.now());
+    const seconds = Math.max(0, Math.round((Date.now() - Number(holder.dataset.received)) / 1000));
+    const old = seconds < 60 ? `${seconds} s` : seconds < 3600 ? `${Math.floor(seconds / 60)} min` : `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+    const failing = holder.hasAttribute("data-failing");
+    age.textContent = failing ? `these figures are Blaxel's last answer, ${old} old` : `${old} old`;
+    age.classList.toggle("stale", failing);
+  }
+}
+setInterval(tickAges, 5000);
+document.addEventListener("DOMContentLoaded", tickAges);
+document.addEventListener("htmx:load", tickAges);
+
 // Polls and rows refill the status counts out of band; a count that has not changed stays,
 // so that a link someone is on keeps its focus and nothing is read out again.
 document.addEventListener("htmx:oobBeforeSwap", (event) => {
@@ -157,17 +191,26 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const summary = event.detail.target;
   if (summary.id !== "execution-summary") return;
   const fresh = document.getElementById("execution-summary");
-  if (!fresh || fresh.dataset.stats === rowsStats) return;
+  if (!fresh) return;
+  // A final summary polls no more: neither do the rows, and their age stops counting.
+  const final = !fresh.hasAttribute("data-poll");
+  if (fresh.dataset.stats === rowsStats) {
+    if (final) endUpdates(true);
+    return;
+  }
   const status = document.getElementById("listing-status");
   const loaded = Number(status?.dataset.loaded ?? 0);
   const follow = document.getElementById("follow-rows");
   const stale = document.getElementById("rows-stale");
   if (!follow?.checked || loaded > MAX_FOLLOWED_ROWS) {
     stale?.removeAttribute("hidden");
+    if (final) endUpdates(false);
     return;
   }
   rowsStats = fresh.dataset.stats;
-  reloadRows(Math.max(loaded, Number(status?.dataset.pageSize ?? 50)));
+  reloadRows(Math.max(loaded, Number(status?.dataset.pageSize ?? 50))).then(() => {
+    if (final) endUpdates(true);
+  });
 });
 
 function reloadRows(limit) {
@@ -179,7 +222,7 @@ function reloadRows(limit) {
   const form = document.getElementById("listing-controls");
   const query = new URLSearchParams(new FormData(form));
   query.set("limit", String(Math.min(limit, MAX_FOLLOWED_ROWS)));
-  htmx
+  return htmx
     .ajax("GET", `${form.getAttribute("action")}?${query}`, { target: "#rows", swap: "innerHTML" })
     .then(() => {
       document.getElementById("rows-stale")?.setAttribute("hidden", "");
@@ -197,19 +240,32 @@ function reloadRows(limit) {
 
 document.addEventListener("click", (event) => {
   if (!(event.target instanceof Element) || !event.target.closest("#rows-stale button")) return;
-  rowsStats = document.getElementById("execution-summary")?.dataset.stats ?? rowsStats;
-  reloadRows(Number(document.getElementById("listing-status")?.dataset.pageSize ?? 50));
+  const summary = document.getElementById("execution-summary");
+  rowsStats = summary?.dataset.stats ?? rowsStats;
+  reloadRows(Number(document.getElementById("listing-status")?.dataset.pageSize ?? 50)).then(() => {
+    if (summary && !summary.hasAttribute("data-poll")) endUpdates(true);
+  });
 });
 
-// "updated 5 s ago" beside the rows of a running execution.
+// "updated 5 s ago" beside the rows of a running execution; once it has ended, a fixed text.
 function markUpdated() {
   const updated = document.getElementById("rows-updated");
-  if (updated) updated.dataset.at = String(Date.now());
+  if (updated && updated.dataset.final === undefined) updated.dataset.at = String(Date.now());
   tickUpdated();
+}
+function endUpdates(current) {
+  const updated = document.getElementById("rows-updated");
+  if (!updated || (updated.dataset.final !== undefined && !current)) return;
+  const at = new Date(Number(updated.dataset.at ?? Date.now()));
+  updated.dataset.final = "";
+  updated.textContent = current
+    ? "The execution has ended: these rows are final"
+    : `The execution has ended; these rows are from ${at.toLocaleTimeString()}`;
+  document.getElementById("follow-rows")?.closest("label")?.setAttribute("hidden", "");
 }
 function tickUpdated() {
   const updated = document.getElementById("rows-updated");
-  if (!updated) return;
+  if (!updated || updated.dataset.final !== undefined) return;
   updated.dataset.at ??= String(Date.now());
   const seconds = Math.round((Date.now() - Number(updated.dataset.at)) / 1000);
   updated.textContent = seconds < 5 ? "updated just now" : `updated ${seconds} s ago`;

@@ -160,11 +160,22 @@ def test_the_failing_order_pages_with_a_signed_cursor(client):
     assert "That position in the list expired" in client.get(forged).get_data(as_text=True)
 
 
+def simulator_deactivated() -> set[str]:
+    client = create_simulator(clock=lambda: NOW).test_client()
+    headers = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
+    body = client.get("/v0/jobs", query_string={"limit": 200}, headers=headers).json
+    return {job["metadata"]["name"] for job in body["data"] if job["status"] == "DEACTIVATED"}
+
+
 @pytest.mark.parametrize("window", ["24h", "3d", "7d"])
 def test_the_summary_counts_match_a_direct_count_over_the_simulator(client, window):
+    """Failed, running and failing jobs as the simulator's runs have them; a deactivated job
+    whose last run failed is counted apart; the list under the figure names the same jobs."""
     length = {"24h": timedelta(hours=24), "3d": timedelta(days=3), "7d": timedelta(days=7)}
     start = NOW - length[window]
-    failed = running = failing = 0
+    failed = running = 0
+    failing, failing_off = [], []
+    off = simulator_deactivated()
     for job in simulator_jobs():
         runs = simulator_runs(job)
         failed += sum(
@@ -173,16 +184,48 @@ def test_the_summary_counts_match_a_direct_count_over_the_simulator(client, wind
             for run in runs
         )
         running += sum(run["status"] in UNFINISHED for run in runs)
-        failing += last_finished_failed(runs[:20])
+        if last_finished_failed(runs[:20]):
+            (failing_off if job in off else failing).append(job)
+    assert failing and failing_off  # the demo has both
     html = client.get(f"/health?window={window}", headers=HTMX).get_data(as_text=True)
     assert f'<strong data-count="failed">{failed}</strong>' in html
     assert f'<strong data-count="running">{running}</strong>' in html
-    assert f'<strong data-count="failing">{failing}</strong>' in html
+    assert f'<strong data-count="failing">{len(failing)}</strong>' in html
+    assert f'<span data-count="failing-deactivated">{len(failing_off)}</span>' in html
+    listed = re.search(r'data-list="failing">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r">([^<]+)</a>", listed) == sorted(failing)
+    listed_off = re.search(r'data-list="failing-deactivated">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r">([^<]+)</a>", listed_off) == sorted(failing_off)
     assert "partial" not in html
-    # The chart is an image with its text alternative, one bar per hour or day.
-    bars = 7 if window == "7d" else int(length[window].total_seconds() // 3600)
+    # The chart says what it shows, one bar per hour (or day) of the clock; NOW is on the hour.
+    bars = 8 if window == "7d" else int(length[window].total_seconds() // 3600)
     assert html.count('<rect class="bar ') == bars
     assert 'aria-label="Failed executions per ' in html and f"{failed} in all" in html
+
+
+def test_the_summarys_bars_are_hours_of_the_clock_each_linking_to_its_failed_executions():
+    """At 09:21:16 the 24-hour window's bars are 08:21:16–09:00, then whole hours to 09:21:16;
+    a bar of one job links to its executions filtered to that hour and to failed, a bar of
+    several jobs to the summary page listing that hour's failures."""
+    moment = NOW + timedelta(minutes=21, seconds=16)
+    clock = FakeClock(moment)
+    app = create_app({"TESTING": True, "BLAXEL_API_KEY": ""}, clock=clock)
+    html = app.test_client().get("/health?window=24h", headers=HTMX).get_data(as_text=True)
+    titles = re.findall(r"<title>(\S+) to (\S+): (\d+) failed", html)
+    assert len(titles) == 25
+    assert titles[0][:2] == ("2026-11-27T09:21:16Z", "2026-11-27T10:00:00Z")
+    assert titles[1][:2] == ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z")
+    assert titles[-1][:2] == ("2026-11-28T09:00:00Z", "2026-11-28T09:21:16Z")
+    links = re.findall(r'<a href="([^"]+)" aria-label="(\S+) to (\S+): (\d+) failed', html)
+    assert links and len(links) == sum(int(count) > 0 for *_, count in titles)
+    for href, since, until, _ in links:
+        href = href.replace("&amp;", "&")
+        assert f"since={since}&until={until}" in href
+        assert (
+            href.startswith("/jobs/")
+            and "status=failed,timeout" in href
+            or href.startswith("/health?window=24h&")
+        )
 
 
 def test_the_summary_costs_one_call_per_job_and_shares_the_strips_answers(counted):
@@ -356,3 +399,83 @@ def test_failing_first_says_when_it_ordered_only_the_first_200_jobs(scripted):
     html = client.get("/?sort=failing&limit=25").get_data(as_text=True)
     assert "Ordered among the first 200 jobs only: 30 more were not read." in html
     assert len(upstream.requests) == 1 + 200
+
+
+def test_the_executions_time_filter_lists_exactly_the_runs_created_within_it(client):
+    """`since` and `until` narrow a job's executions to those created in that span (with or
+    without a status), as the simulator has them; the links and status chips keep to it."""
+    runs = simulator_runs("price-scraper")
+    since, until = NOW - timedelta(days=2), NOW - timedelta(hours=20)
+
+    def created(run):
+        return datetime.fromisoformat(run["metadata"]["createdAt"])
+
+    span = "since=2026-11-26T09:00:00Z&until=2026-11-27T13:00:00Z"
+    within = [run for run in runs if since <= created(run) < until]
+    failed = [run["metadata"]["id"] for run in within if run["status"] in FAILED]
+    assert failed and len(failed) < len(within) < len(runs)
+    html = client.get(f"/jobs/price-scraper/executions?{span}").get_data(as_text=True)
+    assert re.findall(r'<tr class="execution[^"]*">\s*<th[^>]*>\s*<a[^>]*>([^<]+)</a>', html) == [
+        run["metadata"]["id"] for run in within
+    ]
+    assert "Created from" in html and 'name="since" value="2026-11-26T09:00:00Z"' in html
+    html = client.get(f"/jobs/price-scraper/executions?status=failed,timeout&{span}").get_data(
+        as_text=True
+    )
+    assert (
+        re.findall(r'<tr class="execution[^"]*">\s*<th[^>]*>\s*<a[^>]*>([^<]+)</a>', html) == failed
+    )
+    # The status chips count the runs of that span only, as the rows do.
+    chip = re.search(r'id="count-link-failed"[^>]*>([\d,]+)</a>', html).group(1)
+    assert int(chip) == sum(run["status"] == "failed" for run in within)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        "until=2026-11-27T10:00:00",
+        "since=2026-11-27T10:00Z&until=2026-11-27T09:00Z",
+    ],
+)
+def test_a_time_filter_that_is_not_a_utc_span_is_refused_with_a_clear_error(client, query):
+    response = client.get(f"/jobs/price-scraper/executions?{query}")
+    assert response.status_code == 400
+    assert "“since”" in response.get_data(as_text=True) or "“until”" in response.get_data(
+        as_text=True
+    )
+
+
+def test_the_summary_page_lists_one_hours_failures_across_jobs(client):
+    """A bar of several jobs leads to /health with that hour: its failed executions, each a
+    link, and per job a link to its executions of that hour."""
+    html = client.get("/health?window=7d", headers=HTMX).get_data(as_text=True)
+    several = [
+        href.replace("&amp;", "&")
+        for href in re.findall(r'<a href="(/health\?[^"]+)" aria-label=', html)
+    ]
+    assert several  # the demo has an hour (or day) where two jobs failed
+    page = client.get(several[0]).get_data(as_text=True)
+    chosen = page[page.index('class="health-chosen"') :]
+    count = int(
+        re.search(r"since=[^&]+&amp;until=[^\"]+\" aria-label=\"\S+ to \S+: (\d+)", html).group(1)
+    )
+    assert chosen.count("<li>") == count
+    assert "status=failed,timeout&amp;since=" in chosen
+
+
+@pytest.mark.parametrize(
+    ("query", "label", "window", "refresh"),
+    [("", "24 hours", "24h", "60"), ("?window=3d&refresh=30", "3 days", "3d", "30")],
+)
+def test_the_kiosk_shows_its_window_and_refreshes_the_same_view(
+    client, query, label, window, refresh
+):
+    """The kiosk opens on 24 hours every 60 s unless its URL says otherwise, and its own
+    refresh asks for that same window, the jobs page's default (3 days) included."""
+    html = client.get("/kiosk" + query).get_data(as_text=True)
+    assert f"failed executions over the last {label}" in html
+    asked = re.search(r'id="kiosk-board"[^>]*hx-get="([^"]+)"', html).group(1)
+    assert sorted(asked.split("?")[1].split("&amp;")) == [f"refresh={refresh}", f"window={window}"]
+    assert f'hx-trigger="every {refresh}s"' in html
+    assert "demo-banner" not in html and "<form" not in html

@@ -37,6 +37,8 @@ EXECUTION_STATUSES = (
     "timeout",
 )
 UNFINISHED_EXECUTION_STATUSES = frozenset({"queued", "pending", "running", "cancelling"})
+# A job's deployment statuses for a job that no longer runs.
+DEACTIVATED_STATUSES = frozenset({"DEACTIVATED", "DEACTIVATING"})
 ERROR_SEVERITIES = frozenset({"error", "critical", "fatal"})
 # Moments outside these years are nonsense from upstream, not dates a run could have.
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
@@ -280,6 +282,7 @@ class JobRuntime(_Leaf):
 
 
 class JobSpec(_Wire):
+    enabled: bool | None = None
     region: str | None = None
     runtime: JobRuntime | None = None
 
@@ -300,6 +303,12 @@ class Job(_Wire, dict=True):
     @property
     def status(self) -> str:
         return self.reported_status or ""
+
+    @property
+    def deactivated(self) -> bool:
+        """Turned off: it will not run again until someone turns it back on."""
+        enabled = self.spec.enabled if self.spec is not None else None
+        return enabled is False or self.status.upper() in DEACTIVATED_STATUSES
 
     @cached_property
     def labels(self) -> dict[str, str]:

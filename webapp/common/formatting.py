@@ -22,6 +22,11 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def clock(moment: datetime | None) -> str:
+    """2026-11-28 12:07, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def relative(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return ""
@@ -195,6 +200,7 @@ FILTERS = {
     "badge": badge,
     "status_icon": status_icon,
     "iso": iso,
+    "clock": clock,
     "when": when,
     "took": took,
     "waited": waited,

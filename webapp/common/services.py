@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from ..blaxel import BlaxelClient, CachedClient
+from ..blaxel import BlaxelClient, CachedClient, Session
 from .config import Settings
 
 if TYPE_CHECKING:  # the areas above this one, named for the types only
@@ -29,7 +29,7 @@ class Services:
     clock: Callable[[], datetime]
     client: CachedClient
     ready: Callable[[], bool]
-    demo_tour: Callable[[], object] | None  # demo mode: where the jobs page's tour starts
+    demo_tour: Callable[[Session], object] | None  # demo mode: where the jobs page's tour starts
     digests: Digests  # what the app remembers of finished runs (webapp/runs)
     # The client holding BLAXEL_WRITE_API_KEY, the only one that may cancel; None without it.
     write: BlaxelClient | None = None

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from itertools import takewhile
 from statistics import median
@@ -209,6 +209,20 @@ class JobWindow:
     history: JobHistory
     runs: tuple[Execution, ...]
     complete: bool  # False: the window reaches further back than MAX_PAGES pages
+    deactivated: bool = False  # the job is turned off: it will not run again as it is
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the summary's chart: an hour (or a day) of the clock, cut to the window."""
+
+    begins: datetime
+    ends: datetime
+    failed: tuple[tuple[str, Execution], ...]  # (job name, run), oldest first
+
+    @property
+    def jobs(self) -> list[str]:
+        return sorted({name for name, _ in self.failed})
 
 
 @dataclass(frozen=True)
@@ -224,19 +238,38 @@ class Summary:
 
     @cached_property
     def failed(self) -> list[Execution]:
-        return [run for window in self.jobs.values() for run in window.runs if run.status in FAILED]
+        return [run for _, run in self.failed_runs]
+
+    @cached_property
+    def failed_runs(self) -> list[tuple[str, Execution]]:
+        """(job name, run) of each failed run within the window."""
+        return [
+            (name, run)
+            for name, window in self.jobs.items()
+            for run in window.runs
+            if run.status in FAILED
+        ]
 
     @cached_property
     def failed_by_job(self) -> list[tuple[str, int]]:
-        counts = [
-            (name, sum(run.status in FAILED for run in window.runs))
-            for name, window in self.jobs.items()
-        ]
-        return sorted(((n, c) for n, c in counts if c), key=lambda item: (-item[1], item[0]))
+        return by_job(self.failed_runs)
 
     @cached_property
     def failing_jobs(self) -> list[JobHistory]:
-        found = [window.history for window in self.jobs.values() if window.history.failing]
+        """The jobs whose last finished run failed, among those not deactivated."""
+        return self._failing(deactivated=False)
+
+    @cached_property
+    def failing_deactivated(self) -> list[JobHistory]:
+        """Deactivated jobs whose last run failed: counted apart, they will not run again."""
+        return self._failing(deactivated=True)
+
+    def _failing(self, *, deactivated: bool) -> list[JobHistory]:
+        found = [
+            window.history
+            for window in self.jobs.values()
+            if window.history.failing and window.deactivated == deactivated
+        ]
         return sorted(found, key=lambda history: history.job)
 
     @cached_property
@@ -259,28 +292,62 @@ class Summary:
         return bool(self.partial or self.unread or self.more_jobs)
 
     @cached_property
+    def buckets(self) -> list[Bucket]:
+        """The window in hours (or days) of the UTC clock, the first and last cut to it."""
+        size = self.window.bucket.total_seconds()
+        first = datetime.fromtimestamp(self.start.timestamp() // size * size, UTC)
+        slots = max(math.ceil((self.end - first) / self.window.bucket), 1)
+        placed: list[list[tuple[str, Execution]]] = [[] for _ in range(slots)]
+        for name, run in sorted(self.failed_runs, key=lambda item: item[1].created_at or first):
+            index = int((run.created_at - first) / self.window.bucket) if run.created_at else 0
+            placed[min(max(index, 0), slots - 1)].append((name, run))
+        return [
+            Bucket(
+                max(first + self.window.bucket * index, self.start),
+                min(first + self.window.bucket * (index + 1), self.end),
+                tuple(runs),
+            )
+            for index, runs in enumerate(placed)
+        ]
+
+    def within(self, since: datetime | None, until: datetime | None) -> list[tuple[str, Execution]]:
+        """(job name, run) of the failed runs created from `since` to before `until`."""
+        return [
+            (name, run)
+            for name, run in self.failed_runs
+            if run.created_at is not None
+            and (since is None or run.created_at >= since)
+            and (until is None or run.created_at < until)
+        ]
+
+    @cached_property
     def chart(self) -> BarChart:
-        slots = math.ceil(self.window.length / self.window.bucket)
-        counts = [0] * slots
-        for run in self.failed:
-            if run.created_at is not None:
-                index = int((run.created_at - self.start) / self.window.bucket)
-                counts[min(max(index, 0), slots - 1)] += 1
+        counts = [len(bucket.failed) for bucket in self.buckets]
         titles = []
-        for index, count in enumerate(counts):
-            begins = self.start + self.window.bucket * index
-            ends = min(begins + self.window.bucket, self.end)
-            titles.append(f"{iso(begins)} to {iso(ends)}: {count} failed")
-        busiest = max(range(slots), key=lambda i: counts[i]) if any(counts) else None
+        for bucket in self.buckets:
+            named = ", ".join(f"{name} {count}" for name, count in by_job(bucket.failed))
+            titles.append(
+                f"{iso(bucket.begins)} to {iso(bucket.ends)}: {len(bucket.failed)} failed"
+                + (f" ({named})" if named else "")
+            )
+        busiest = max(range(len(counts)), key=lambda i: counts[i]) if any(counts) else None
         text = (
             f"Failed executions per {self.window.bucket_label} over the last "
             f"{self.window.label}: {len(self.failed)} in all"
         )
         if busiest is not None:
             text += f"; most ({counts[busiest]}) in the {self.window.bucket_label} from "
-            text += f"{iso(self.start + self.window.bucket * busiest)}"
+            text += f"{iso(self.buckets[busiest].begins)}"
         kinds = ["failed" if count else "none" for count in counts]
         return BarChart.of(counts, titles, kinds, text + ".", height=48)
+
+
+def by_job(runs: Iterable[tuple[str, Execution]]) -> list[tuple[str, int]]:
+    """How many of `runs` each job had, the most first (by name among equals)."""
+    counts: dict[str, int] = {}
+    for name, _ in runs:
+        counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def summarise(session: Session, window: Window, now: datetime) -> Summary:
@@ -288,6 +355,7 @@ def summarise(session: Session, window: Window, now: datetime) -> Summary:
     workspace's jobs (one page of 200)."""
     start = now - window.length
     jobs = session.list_jobs(ALL_JOBS)
+    deactivated = {job.name for job in jobs.items if job.deactivated}
 
     def read(name: str) -> JobWindow:
         page = session.list_executions(name, RECENT)
@@ -300,7 +368,7 @@ def summarise(session: Session, window: Window, now: datetime) -> Summary:
             runs += page.items
         complete = not page.has_more or _reaches_before(page.items, start)
         within = tuple(run for run in runs if run.created_at and run.created_at >= start)
-        return JobWindow(history, within, complete)
+        return JobWindow(history, within, complete, name in deactivated)
 
     answers = fan_out(read, named(jobs.items))
     read_jobs = known(answers)

@@ -51,8 +51,9 @@ class ExecutionPages:
     job_id: str
 
     def page(self, query: ListQuery) -> Page[Execution] | FilteredPage:
-        """Blaxel's own page or, for a status filter it cannot apply, the app's bounded walk."""
-        if not query.statuses:
+        """Blaxel's own page or, for a status or time filter it cannot apply, the app's bounded
+        walk."""
+        if not (query.statuses or query.timed):
             return self.api.list_executions(self.job_id, query.page_request())
         signer = CursorSigner(current_app.config["SECRET_KEY"], SALT)
         budget = settings().scan_budget

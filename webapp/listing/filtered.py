@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from ..blaxel import (
@@ -28,7 +29,7 @@ from ..blaxel import (
 from ..common.errors import CursorRejected
 from ..failures.causes import attempts, cause_of
 from .cursors import CursorSigner, view_binding
-from .query import EXECUTIONS, MAX_SHOWN, TASKS, ListQuery
+from .query import EXECUTIONS, MAX_SHOWN, TASKS, ListQuery, moment_in_link
 
 UPSTREAM_LIMIT = 200
 EXECUTIONS_LIMIT = 100  # ListJobExecutions' largest page
@@ -130,19 +131,35 @@ def filtered_executions(
     budget: int,
     signer: CursorSigner,
 ) -> FilteredPage:
-    """Up to `query.limit` executions in one of the query's statuses, for at most `budget`
-    upstream calls (ListJobExecutions has no status filter)."""
-    binding = view_binding("executions", job_id, query.sort, query.search, list(query.statuses))
-    wanted = frozenset(query.statuses)
+    """Up to `query.limit` executions in one of the query's statuses and created within its
+    span, for at most `budget` upstream calls (ListJobExecutions filters by neither)."""
+    span = [moment_in_link(query.since), moment_in_link(query.until)]
+    binding = view_binding(
+        "executions", job_id, query.sort, query.search, list(query.statuses), span
+    )
+    wanted = frozenset(query.statuses or EXECUTIONS.statuses)
 
     def pages(cursor: str) -> Iterator[Page[Execution]]:
         start = PageRequest(query.sort, query.search, EXECUTIONS_LIMIT, cursor)
-        return session.walk_executions(job_id, start)
+        for page in session.walk_executions(job_id, start):
+            yield page
+            # Newest first, a page reaching before `since` is the last that can hold a match.
+            if query.since and query.sort == "createdAt:desc" and _older(page.items, query.since):
+                return
 
-    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, lambda e: (e.status,), binding)
-    return _filtered(
-        walk, session, query, lambda e: e.status in wanted, budget=budget, signer=signer
-    )
+    def matches(execution: Execution) -> bool:
+        return execution.status in wanted and query.created_within(execution.created_at)
+
+    def tally(execution: Execution) -> tuple[str, ...]:
+        # The status chips count what the time filter keeps, so that they agree with the rows.
+        return (execution.status,) if query.created_within(execution.created_at) else ()
+
+    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, tally, binding)
+    return _filtered(walk, session, query, matches, budget=budget, signer=signer)
+
+
+def _older(executions: Iterable[Execution], since: datetime) -> bool:
+    return any(e.created_at is not None and e.created_at < since for e in executions)
 
 
 @dataclass(frozen=True)

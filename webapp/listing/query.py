@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..blaxel import EXECUTION_STATUSES, TASK_STATUSES, PageRequest
@@ -68,6 +69,8 @@ class ListingKind:
     by_cause: bool = False
     # Whether the listing knows its jobs' recent runs: `only=failing` and the summary's `window`.
     health: bool = False
+    # Whether `since` and `until` (when its rows were created) may narrow the listing.
+    by_time: bool = False
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -109,6 +112,7 @@ EXECUTIONS = ListingKind(
     default_limit=20,
     limit_choices=(20, 50, 100),
     statuses=EXECUTION_STATUSES,
+    by_time=True,
 )
 
 
@@ -125,6 +129,9 @@ class ListQuery:
     cause: str = ""  # a failure group's id (causes.Cause.id)
     only: str = ""  # "failing": the jobs whose last finished run failed
     window: str = ""  # the jobs page's summary window; "" for the default
+    # Created at or after `since` and before `until` (either may be open).
+    since: datetime | None = None
+    until: datetime | None = None
     # Links name the order even when it is the kind's default: a failed execution's tasks open
     # failed first, so there a link without `sort` would mean another order.
     sort_named: bool = False
@@ -175,15 +182,33 @@ class ListQuery:
         elif window and window not in WINDOWS:
             problems.append(f"“window” must be one of {', '.join(WINDOWS)}.")
 
+        since, until = time_span(single, problems)
+        if (since or until) and not kind.by_time:
+            problems.append(f"The {kind.noun} take neither “since” nor “until”; remove them.")
+
         if problems:
             raise QueryError(problems)
         query = cls(kind, sort, q, limit, cursor, shown, refresh, statuses, cause, only)
-        return query.with_window(window)
+        return replace(query.with_window(window), since=since, until=until)
 
     @property
     def filtered(self) -> bool:
-        """Whether the app, not Blaxel, decides which rows belong (status, cause, failing)."""
-        return bool(self.statuses or self.cause or self.only)
+        """Whether the app, not Blaxel, decides which rows belong (status, cause, failing,
+        time)."""
+        return bool(self.statuses or self.cause or self.only or self.timed)
+
+    @property
+    def timed(self) -> bool:
+        """Whether the rows are narrowed to a span of creation times."""
+        return self.since is not None or self.until is not None
+
+    def created_within(self, moment: datetime | None) -> bool:
+        """Whether a row created at `moment` is within `since`/`until` (unknown: only if open)."""
+        if moment is None:
+            return not self.timed
+        return (self.since is None or moment >= self.since) and (
+            self.until is None or moment < self.until
+        )
 
     @property
     def ordered_by_app(self) -> bool:
@@ -218,6 +243,8 @@ class ListQuery:
             "cause": self.cause,
             "only": self.only,
             "window": self.window,
+            "since": moment_in_link(self.since),
+            "until": moment_in_link(self.until),
             "limit": self.limit if self.limit != self.kind.default_limit else 0,
             "refresh": self.refresh,
             "cursor": cursor_in_link(self.cursor),
@@ -230,7 +257,9 @@ class ListQuery:
         order, not how far or how often."""
         args = self.first_page().url_args()
         return {
-            key: value for key, value in args.items() if key in {"sort", "q", "status", "cause"}
+            key: value
+            for key, value in args.items()
+            if key in {"sort", "q", "status", "cause", "since", "until"}
         }
 
     @property
@@ -248,6 +277,10 @@ class ListQuery:
     def with_statuses(self, statuses: tuple[str, ...]) -> ListQuery:
         """This view filtered by `statuses` instead, from the first page."""
         return replace(self.picking(), statuses=_canonical(statuses, self.kind))
+
+    def without_time(self) -> ListQuery:
+        """This view at any creation time, from the first page."""
+        return replace(self.first_page(), since=None, until=None)
 
     def with_window(self, window: str) -> ListQuery:
         """This view with the summary over another window (the rows stay where they are)."""
@@ -278,6 +311,40 @@ def one_value(args: Args, problems: list[str]) -> Callable[[str], str]:
         return values[0] if values else ""
 
     return single
+
+
+def time_span(
+    single: Callable[[str], str], problems: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """`since` and `until`, UTC moments such as 2026-12-03T11:00:00Z; until after since."""
+    moments = []
+    for name in ("since", "until"):
+        raw = single(name).strip()
+        moment = parse_moment(raw) if raw else None
+        if raw and moment is None:
+            problems.append(f"“{name}” must be a UTC time such as 2026-12-03T11:00:00Z.")
+        moments.append(moment)
+    since, until = moments
+    if since and until and until <= since:
+        problems.append("“until” must come after “since”.")
+    return since, until
+
+
+def parse_moment(text: str) -> datetime | None:
+    """A moment from an ISO 8601 text with its offset (Z or ±hh:mm), in UTC; None otherwise."""
+    if len(text) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
+def moment_in_link(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 def cursor_in_link(cursor: str) -> str:

@@ -54,7 +54,7 @@ def create_app(
         from .demo import demo_clients, demo_tour
 
         client, write = demo_clients(clock=now, write_key=settings.write_api_key)
-        tour = lambda: demo_tour(now())  # noqa: E731
+        tour = demo_tour
         log.info("No BLAXEL_API_KEY set: serving demo data from the built-in simulator")
     elif client is None:
         client, write = (

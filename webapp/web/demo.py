@@ -8,9 +8,11 @@ from datetime import datetime
 
 import httpx
 
-from ..blaxel import BlaxelClient
-from ..simulator import DEMO_TOKEN, DEMO_WORKSPACE, create_simulator, live_execution_id
+from ..blaxel import BlaxelClient, Session
+from ..health.history import recent_runs
+from ..simulator import DEMO_TOKEN, DEMO_WORKSPACE, create_simulator
 
+LIVE_JOB = "sitemap-crawler"  # the demo's job whose executions follow the clock
 DEMO_BASE_URL = "http://simulator.invalid/v0"
 
 
@@ -23,11 +25,17 @@ class TourStop:
     execution: str
 
 
-def demo_tour(now: datetime) -> list[TourStop]:
+def demo_tour(session: Session) -> list[TourStop]:
+    """The tour's stops; the first, the live crawl's execution running now, read from its
+    newest runs (the same answer as its strip's), or the job itself between two crawls."""
+    running = [run.id for run in recent_runs(session, LIVE_JOB).runs if not run.is_finished]
+    live = (
+        TourStop("Live now: a crawl that runs every 5 minutes", LIVE_JOB, running[0])
+        if running and running[0]
+        else TourStop("Between two crawls: a job that runs every 5 minutes", LIVE_JOB, "")
+    )
     return [
-        TourStop(
-            "Live now: a crawl that runs every 5 minutes", "sitemap-crawler", live_execution_id(now)
-        ),
+        live,
         TourStop("5,000 tasks, some failed", "nightly-embeddings", "exec-5k-embeddings"),
         TourStop("320 tasks, all succeeded after retries", "invoice-ocr", "exec-320-invoices"),
         TourStop("Still running, every task status", "thumbnail-render", "exec-slow-thumbnails"),

@@ -34,6 +34,7 @@ OWN_FRAGMENTS = {
     "logs.follow": ("_log_follow_failed.html", "none"),
     "jobs.recent": ("_job_recent_error.html", ""),
     "jobs.health": ("_health_error.html", ""),
+    "jobs.kiosk": ("_kiosk_problem.html", "none"),
 }
 # Sections that load, or read on, by themselves: a failure takes the section's place, its id
 # kept so that trying again replaces it in turn.

@@ -131,7 +131,6 @@ def test_the_jobs_open_on_what_needs_attention_and_only_failing_agrees(page, bas
         expect(row.locator("td[data-label=Deployment] .badge")).to_have_text(
             re.compile("deploy failed")
         )
-    page.screenshot(path="/tmp/triage-jobs-attention.png")
     page.get_by_label("only jobs whose last run failed").check()
     expect(page).to_have_url(base_url + "/?only=failing")
     failing = sorted(
@@ -470,12 +469,13 @@ def test_at_360_px_nothing_spills_sideways_but_the_timeline_scroller(browser, ba
         ("health-executions", "/jobs/nightly-embeddings/executions", 1400, "light"),
         ("health-timeline", STRAGGLERS + "?view=timeline&span=all", 1400, "light"),
         ("health-timeline-phone", STRAGGLERS + "?view=timeline&span=page", 360, "dark"),
+        ("health-kiosk", "/kiosk", 1920, "dark"),
     ],
 )
 def test_screenshots_of_the_health_pages(
     browser, base_url, tmp_path_factory, name, path, width, scheme
 ):
-    height = 1300 if path == "/" else 900
+    height = {"/": 1300, "/kiosk": 1080}.get(path, 900)
     context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
     page = context.new_page()
     page.goto(base_url + path)

@@ -82,7 +82,6 @@ def test_a_group_link_lists_exactly_that_groups_tasks_after_a_restart(page, tmp_
         expect(page.locator("#triage")).to_have_attribute("aria-busy", "false", timeout=20_000)
     with serve(create_app(config)) as base_url:
         group_link_lists_exactly_that_groups_tasks_at_once(page, base_url)
-        page.screenshot(path="/tmp/step/group-from-digest.png")
 
 
 def group_link_lists_exactly_that_groups_tasks_at_once(page, base_url):
@@ -191,7 +190,6 @@ def test_from_a_failed_tasks_logs_one_key_opens_the_next_failed_tasks_logs(page,
     expect(page.locator("#steps a[rel='prev']")).to_contain_text(
         f"Previous failed task {expected[24]}"
     )
-    page.screenshot(path="/tmp/step/logs-stepping.png")
     page.locator("#log-search").fill("jk")
     expect(page).to_have_url(re.compile(rf"/tasks/{expected[25]}/logs\?.*q=jk"))
     # The new search is kept by the step links (and the list's trail by the address).
@@ -239,7 +237,6 @@ def test_on_a_tasks_page_j_and_k_step_through_a_groups_tasks(page, base_url):
     expect(page.locator(".task-name")).to_have_text(names[1])
     page.keyboard.press("k")
     expect(page.locator(".task-name")).to_have_text(names[0])
-    page.screenshot(path="/tmp/step/task-stepping.png")
     page.locator(".summary-head a.logs-link").click()
     expect(page.locator("h1")).to_contain_text(names[0])
     page.keyboard.press("j")
@@ -364,6 +361,7 @@ def test_triage_holds_up_on_a_360_px_phone(browser, base_url):
     [
         ("triage", BIG + "?status=failed&limit=25"),
         ("task-failed", BIG + "/task-4983?status=failed"),
+        ("logs-search", "/jobs/invoice-ocr/executions/exec-320-invoices/logs?q=Traceback"),
     ],
 )
 def test_docs_screenshots_of_triage(browser, base_url, screenshots, name, path):
@@ -410,7 +408,6 @@ def test_a_failed_execution_opens_with_its_failures_first(page, base_url):
         re.compile(r"sort=createdAt%3Adesc|sort=createdAt:desc"), timeout=20_000
     )
     expect(page.locator("#rows tr.task.status-succeeded").first).to_be_visible()
-    page.screenshot(path="/tmp/triage-failed-first.png", full_page=False)
 
 
 def test_a_chosen_group_or_status_brings_the_rows_into_view_and_marks_the_group(page, base_url):
@@ -432,7 +429,6 @@ def test_a_chosen_group_or_status_brings_the_rows_into_view_and_marks_the_group(
     expect(chosen).to_have_count(1)
     expect(chosen.locator(".pattern")).to_have_text(pattern)
     expect(chosen.locator(".group-link")).to_have_attribute("aria-current", "true")
-    page.screenshot(path="/tmp/triage-chosen-group.png")
     page.goto(base_url + BIG)
     expect(page.get_by_role("heading", name="Tasks in this view")).not_to_be_focused()
     page.locator("#count-link-cancelled").click()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask
 
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
@@ -251,6 +253,18 @@ class SwitchedUpstream(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
+def switched_app(data: Path) -> tuple[SwitchedUpstream, Flask]:
+    """The app on a real token's path, nothing cached, Blaxel's answers switchable to 503."""
+    clock = FakeClock(NOW)
+    upstream = SwitchedUpstream(clock)
+    settings = {
+        "BLAXEL_API_KEY": "any-token",
+        "WEBAPP_CACHE_TTL": "0",
+        "WEBAPP_DATA_DIR": str(data),
+    }
+    return upstream, create_app(settings, clock=clock, transport=upstream)
+
+
 def test_the_kiosk_fits_a_wall_screen_and_keeps_its_last_board_when_blaxel_fails(
     browser, simulator, tmp_path
 ):
@@ -263,17 +277,7 @@ def test_the_kiosk_fits_a_wall_screen_and_keeps_its_last_board_when_blaxel_fails
         run["status"] in FAILED and created(run) >= start for rs in runs.values() for run in rs
     )
     running = sum(run["status"] in UNFINISHED for rs in runs.values() for run in rs)
-    clock = FakeClock(NOW)
-    upstream = SwitchedUpstream(clock)
-    app = create_app(
-        {
-            "BLAXEL_API_KEY": "any-token",
-            "WEBAPP_CACHE_TTL": "0",
-            "WEBAPP_DATA_DIR": str(tmp_path),
-        },
-        clock=clock,
-        transport=upstream,
-    )
+    upstream, app = switched_app(tmp_path)
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     with serve(app) as url:
@@ -285,7 +289,6 @@ def test_the_kiosk_fits_a_wall_screen_and_keeps_its_last_board_when_blaxel_fails
         assert height <= inner
         expect(page.locator(".topbar, .demo-banner")).to_have_count(0)
         expect(page.locator("form, input, select, textarea, button:visible")).to_have_count(0)
-        page.screenshot(path="/tmp/health/kiosk-1920.png")
 
         upstream.failing = True
         expect(board.locator("#kiosk-problem")).to_be_visible(timeout=12_000)
@@ -294,7 +297,6 @@ def test_the_kiosk_fits_a_wall_screen_and_keeps_its_last_board_when_blaxel_fails
         expect(board.locator("[data-age]")).to_have_text(
             re.compile(r"^these figures are Blaxel's last answer, \d+ (s|min) old$")
         )
-        page.screenshot(path="/tmp/health/kiosk-1920-stale.png")
 
         upstream.failing = False
         expect(board.locator("#kiosk-problem")).to_be_hidden(timeout=12_000)
@@ -307,17 +309,7 @@ def test_a_failed_refresh_of_the_jobs_pages_summary_keeps_its_figures_and_ages_t
 ):
     """On the jobs page with `refresh=5`, a refresh of the summary that Blaxel fails leaves
     the last figures on screen and says they are its last answer, and how old."""
-    clock = FakeClock(NOW)
-    upstream = SwitchedUpstream(clock)
-    app = create_app(
-        {
-            "BLAXEL_API_KEY": "any-token",
-            "WEBAPP_CACHE_TTL": "0",
-            "WEBAPP_DATA_DIR": str(tmp_path),
-        },
-        clock=clock,
-        transport=upstream,
-    )
+    upstream, app = switched_app(tmp_path)
     page = browser.new_page()
     with serve(app) as url:
         page.goto(url + "/?refresh=5")

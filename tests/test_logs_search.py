@@ -19,7 +19,10 @@ from webapp.logs import search as searching
 from webapp.logs.attempts import section_starts, task_attempts
 from webapp.simulator import DEMO_TOKEN, create_simulator
 
+from .test_simulator_logs import tasks as simulated_tasks
+
 INVOICES = "/jobs/invoice-ocr/executions/exec-320-invoices"
+
 HEADERS = {"Authorization": f"Bearer {DEMO_TOKEN}"}
 WIRE = "%Y-%m-%dT%H:%M:%S"
 HTMX = {"HX-Request": "true"}
@@ -29,21 +32,6 @@ HTMX = {"HX-Request": "true"}
 def simulator(clock):
     """The simulator on the demo's clock: the same data the app is shown."""
     return create_simulator(clock=clock, secret=b"test-secret").test_client()
-
-
-def simulated_tasks(simulator, job: str, execution: str) -> list[dict]:
-    found, cursor = [], ""
-    while True:
-        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        body = simulator.get(
-            f"/v0/jobs/{job}/executions/{execution}/tasks",
-            headers={**HEADERS, "Blaxel-Version": "2026-04-28"},
-            query_string=params,
-        ).json
-        found += body["data"]
-        if not body["meta"]["hasMore"]:
-            return found
-        cursor = body["meta"]["nextCursor"]
 
 
 def simulated_lines(simulator, job: str, execution: str, task: str) -> list[dict]:

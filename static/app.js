@@ -150,10 +150,6 @@ document.addEventListener("click", (event) => {
 document.addEventListener("htmx:load", (event) => showTimes(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => showTimes(document));
 
-// Rows that never contradict the summary: while an execution runs, each poll of its summary
-// says what its counts are; when they changed, the rows on screen are fetched again (as many
-// as are loaded, up to one page of 200), keeping the person's place. Beyond 200 loaded rows,
-// or with following turned off, an "update" control says the rows changed instead.
 // A status or a failure group chosen by a link: the rows are below the fold, so their heading
 // takes focus (and scrolls into view); not when coming back, which restores the person's place.
 document.addEventListener("DOMContentLoaded", () => {
@@ -175,6 +171,10 @@ document.addEventListener("htmx:afterSettle", () => {
     heading.scrollIntoView({ block: "start" });
   }
 });
+// Rows that never contradict the summary: while an execution runs, each poll of its summary
+// says what its counts are; when they changed, the rows on screen are fetched again (as many
+// as are loaded, up to one page of 200), keeping the person's place. Beyond 200 loaded rows,
+// or with following turned off, an "update" control says the rows changed instead.
 let rowsStats = null;
 const MAX_FOLLOWED_ROWS = 200;
 document.addEventListener("DOMContentLoaded", () => {

@@ -15,6 +15,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import redis
 from flask import template_rendered
@@ -657,3 +658,44 @@ def test_a_request_waiting_on_another_ones_call_gives_up_at_its_own_deadline(sha
     assert waited.status_code == 504 and "Blaxel took too long to answer" in waited.text
     assert gave_up_first
     assert len(upstream.listing_requests) == 1
+
+
+def test_a_kept_answer_is_decoded_once_and_decoded_again_only_when_its_bytes_change():
+    """A warm page reads its kept answers decoded (a failed-first view reads every page of its
+    execution): the same bytes give the same objects, new bytes a new decoding."""
+    now = [0.0]
+    names = iter(["first", "first", "second"])
+
+    def handler(request):
+        return httpx.Response(200, json=task_page([task_json(0, name=next(names))]))
+
+    client = BlaxelClient("https://api.example/v0", TOKEN, transport=httpx.MockTransport(handler))
+    cached = CachedClient(client, LocalStore(clock=lambda: now[0]), ttl=5, final_ttl=600)
+
+    def read():
+        return cached.list_tasks("nightly", "exec-1", PageRequest(), CallScope.starting_now(5))
+
+    loaded, hit, again = read(), read(), read()
+    assert loaded is hit is again and loaded.items[0].name == "first"
+    now[0] += 6  # the kept answer expires: Blaxel answers the same bytes, then new ones
+    assert read() == loaded
+    now[0] += 6
+    changed = read()
+    assert changed.items[0].name == "second" and changed is not loaded
+
+
+def test_answers_kept_decoded_are_bounded_by_their_bytes_oldest_dropped_first():
+    from webapp.blaxel.cache import Decoded
+    from webapp.blaxel.models import Page, Task
+
+    kept = Decoded(max_bytes=1_500)
+    bodies = [msgspec.json.encode(task_page([task_json(i) for i in range(3)])) for _ in range(4)]
+    assert 500 < len(bodies[0]) <= 750
+    first = [kept.get(f"key-{n}", body, Page[Task]) for n, body in enumerate(bodies)]
+    # Two answers fit: the newest two are still the same objects, the oldest decoded anew.
+    assert kept.get("key-3", bodies[3], Page[Task]) is first[3]
+    assert kept.get("key-2", bodies[2], Page[Task]) is first[2]
+    assert kept.get("key-0", bodies[0], Page[Task]) is not first[0]
+    # A key's bytes are compared, never trusted: other bytes under a key are decoded.
+    other = msgspec.json.encode(task_page([task_json(9)]))
+    assert kept.get("key-3", other, Page[Task]).items[0].name == "task-9"

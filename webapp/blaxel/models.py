@@ -46,8 +46,9 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzin
 
 class cached_property:  # noqa: N801 - named for what it stands in for
     """functools.cached_property without the lock it takes on every first access in Python
-    3.11 (dropped in 3.12): rows read a dozen values each, 200 rows at a time. Each struct is
-    read by one request's thread."""
+    3.11 (dropped in 3.12): rows read a dozen values each, 200 rows at a time. A struct may be
+    read by several requests at once (answers are kept decoded, `cache.Decoded`): each value is
+    the struct's own, so two threads computing it at once store the same value."""
 
     def __init__(self, compute: Callable[[Any], Any]) -> None:
         self.compute = compute

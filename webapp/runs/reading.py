@@ -103,9 +103,6 @@ class FlakyTask:
     def rate(self) -> float:
         return len(self.troubled) / len(self.present)
 
-    def troubled_in(self, digest: Digest) -> bool:
-        return any(d.execution == digest.execution for d in self.troubled)
-
 
 def task_history(digests: Sequence[Digest], name: str) -> FlakyTask:
     """One task across these runs."""

@@ -43,11 +43,6 @@ def demo_tour(session: Session) -> list[TourStop]:
     ]
 
 
-def demo_client(clock: Callable[[], datetime] | None = None) -> BlaxelClient:
-    """A client whose requests are answered in-process by the simulator, no socket involved."""
-    return demo_clients(clock)[0]
-
-
 def demo_clients(
     clock: Callable[[], datetime] | None = None, write_key: str = ""
 ) -> tuple[BlaxelClient, BlaxelClient | None]:

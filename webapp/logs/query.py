@@ -15,6 +15,17 @@ LIMIT_CHOICES = (100, 200, 500, 1000)
 DEFAULT_LIMIT = 200
 MAX_SEARCH = 200
 MAX_OFFSET = 10_000_000
+
+
+def search_problems(q: str) -> list[str]:
+    """What is wrong with the text a search looks for, in words (nothing when it is fine)."""
+    if len(q) > MAX_SEARCH:
+        return [f"The search is {len(q)} characters long; at most {MAX_SEARCH} work."]
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
+        return ["The search contains control characters; remove them."]
+    return []
+
+
 # What the window fields and links carry: UTC, to the second or the minute, "Z" optional (a
 # datetime-local field sends it without).
 URL_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2})?(?:\.\d+)?Z?")
@@ -44,10 +55,7 @@ class LogQuery:
         since = _time(single("since"), "since", problems)
         at = _time(single("around"), "around", problems)
         q = single("q").strip()
-        if len(q) > MAX_SEARCH:
-            problems.append(f"The search is {len(q)} characters long; at most {MAX_SEARCH} work.")
-        elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
-            problems.append("The search contains control characters; remove them.")
+        problems += search_problems(q)
         limit = _number(single("limit"), "limit", DEFAULT_LIMIT, 1, LIMIT_CHOICES[-1], problems)
         offset = _number(single("offset"), "offset", 0, 0, MAX_OFFSET, problems)
         tz = single("tz")

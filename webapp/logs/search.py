@@ -11,7 +11,6 @@ got, and searching again goes on from the cache.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,7 @@ from ..listing.query import Args, one_value
 from ..runs.digest import TaskRecord
 from ..runs.kept import Digests
 from ..runs.window import groups_of
-from .query import MAX_SEARCH
+from .query import search_problems
 
 MAX_TASKS = 400  # tasks one request searches at most
 SIDE_BY_SIDE = 8  # per-task calls made at once
@@ -43,10 +42,7 @@ class SearchQuery:
         problems: list[str] = []
         single = one_value(args, problems)
         q, cause = single("q").strip(), single("cause").strip()
-        if len(q) > MAX_SEARCH:
-            problems.append(f"The search is {len(q)} characters long; at most {MAX_SEARCH} work.")
-        elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in q):
-            problems.append("The search contains control characters; remove them.")
+        problems += search_problems(q)
         if len(cause) > MAX_CAUSE or not cause.isprintable():
             problems.append("“cause” must be a failure group's id, as its link gives it.")
         if problems:

@@ -204,15 +204,44 @@ class SqliteEvents:
         return result
 
 
-class RedisEvents:
-    """Events in Redis, one sorted set per key: every process and host using it sees them."""
+SIGNINS_LOST = "sign-in failures go uncounted"
 
-    def __init__(self, url: str) -> None:
+
+class _InRedis:
+    """A part of the store kept in Redis: its connection, and what a failed command does. With
+    `loses`, what it counts is lost while Redis is down (logged once, nothing refused); without,
+    the command raises StoreUnavailable."""
+
+    def __init__(self, url: str, timeout: float, connect: float, loses: str = "") -> None:
         import redis
 
         self._errors = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self._failing = _OnceAnOutage("shared store")
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=connect
+        )
+        self._failing = _OnceAnOutage("shared store", loses) if loses else None
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _run(self, work: Callable[[], Any]) -> Any:
+        try:
+            result = work()
+        except self._errors as error:
+            if self._failing is None:
+                raise StoreUnavailable(f"shared store: {type(error).__name__}") from None
+            self._failing.failed(error)
+            return None
+        if self._failing is not None:
+            self._failing.worked()
+        return result
+
+
+class RedisEvents(_InRedis):
+    """Events in Redis, one sorted set per key: every process and host using it sees them."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, timeout=1.0, connect=1.0, loses=SIGNINS_LOST)
 
     def add(self, key: str, at: float, keep: float) -> None:
         name = REDIS_PREFIX + key
@@ -236,24 +265,12 @@ class RedisEvents:
     def drop(self, key: str) -> None:
         self._run(lambda: self._redis.delete(REDIS_PREFIX + key))
 
-    def close(self) -> None:
-        self._redis.close()
-
-    def _run(self, work: Callable[[], Any]) -> Any:
-        try:
-            result = work()
-        except self._errors as error:
-            self._failing.failed(error)
-            return None
-        self._failing.worked()
-        return result
-
 
 class _OnceAnOutage:
     """Logs a store's failure once while it lasts, and its return: what it counts is lost
     meanwhile (nothing is refused for it), and whoever runs the app should know."""
 
-    def __init__(self, what: str, loses: str = "sign-in failures go uncounted") -> None:
+    def __init__(self, what: str, loses: str = SIGNINS_LOST) -> None:
         self.what = what
         self.loses = loses
         self._down = False
@@ -486,15 +503,12 @@ return due
 """
 
 
-class RedisOperate:
+class RedisOperate(_InRedis):
     """The audit trail (a capped list) and the outbox (a hash per message, a sorted set of
     pending ones by when they are due) in the shared Redis."""
 
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._errors = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        super().__init__(url, timeout=2.0, connect=2.0)
         self._enqueue = self._redis.register_script(_ENQUEUE)
         self._claim = self._redis.register_script(_CLAIM)
         self._due = REDIS_OPERATE + "due"
@@ -557,9 +571,6 @@ class RedisOperate:
         found = [self._read(item) for item in items]
         return [delivery for delivery in found if delivery is not None]
 
-    def close(self) -> None:
-        self._redis.close()
-
     def _item(self, delivery: Delivery) -> str:
         digest = hashlib.sha256(f"{delivery.key}\0{delivery.webhook}".encode()).hexdigest()
         return f"{REDIS_OPERATE}item:{digest}"
@@ -577,12 +588,6 @@ class RedisOperate:
             float(value["next_at"]),
             value["last_error"],
         )
-
-    def _run(self, work: Callable[[], Any]) -> Any:
-        try:
-            return work()
-        except self._errors as error:
-            raise StoreUnavailable(f"shared store: {type(error).__name__}") from None
 
 
 # Digests of finished executions (webapp/runs keeps them here): the store's second interface.
@@ -711,16 +716,12 @@ class SqliteDigestRows:
         return result
 
 
-class RedisDigestRows:
+class RedisDigestRows(_InRedis):
     """Digests in Redis, shared by every app server using it: a string per execution (set once)
     and a sorted set per job that orders them and bounds how many are kept."""
 
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._errors = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0)
-        self._failing = _OnceAnOutage("shared store", DIGESTS_LOST)
+        super().__init__(url, timeout=2.0, connect=1.0, loses=DIGESTS_LOST)
 
     def put(self, timing: Timing, job: str, body: bytes, keep: int) -> bool:
         index, times = REDIS_DIGEST_INDEX + job, REDIS_DIGEST_TIMES + job
@@ -777,18 +778,6 @@ class RedisDigestRows:
 
         self._run(forget)
 
-    def close(self) -> None:
-        self._redis.close()
-
     @staticmethod
     def _key(job: str, execution: str) -> str:
         return f"{REDIS_DIGESTS}{job}:{execution}"
-
-    def _run(self, work: Callable[[], Any]) -> Any:
-        try:
-            result = work()
-        except self._errors as error:
-            self._failing.failed(error)
-            return None
-        self._failing.worked()
-        return result

@@ -20,6 +20,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from webapp import create_app
+from webapp.simulator import create_simulator
 
 from .conftest import FakeClock, needs
 
@@ -90,6 +91,26 @@ def live_url(live_clock: FakeClock) -> Iterator[str]:
     """The demo app, app and simulator on `live_clock`: the live crawl has tasks running."""
     with demo_server(live_clock) as url:
         yield url
+
+
+SIMULATOR_HEADERS = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
+
+
+def simulator_at(moment: datetime):
+    """The simulator's own answers at `moment`: a walk of a listing's pages."""
+    client = create_simulator(clock=lambda: moment).test_client()
+
+    def walk(path: str, **params) -> list[dict]:
+        found, cursor = [], ""
+        while True:
+            sent = {**params, **({"cursor": cursor} if cursor else {})}
+            body = client.get("/v0" + path, query_string=sent, headers=SIMULATOR_HEADERS).json
+            found += body["data"]
+            if not body["meta"]["hasMore"]:
+                return found
+            cursor = body["meta"]["nextCursor"]
+
+    return walk
 
 
 def missing_for_browser_tests() -> list[str]:

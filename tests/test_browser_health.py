@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from webapp.common.formatting import span
-from webapp.simulator import create_simulator
 
-from .browser import demo_server, expect, serious_violations
+from .browser import demo_server, expect, serious_violations, simulator_at
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -39,20 +38,7 @@ def base_url():
 @pytest.fixture(scope="module")
 def simulator():
     """The simulator's own answers, at the same moment as the app's."""
-    client = create_simulator(clock=lambda: NOW).test_client()
-    headers = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
-
-    def walk(path: str, **params) -> list[dict]:
-        found, cursor = [], ""
-        while True:
-            sent = {**params, **({"cursor": cursor} if cursor else {})}
-            body = client.get("/v0" + path, query_string=sent, headers=headers).json
-            found += body["data"]
-            if not body["meta"]["hasMore"]:
-                return found
-            cursor = body["meta"]["nextCursor"]
-
-    return walk
+    return simulator_at(NOW)
 
 
 def runs_of(simulator, job: str) -> list[dict]:

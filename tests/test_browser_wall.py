@@ -18,7 +18,7 @@ from flask import Flask
 from webapp import create_app
 from webapp.simulator import create_simulator, live_execution_id
 
-from .browser import demo_server, expect, serve
+from .browser import demo_server, expect, serve, simulator_at
 from .conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -34,23 +34,6 @@ HEADERS = {"Authorization": "Bearer t", "Blaxel-Version": "2026-04-28"}
 def base_url():
     with demo_server(FakeClock(NOW)) as url:
         yield url
-
-
-def simulator_at(moment: datetime):
-    """The simulator's own answers at `moment`: a walk of a listing's pages."""
-    client = create_simulator(clock=lambda: moment).test_client()
-
-    def walk(path: str, **params) -> list[dict]:
-        found, cursor = [], ""
-        while True:
-            sent = {**params, **({"cursor": cursor} if cursor else {})}
-            body = client.get("/v0" + path, query_string=sent, headers=HEADERS).json
-            found += body["data"]
-            if not body["meta"]["hasMore"]:
-                return found
-            cursor = body["meta"]["nextCursor"]
-
-    return walk
 
 
 @pytest.fixture(scope="module")

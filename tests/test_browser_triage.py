@@ -160,6 +160,7 @@ def test_stepping_through_the_failed_tasks_one_by_one(page, base_url):
     page.locator(".steps .previous").click()
     expect(page.locator(".task-name")).to_have_text(names[3])
     page.get_by_role("link", name="Back to the failed tasks").click()
+    page.wait_for_load_state()  # the click waits for the new page to start, not to be read
     assert row_names(page)[:5] == names[:5]
 
 
@@ -201,6 +202,7 @@ def test_from_a_failed_tasks_logs_one_key_opens_the_next_failed_tasks_logs(page,
     page.get_by_role("link", name=f"Previous failed task {expected[23]}").click()
     expect(page.locator("h1")).to_contain_text(expected[23])
     page.get_by_role("link", name="Back to the failed tasks").click()
+    page.wait_for_load_state()  # the click waits for the new page to start, not to be read
     assert row_names(page)[:25] == expected[:25]
 
 
@@ -315,6 +317,8 @@ def test_without_javascript_the_groups_are_a_plain_list_of_links(browser, base_u
         more.click()
     expect(page.locator(".group-link").first).to_be_visible()
     page.locator(".group.outcome-failed .group-link").first.click()
+    page.wait_for_load_state()  # the click waits for the new page to start, not to be read
+    expect(page.locator("#rows tr.task").first).to_be_visible()
     assert all(
         status == "task status-failed"
         for status in page.locator("#rows tr.task").evaluate_all("rs => rs.map(r => r.className)")

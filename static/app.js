@@ -112,6 +112,23 @@ function flash(button, message) {
   }, 1500);
 }
 
+// A task's conditions load in place the first time its disclosure opens, from the link the row
+// carries for readers without JavaScript (one listener for every row: "toggle" does not bubble,
+// so it is caught on its way down).
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+    const list = details.querySelector(":scope > .condition-list[data-conditions]");
+    const link = list?.querySelector("a[href]");
+    if (!link) return;
+    list.removeAttribute("data-conditions"); // once, even if it is closed and opened again meanwhile
+    htmx.ajax("GET", link.getAttribute("href"), { source: list, target: list, swap: "outerHTML" });
+  },
+  true,
+);
+
 // "Load more": keyboard focus moves to the first new row, so reading goes on from there.
 let rowsBeforeMore = null;
 document.addEventListener("htmx:beforeRequest", (event) => {

@@ -164,6 +164,47 @@ class HostileUpstream(httpx.BaseTransport):
         return httpx.Response(response.status_code, json=body)
 
 
+class FailingOnRequest(httpx.BaseTransport):
+    """The simulator, answering 500 while `failing` is set; its calls counted."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.WSGITransport(app=create_simulator())
+        self.failing = False
+        self.calls = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.failing:
+            return httpx.Response(500, json={"error": "unavailable"})
+        return self.inner.handle_request(request)
+
+
+def test_a_rows_conditions_load_in_place_once_and_a_failure_offers_to_try_again(browser):
+    upstream = FailingOnRequest()
+    app = create_app({"BLAXEL_API_KEY": "any-token", "WEBAPP_CACHE_TTL": "0"}, transport=upstream)
+    # Its own page: the failure it causes is logged in the console, which `page` forbids.
+    context = browser.new_context()
+    page = context.new_page()
+    with serve(app) as url:
+        page.goto(url + INVOICES + "?limit=25")
+        expect(page.locator("#triage .groups").first).to_be_visible()  # all the page asks, asked
+        first = page.locator("#rows tr.task details").first
+        upstream.failing = True
+        first.locator("summary").click()
+        retry = first.get_by_role("button", name="Try again")
+        expect(retry).to_be_visible()
+        upstream.failing = False
+        retry.click()
+        expect(first.locator("ol.condition-list li").first).to_be_visible()
+        asked = upstream.calls
+        first.locator("summary").click()  # closed
+        first.locator("summary").click()  # and opened again: what was loaded stays
+        expect(first.locator("ol.condition-list li").first).to_be_visible()
+        assert upstream.calls == asked
+        assert page.url == url + INVOICES + "?limit=25"  # in place, the list never left
+    context.close()
+
+
 def test_hostile_condition_messages_are_shown_as_inert_text(page):
     app = create_app({"BLAXEL_API_KEY": "any-token"}, transport=HostileUpstream())
     with serve(app) as url:

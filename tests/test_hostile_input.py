@@ -265,7 +265,9 @@ def test_a_100_kb_condition_message_is_shown_whole_and_escaped(scripted):
         lambda request: httpx.Response(200, json=task_page([hostile_task("t", message, "Boom")]))
     )
     html = client.get("/jobs/nightly/executions/exec-1/tasks").get_data(as_text=True)
-    conditions_url = re.search(r'class="condition-list" hx-get="([^"]+)"', html).group(1)
+    conditions_url = re.search(
+        r'class="condition-list" data-conditions><a href="([^"]+)"', html
+    ).group(1)
     disclosure = client.get(conditions_url, headers={"HX-Request": "true"}).get_data(as_text=True)
     escaped = message.replace("<", "&lt;").replace(">", "&gt;")
     assert '<dd class="message">' + escaped + "</dd>" in disclosure  # the full text

@@ -52,8 +52,10 @@ def test_full_page_lists_tasks_with_status_times_and_conditions(scripted):
     assert "<bdi>BackoffLimitExceeded</bdi>: <bdi>exit code 137" in html
     # Every condition is in the disclosure, fetched when it opens (a link without JavaScript).
     task_url = TASKS_URL + "/task-0"
-    assert f'hx-get="{task_url}?at=50:0:" hx-trigger="toggle once from:closest details"' in html
-    assert f'<a href="{task_url}?at=50:0:">2 conditions of task-0</a>' in html
+    assert (
+        f'<div class="condition-list" data-conditions><a href="{task_url}?at=50:0:">'
+        "2 conditions of task-0</a></div>"
+    ) in html
     disclosure = client.get(task_url, headers=HTMX).get_data(as_text=True)
     assert disclosure.lstrip().startswith('<ol class="condition-list" reversed')
     assert "OOMKilled" in disclosure and "on node a" in disclosure

@@ -295,7 +295,9 @@ def test_a_failed_row_shows_its_error_even_when_a_later_condition_is_not_one(scr
     summary = re.search(r'<span class="condition-summary is-error">(.+?)</span>', html)
     assert summary.group(1) == "<bdi>BackoffLimitExceeded</bdi>: <bdi>exit code 137</bdi>"
     assert "(3)" in html
-    conditions_url = re.search(r'class="condition-list" hx-get="([^"]+)"', html).group(1)
+    conditions_url = re.search(
+        r'class="condition-list" data-conditions><a href="([^"]+)"', html
+    ).group(1)
     disclosure = client.get(conditions_url, headers=HTMX).get_data(as_text=True)
     for reason in ("FirstError", "BackoffLimitExceeded", "Cleanup"):
         assert f"<dt>Reason</dt><dd>{reason}</dd>" in disclosure

@@ -84,8 +84,9 @@ def status_cell(status: str, name: str, logs: str) -> str:
 
 def conditions_cell(task: Task, name: str, href: str, inert: Callable[[str], str]) -> str:
     """The key condition; every condition is fetched when the disclosure opens, so that rows
-    stay light to render and send (without JavaScript, a link to the task's page). `inert` is
-    text.inert, or a page's memo of it."""
+    stay light to render and send: app.js follows the link inside in place (one listener for
+    every row, no attributes repeated in each), without JavaScript the link opens the task's
+    page. `inert` is text.inert, or a page's memo of it."""
     key = task.key_condition
     if key is None:
         return NO_CONDITION
@@ -98,8 +99,7 @@ def conditions_cell(task: Task, name: str, href: str, inert: Callable[[str], str
     return (
         f'<details><summary><span class="condition-summary{error}">{text}</span> '
         f'<span class="condition-count">({count})</span></summary>'
-        f'<div class="condition-list" hx-get="{href}" '
-        f'hx-trigger="toggle once from:closest details" hx-swap="outerHTML">'
+        f'<div class="condition-list" data-conditions>'
         f'<a href="{href}">{conditions_count(count)} of {name}</a></div></details>'
     )
 

@@ -147,12 +147,21 @@ document.addEventListener("htmx:afterSettle", (event) => {
 
 // Times: relative ("3 min ago") or absolute in the viewer's own time zone, one click away and
 // remembered. The exact UTC time stays in each <time>'s datetime and tooltip.
-const absoluteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+// Formats are made when first needed: making one costs more than a page's rows take to lay out.
+let absoluteFormat = null;
 function showTimes(root) {
   const absolute = localStorage.getItem("times") === "absolute";
   for (const time of root.querySelectorAll("time[datetime]:not([data-clock])")) {
-    if (time.dataset.relative === undefined) time.dataset.relative = time.textContent;
-    time.textContent = absolute ? absoluteFormat.format(new Date(time.dateTime)) : time.dataset.relative;
+    if (time.dataset.relative === undefined) {
+      if (!absolute) continue; // as the server wrote it: nothing to change
+      time.dataset.relative = time.textContent;
+    }
+    if (absolute) {
+      absoluteFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+      time.textContent = absoluteFormat.format(new Date(time.dateTime));
+    } else {
+      time.textContent = time.dataset.relative;
+    }
   }
   for (const toggle of document.querySelectorAll("[data-times-toggle]")) {
     toggle.setAttribute("aria-pressed", String(absolute));
@@ -485,17 +494,17 @@ setInterval(tickUpdated, 5000);
 
 // ---- Health at a glance: the timeline ----
 // The server labels the time axis in UTC; here it is relabelled in the viewer's own time zone.
-const tickFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone;
+let tickFormat = null; // made when a chart first needs it, as the times' format is
 function localTimeline(root) {
   for (const tick of root.querySelectorAll("text.tl-tick[data-at]")) {
     const at = new Date(tick.dataset.at);
     if (tick.dataset.utc === undefined) tick.dataset.utc = tick.textContent;
     // Seconds matter only when the ticks are less than a minute apart.
+    tickFormat ??= new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
     tick.textContent = tick.dataset.utc.length > 5 ? at.toLocaleTimeString() : tickFormat.format(at);
     keepInside(tick);
   }
-  for (const note of root.querySelectorAll("[data-zone]")) note.textContent = `Times in ${zoneName}`;
+  for (const note of root.querySelectorAll("[data-zone]")) note.textContent = `Times in ${Intl.DateTimeFormat().resolvedOptions().timeZone}`;
 }
 // A label in the viewer's own words may be wider than the server's: one that would run past the
 // chart's edge is turned to run inward from its tick instead, so that it is never cut.

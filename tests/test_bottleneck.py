@@ -141,3 +141,17 @@ def test_no_sentence_for_a_part_of_the_execution_or_one_still_running(client):
     running = "/jobs/thumbnail-render/executions/exec-slow-thumbnails/tasks?view=timeline"
     html = client.get(running).get_data(as_text=True)
     assert "Shows 60 of 60 tasks" in html and "timeline-cause" not in html
+
+
+def test_the_timelines_table_shows_a_hostile_task_name_as_inert_text():
+    # The table's rows are written in one pass, not through the template's escaping.
+    from webapp.health.timeline import timeline
+
+    hostile = '<img src=x onerror="alert(1)">\u202eevil'
+    chart = timeline([task(hostile, 0, 5, 65), task("plain", 0, 10, 20)], T0 + timedelta(hours=1))
+    rows = "".join(str(found) for _, _, found in chart.groups)
+    assert "<img" not in rows and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in rows
+    assert '<span class="ctl"' in rows  # the override shown as a mark, not applied
+    assert (
+        "<tr><th>plain<td>2<td>5<td>0<td>10\n" in rows
+    )  # lane, start after the first, waited, ran

@@ -210,12 +210,15 @@ def timeline(tasks: Sequence[Task], now: datetime) -> Timeline | None:
 
 
 def _rows(bars: list[Bar]) -> Markup:
-    """The table's rows of these bars: task, lane (from 1), started at, waited, ran."""
-    return Markup("").join(
-        Markup("<tr><th>{}<td>{}<td>{}<td>{}<td>{}\n").format(
-            inert(bar.task.name), bar.lane + 1, bar.at, bar.waited, bar.ran
+    """The table's rows of these bars: task, lane (from 1), started at, waited, ran. The name is
+    made inert; the rest are whole numbers, written as they are (a template's formatting, 5,000
+    times, cost more than the rest of the page)."""
+    return Markup(  # noqa: S704 - the name made inert, the others `:d` (whole numbers only)
+        "".join(
+            f"<tr><th>{inert(bar.task.name)}<td>{bar.lane + 1}<td>{bar.at:d}<td>{bar.waited:d}"
+            f"<td>{bar.ran:d}\n"
+            for bar in paced(bars)
         )
-        for bar in paced(bars)
     )
 
 

@@ -167,15 +167,14 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
 
 class _InSqlite:
     """A part of the store kept in the SQLite file: one connection used under a lock, and what a
-    failed statement does. With `loses`, what it keeps is lost while the file fails (logged once,
-    nothing refused); without, the statement raises StoreUnavailable. The file is opened (and
-    checked) at once; with `lazily`, a missing one is made on first use instead."""
+    failed statement does (see _Failures). The file is opened (and checked) at once; with
+    `lazily`, a missing one is made on first use instead."""
 
     def __init__(self, path: Path, loses: str = "", *, lazily: bool = False) -> None:
         self._path = path
         self._db = open_database(path) if path.exists() or not lazily else None
         self._lock = threading.Lock()
-        self._failing = _OnceAnOutage("data file", loses) if loses else None
+        self._failing = _Failures("data file", (sqlite3.Error, StoreError), loses, detailed=True)
 
     def close(self) -> None:
         if self._db is not None:
@@ -189,19 +188,13 @@ class _InSqlite:
         return self._run(inside)
 
     def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        def opened() -> Any:
+            if self._db is None:
+                self._db = open_database(self._path)
+            return work(self._db)
+
         with self._lock:
-            try:
-                if self._db is None:
-                    self._db = open_database(self._path)
-                result = work(self._db)
-            except (sqlite3.Error, StoreError) as error:
-                if self._failing is None:
-                    raise StoreUnavailable(f"data file: {type(error).__name__}: {error}") from None
-                self._failing.failed(error)
-                return None
-        if self._failing is not None:
-            self._failing.worked()
-        return result
+            return self._failing.run(opened)
 
 
 class SqliteEvents(_InSqlite):
@@ -234,33 +227,22 @@ SIGNINS_LOST = "sign-in failures go uncounted"
 
 
 class _InRedis:
-    """A part of the store kept in Redis: its connection, and what a failed command does. With
-    `loses`, what it counts is lost while Redis is down (logged once, nothing refused); without,
-    the command raises StoreUnavailable."""
+    """A part of the store kept in Redis: its connection, and what a failed command does (see
+    _Failures)."""
 
     def __init__(self, url: str, timeout: float, connect: float, loses: str = "") -> None:
         import redis
 
-        self._errors = (redis.RedisError, OSError)
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=connect
         )
-        self._failing = _OnceAnOutage("shared store", loses) if loses else None
+        self._failing = _Failures("shared store", (redis.RedisError, OSError), loses)
 
     def close(self) -> None:
         self._redis.close()
 
     def _run(self, work: Callable[[], Any]) -> Any:
-        try:
-            result = work()
-        except self._errors as error:
-            if self._failing is None:
-                raise StoreUnavailable(f"shared store: {type(error).__name__}") from None
-            self._failing.failed(error)
-            return None
-        if self._failing is not None:
-            self._failing.worked()
-        return result
+        return self._failing.run(work)
 
 
 class RedisEvents(_InRedis):
@@ -292,29 +274,39 @@ class RedisEvents(_InRedis):
         self._run(lambda: self._redis.delete(REDIS_PREFIX + key))
 
 
-class _OnceAnOutage:
-    """Logs a store's failure once while it lasts, and its return: what it counts is lost
-    meanwhile (nothing is refused for it), and whoever runs the app should know."""
+class _Failures:
+    """What a failed command of a store's part does. With `loses`, what the part keeps is lost
+    while the failure lasts (nothing is refused for it): the failure is logged once, and its
+    return, since whoever runs the app should know. Without, the command raises StoreUnavailable
+    naming the store (and, when `detailed`, the error's own words)."""
 
-    def __init__(self, what: str, loses: str) -> None:
-        self.what = what
-        self.loses = loses
+    def __init__(
+        self, what: str, errors: tuple[type[Exception], ...], loses: str, *, detailed: bool = False
+    ) -> None:
+        self.what, self.errors = what, errors
+        self.loses, self.detailed = loses, detailed
         self._down = False
 
-    def failed(self, error: BaseException) -> None:
-        if not self._down:
-            self._down = True
-            log.warning(
-                "%s failing (%s): %s until it is back",
-                self.what,
-                type(error).__name__,
-                self.loses,
-            )
-
-    def worked(self) -> None:
+    def run(self, work: Callable[[], Any]) -> Any:
+        try:
+            result = work()
+        except self.errors as error:
+            if not self.loses:
+                words = f": {error}" if self.detailed else ""
+                raise StoreUnavailable(f"{self.what}: {type(error).__name__}{words}") from None
+            if not self._down:
+                self._down = True
+                log.warning(
+                    "%s failing (%s): %s until it is back",
+                    self.what,
+                    type(error).__name__,
+                    self.loses,
+                )
+            return None
         if self._down:
             self._down = False
             log.warning("%s is back", self.what)
+        return result
 
 
 # --- Operating: the audit trail of cancels and the watcher's outbox (webapp/operate) ---------

@@ -146,7 +146,13 @@ def rows_beside(
 ) -> tuple[Execution | None, tuple[Page[Task] | FilteredPage, ListQuery, str]]:
     """The execution and the page of rows, asked side by side; except that a status filter
     waits for the execution, since a finished one's counts may answer it without a walk."""
-    execution = lambda: wanted_execution(pages, whole=whole, counts=counts)  # noqa: E731
+
+    def execution() -> Execution | None:
+        # The whole page needs the execution; the rows alone only for the chips' counts, if at hand.
+        if whole:
+            return pages.api.get_execution(pages.job_id, pages.execution_id)
+        return counted_execution(pages.api, pages.job_id, pages.execution_id) if counts else None
+
     if not query.statuses:
         found, fetched = pages.api.together(execution, lambda: shown(pages, query))
         return found, fetched
@@ -155,13 +161,6 @@ def rows_beside(
     if empty is not None:
         return found, (empty, query, "")
     return found, shown(pages, query)
-
-
-def wanted_execution(pages: TaskPages, *, whole: bool, counts: bool) -> Execution | None:
-    """The whole page needs the execution; the rows alone only for the chips' counts, if at hand."""
-    if whole:
-        return pages.api.get_execution(pages.job_id, pages.execution_id)
-    return counted_execution(pages.api, pages.job_id, pages.execution_id) if counts else None
 
 
 @dataclass(frozen=True)

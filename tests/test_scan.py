@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from webapp.blaxel import CallScope, PageRequest, Session
 from webapp.common.services import services_of
 from webapp.listing.cursors import CursorSigner
-from webapp.listing.filtered import SALT, UPSTREAM_LIMIT, filtered_tasks
+from webapp.listing.filtered import SALT, UPSTREAM_LIMIT, TaskSource, filtered_tasks
 from webapp.listing.page import CURSOR_EXPIRED
 from webapp.listing.query import TASKS, ListQuery, cursor_from_link
 
@@ -50,8 +51,8 @@ def filtered_walk(client, first: ListQuery, budget: int) -> tuple[list, list]:
     names, pages, current = [], [], first
     for _ in range(1000):
         session = Session(client, CallScope.starting_now(60))
-        signer = CursorSigner(SECRET, SALT)
-        page = filtered_tasks(session, *BIG, current, budget=budget, signer=signer)
+        moment = datetime(2026, 1, 1, tzinfo=UTC)  # a filtered walk reads no clock
+        page = filtered_tasks(TaskSource(session, *BIG, budget, SECRET, moment), current)
         pages.append(page)
         names += [task.name for task in page.items]
         assert len(page.items) <= current.limit

@@ -16,7 +16,6 @@ from webapp.store import (
     SqliteEvents,
     StoreError,
     data_dir,
-    open_database,
 )
 
 from .conftest import TOKEN
@@ -88,9 +87,9 @@ def test_a_file_from_a_newer_version_stops_the_app_and_is_kept(users_file, data_
 
 def test_migrations_run_once_whoever_opens_the_file_first(tmp_path):
     path = tmp_path / FILE_NAME
-    one, other = open_database(path), open_database(path)
-    SqliteEvents(one).add("key", 100.0, 60)
-    assert SqliteEvents(other).since("key", 0) == [100.0]
+    one, other = SqliteEvents(path), SqliteEvents(path)
+    one.add("key", 100.0, 60)
+    assert other.since("key", 0) == [100.0]
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -98,7 +97,7 @@ def events(request, tmp_path):
     if request.param == "redis":
         store = RedisEvents(request.getfixturevalue("redis_url"))
     else:
-        store = SqliteEvents(open_database(tmp_path / FILE_NAME))
+        store = SqliteEvents(tmp_path / FILE_NAME)
     yield store
     store.close()
 

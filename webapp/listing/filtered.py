@@ -41,6 +41,19 @@ TIME_RESERVE = 1.5
 
 
 @dataclass(frozen=True)
+class TaskSource:
+    """Where a request reads an execution's tasks: its session, the execution, how many upstream
+    calls a walk may make, the key the walk's cursors are signed with, and the request's moment."""
+
+    api: Session
+    job_id: str
+    execution_id: str
+    budget: int
+    secret: str
+    moment: datetime
+
+
+@dataclass(frozen=True)
 class ScanProgress:
     """How far the app's own walk of the task chain got, for a page it filtered itself."""
 
@@ -95,23 +108,16 @@ def counted_out(execution: Execution, query: ListQuery) -> FilteredPage | None:
     return FilteredPage([], False, "", stats.total, ScanProgress(0, False, counted=True))
 
 
-def filtered_tasks(
-    session: Session,
-    job_id: str,
-    execution_id: str,
-    query: ListQuery,
-    *,
-    budget: int,
-    signer: CursorSigner,
-) -> FilteredPage:
-    """Up to `query.limit` tasks in the view, for at most `budget` upstream calls."""
+def filtered_tasks(source: TaskSource, query: ListQuery) -> FilteredPage:
+    """Up to `query.limit` tasks in the view, for at most `source.budget` upstream calls."""
+    job_id, execution_id = source.job_id, source.execution_id
     binding = view_binding(
         job_id, execution_id, query.sort, query.search, list(query.statuses), query.cause
     )
 
     def pages(cursor: str) -> Iterator[Page[Task]]:
         start = PageRequest(query.sort, query.search, UPSTREAM_LIMIT, cursor)
-        return session.walk_tasks(job_id, execution_id, start, shared=True)
+        return source.api.walk_tasks(job_id, execution_id, start, shared=True)
 
     def tally(task: Task) -> Iterator[str]:
         yield task.status
@@ -119,8 +125,9 @@ def filtered_tasks(
             yield "retried"
 
     # A walk counts its tasks by status, for the status chips when the execution has no stats.
-    walk = Walk(pages, UPSTREAM_LIMIT, TASKS.choices, tally, binding)
-    return _filtered(walk, session, query, task_filter(query), budget=budget, signer=signer)
+    signer = CursorSigner(source.secret, SALT)
+    walk = Walk(pages, UPSTREAM_LIMIT, TASKS.choices, tally, binding, signer)
+    return _filtered(walk, source.api, query, task_filter(query), source.budget)
 
 
 def filtered_executions(
@@ -154,8 +161,8 @@ def filtered_executions(
         # The status chips count what the time filter keeps, so that they agree with the rows.
         return (execution.status,) if query.created_within(execution.created_at) else ()
 
-    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, tally, binding)
-    return _filtered(walk, session, query, matches, budget=budget, signer=signer)
+    walk = Walk(pages, EXECUTIONS_LIMIT, EXECUTIONS.statuses, tally, binding, signer)
+    return _filtered(walk, session, query, matches, budget)
 
 
 def _older(executions: Iterable[Execution], since: datetime) -> bool:
@@ -165,25 +172,20 @@ def _older(executions: Iterable[Execution], since: datetime) -> bool:
 @dataclass(frozen=True)
 class Walk(Generic[T]):
     """What a filtered walk reads: its pages from an upstream cursor, their size, what it counts
-    its items by, and the view its cursors are bound to."""
+    its items by, the view its cursors are bound to and what signs them."""
 
     pages: Callable[[str], Iterator[Page[T]]]
     page_size: int
     tallied: tuple[str, ...]
     tally: Callable[[T], Iterable[str]]
     binding: str
+    signer: CursorSigner
 
 
 def _filtered(
-    walk: Walk[T],
-    session: Session,
-    query: ListQuery,
-    matches: Callable[[T], bool],
-    *,
-    budget: int,
-    signer: CursorSigner,
+    walk: Walk[T], session: Session, query: ListQuery, matches: Callable[[T], bool], budget: int
 ) -> FilteredPage:
-    at = _resume(query.cursor, walk, signer) if query.cursor else Resume()
+    at = _resume(query.cursor, walk) if query.cursor else Resume()
     found: list[T] = []
     positions: list[tuple[str, int]] = []
     scanned, total, partial = at.scanned, None, False
@@ -193,7 +195,7 @@ def _filtered(
         next_cursor = ""
         if resume is not None:
             fields = [resume.upstream, resume.position, resume.scanned, list(tally.values())]
-            next_cursor = signer.sign(fields, walk.binding)
+            next_cursor = walk.signer.sign(fields, walk.binding)
         progress = ScanProgress(scanned, paused, dict(tally))
         return FilteredPage(
             found, resume is not None, next_cursor, total, progress, positions, partial
@@ -246,8 +248,8 @@ def _filtered(
     return pause(cursor)
 
 
-def _resume(token: str, walk: Walk[Any], signer: CursorSigner) -> Resume:
-    match signer.open(token, walk.binding):
+def _resume(token: str, walk: Walk[Any]) -> Resume:
+    match walk.signer.open(token, walk.binding):
         case [str(upstream), int(position), int(scanned), list(tally)] if (
             0 <= position < walk.page_size
             and 0 <= scanned <= MAX_SHOWN

@@ -14,14 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import TypeVar
 
-from ..blaxel import ChainStopped, ErrorKind, PageRequest, Session, Task, UpstreamError
+from ..blaxel import ChainStopped, ErrorKind, PageRequest, Task, UpstreamError
 from ..common.errors import CursorRejected
 from ..common.formatting import run_time, wait_time
 from .cursors import CursorSigner, view_binding
-from .filtered import FilteredPage, ScanProgress, task_filter
+from .filtered import FilteredPage, ScanProgress, TaskSource, task_filter
 from .query import FAILED_FIRST, LONGEST_WAIT_FIRST, MAX_SHOWN, ListQuery
 
 PAGE = PageRequest("createdAt:desc", "", 200)
@@ -67,20 +66,13 @@ def paced(items: Iterable[T], every: int = PACE) -> Iterator[T]:
             give_way()
 
 
-def gather_tasks(
-    session: Session,
-    job_id: str,
-    execution_id: str,
-    *,
-    search: str = "",
-    budget: int,
-    upto: int | None = None,
-) -> Gathered:
-    """The execution's tasks, newest first: all of them, or as many as `budget` new upstream
-    calls reach (or the first `upto`)."""
+def gather_tasks(source: TaskSource, *, search: str = "", upto: int | None = None) -> Gathered:
+    """The execution's tasks, newest first: all of them, or as many as `source.budget` new
+    upstream calls reach (or the first `upto`)."""
     # Its own scope: calls made beside this walk must not count against its budget.
-    session = session.part()
-    pages = session.walk_tasks(job_id, execution_id, replace(PAGE, q=search), shared=True)
+    session = source.api.part()
+    start = replace(PAGE, q=search)
+    pages = session.walk_tasks(source.job_id, source.execution_id, start, shared=True)
     records = session.scope.records
     tasks: list[Task] = []
     positions: list[tuple[str, int]] = []
@@ -96,7 +88,7 @@ def gather_tasks(
                 return Gathered(tasks, total, True, "", partial, positions)
             if upto is not None and len(tasks) >= upto:
                 return Gathered(tasks[:upto], total, False, "", partial, positions[:upto], True)
-            if sum(record.cache not in ("hit", "held") for record in records) >= budget:
+            if sum(record.cache not in ("hit", "held") for record in records) >= source.budget:
                 break
     except ChainStopped as stop:
         if session.scope.remaining() > 0:
@@ -110,28 +102,18 @@ def gather_tasks(
     return Gathered(tasks, total, False, "", partial, positions)
 
 
-def app_ordered(
-    session: Session,
-    job_id: str,
-    execution_id: str,
-    query: ListQuery,
-    *,
-    budget: int,
-    signer: CursorSigner,
-    now: datetime,
-) -> FilteredPage:
+def app_ordered(source: TaskSource, query: ListQuery) -> FilteredPage:
     """A page of the view's tasks in an order the app makes (the longest run first, the longest
     queue wait first, or failed first), among those read so far. Its cursor says how many tasks
     the order was made among, so that later pages follow the same order."""
     name = {FAILED_FIRST: "failed", LONGEST_WAIT_FIRST: "waited"}.get(query.sort, "slowest")
     binding = view_binding(
-        name, job_id, execution_id, query.search, list(query.statuses), query.cause
+        name, source.job_id, source.execution_id, query.search, list(query.statuses), query.cause
     )
+    signer = CursorSigner(source.secret, SALT)
     offset, upto = _position(query.cursor, binding, signer) if query.cursor else (0, None)
-    gathered = gather_tasks(
-        session, job_id, execution_id, search=query.search, budget=budget, upto=upto
-    )
-    tasks, keep = gathered.tasks, task_filter(query)
+    gathered = gather_tasks(source, search=query.search, upto=upto)
+    tasks, keep, now = gathered.tasks, task_filter(query), source.moment
     kept = [number for number, task in enumerate(tasks) if keep(task)]
     if query.sort == FAILED_FIRST:
         # The walk reads newest first and the sort is stable: newest first within each status.

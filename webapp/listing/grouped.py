@@ -3,31 +3,25 @@ where each member is (its page and row), so the view lists exactly them without 
 
 from __future__ import annotations
 
-from ..blaxel import PageRequest, Session, Task
+from ..blaxel import PageRequest, Task
 from ..common.errors import CursorRejected
 from ..failures.causes import cause_of
 from ..failures.triage import PAGE_SIZE, Triage
 from .cursors import CursorSigner, view_binding
-from .filtered import FilteredPage, ScanProgress
+from .filtered import SALT, FilteredPage, ScanProgress, TaskSource
 from .query import ListQuery
 
 
-def group_page(
-    session: Session,
-    job_id: str,
-    execution_id: str,
-    query: ListQuery,
-    walked: Triage,
-    *,
-    signer: CursorSigner,
-) -> FilteredPage | None:
+def group_page(source: TaskSource, query: ListQuery, walked: Triage) -> FilteredPage | None:
     """A page of a `cause=` view read from the failure groups' record: its members, whole and in
     the walk's order, from the pages that hold them (kept by the walk), without a scan. None when
     the record cannot answer (the walk is not complete, or Blaxel's pages moved under it)."""
     group = walked.group(query.cause)
     if group is None:
         return None
+    session, job_id, execution_id = source.api, source.job_id, source.execution_id
     binding = view_binding("group", job_id, execution_id, query.cause, group.count)
+    signer = CursorSigner(source.secret, SALT)
     offset = _offset(query.cursor, binding, signer) if query.cursor else 0
     chosen = group.members[offset : offset + query.limit]
     if not chosen:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -31,9 +30,14 @@ from ..runs import shown as runs
 from ..runs.kept import Digests
 from ..web.limits import take_heavy_share
 from . import export
-from .cursors import CursorSigner
-from .filtered import SALT, UPSTREAM_LIMIT, FilteredPage, counted_out, filtered_tasks, task_filter
-from .gather import SALT as SLOWEST_SALT
+from .filtered import (
+    UPSTREAM_LIMIT,
+    FilteredPage,
+    TaskSource,
+    counted_out,
+    filtered_tasks,
+    task_filter,
+)
 from .gather import app_ordered, gather_tasks
 from .grouped import group_page
 from .page import (
@@ -104,19 +108,16 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
     span = request.args.get("span", "")
     if span not in ("", "all", "page"):
         raise QueryError(["“span” can only be “all” (every task) or “page” (the list's page)."])
-    moment = now()
+    pages = TaskPages.of(api, job_id, execution_id)
     execution = api.get_execution(job_id, execution_id)
     cause = None
     if span == "page":
         gathered = None
-        page, query, _ = shown(TaskPages.of(api, job_id, execution_id), query)
+        page, query, _ = shown(pages, query)
         tasks = list(page.items)
     else:
         upto = None if span == "all" else MOST_TASKS
-        budget = settings().scan_budget
-        gathered = gather_tasks(
-            api, job_id, execution_id, search=query.search, budget=budget, upto=upto
-        )
+        gathered = gather_tasks(pages, search=query.search, upto=upto)
         tasks = list(filter(task_filter(query), gathered.tasks))
         # What set the run time: said of a finished execution's every task, not of a part.
         whole = gathered.complete and not (gathered.stopped or query.filtered or query.search)
@@ -127,7 +128,7 @@ def timeline_view(api: Session, job_id: str, execution_id: str, query: ListQuery
     task_base = urls.task(job_id, execution_id, "-")[:-1]
     return render_template(
         "_timeline.html" if is_fragment() else "timeline.html",
-        chart=timeline(tasks, moment),
+        chart=timeline(tasks, pages.moment),
         cause=cause,
         tasks=tasks,
         span=span,
@@ -145,7 +146,13 @@ def rows_beside(
 ) -> tuple[Execution | None, tuple[Page[Task] | FilteredPage, ListQuery, str]]:
     """The execution and the page of rows, asked side by side; except that a status filter
     waits for the execution, since a finished one's counts may answer it without a walk."""
-    execution = lambda: wanted_execution(pages, whole=whole, counts=counts)  # noqa: E731
+
+    def execution() -> Execution | None:
+        # The whole page needs the execution; the rows alone only for the chips' counts, if at hand.
+        if whole:
+            return pages.api.get_execution(pages.job_id, pages.execution_id)
+        return counted_execution(pages.api, pages.job_id, pages.execution_id) if counts else None
+
     if not query.statuses:
         found, fetched = pages.api.together(execution, lambda: shown(pages, query))
         return found, fetched
@@ -156,25 +163,12 @@ def rows_beside(
     return found, shown(pages, query)
 
 
-def wanted_execution(pages: TaskPages, *, whole: bool, counts: bool) -> Execution | None:
-    """The whole page needs the execution; the rows alone only for the chips' counts, if at hand."""
-    if whole:
-        return pages.api.get_execution(pages.job_id, pages.execution_id)
-    return counted_execution(pages.api, pages.job_id, pages.execution_id) if counts else None
-
-
 @dataclass(frozen=True)
-class TaskPages:
+class TaskPages(TaskSource):
     """How a view's page is read: Blaxel's own page, or, for a filter or an order it cannot
     apply, the app's bounded walk. Made in the request, where the app's settings are at hand,
     so that it can run beside other calls."""
 
-    api: Session
-    job_id: str
-    execution_id: str
-    budget: int
-    secret: str
-    moment: datetime
     kept: Digests  # the runs remembered: a group's members once the walk's record is gone
 
     @classmethod
@@ -184,15 +178,11 @@ class TaskPages:
         return cls(api, job_id, execution_id, budget, secret, now(), kept)
 
     def page(self, query: ListQuery) -> Page[Task] | FilteredPage:
-        api, job_id, execution_id, budget = self.api, self.job_id, self.execution_id, self.budget
+        api, job_id, execution_id = self.api, self.job_id, self.execution_id
         if query.ordered_by_app:
-            signer = CursorSigner(self.secret, SLOWEST_SALT)
-            return app_ordered(
-                api, job_id, execution_id, query, budget=budget, signer=signer, now=self.moment
-            )
+            return app_ordered(self, query)
         if not query.filtered:
             return api.list_tasks(job_id, execution_id, query.page_request())
-        signer = CursorSigner(self.secret, SALT)
         if query.cause and not (query.statuses or query.search):
             # A failure group's members, as its walk recorded them (shared while the walk is
             # fresh, then in the run's digest): no scan.
@@ -200,9 +190,7 @@ class TaskPages:
             digest = self.kept.get(job_id, execution_id) if saved is None else None
             walked = Triage.from_json(saved) if saved is not None else digest and digest.triage()
             try:
-                found = walked and group_page(
-                    api, job_id, execution_id, query, walked, signer=signer
-                )
+                found = walked and group_page(self, query, walked)
             except UpstreamError as error:
                 # A page's cursor kept from long ago may have expired: scan instead.
                 if error.kind is not ErrorKind.REJECTED:
@@ -210,7 +198,7 @@ class TaskPages:
                 found = None
             if found:
                 return found
-        return filtered_tasks(api, job_id, execution_id, query, budget=budget, signer=signer)
+        return filtered_tasks(self, query)
 
 
 def counted(page: Page[Task] | FilteredPage, execution: Execution | None):

@@ -106,10 +106,7 @@ class LogView:
         offset = max(newer - 1 - self.query.limit // 2, 0)
         if offset == 0:  # the newest page has it: the view as it is, following and all
             return replace(self, query=replace(self.query, at=None))
-        query = replace(
-            self.query, start=self.window.start, end=self.window.end, offset=offset, at=None
-        )
-        return replace(self, query=query, request=self.request.at(offset))
+        return replace(self, query=self._frozen(offset), request=self.request.at(offset))
 
     def with_page(self, page: LogPage) -> LogView:
         return replace(self, page=page)

@@ -13,7 +13,7 @@ import json
 import math
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,26 +136,14 @@ class Digest:
         )
 
     def encode(self) -> bytes:
+        # Every field as it is, in order, but the causes: their members are kept apart.
         body = {
             "version": VERSION,
-            "job": self.job,
-            "execution": self.execution,
-            "status": self.status,
-            "created": self.created,
-            "run": self.run,
-            "wait": self.wait,
-            "total": self.total,
-            "complete": self.complete,
-            "stopped": self.stopped,
-            "statuses": self.statuses,
+            **vars(self),
             "causes": {
                 key: [c.cause.outcome, c.cause.reason, c.cause.pattern, c.count, c.tasks, c.example]
                 for key, c in self.causes.items()
             },
-            "run_percentiles": self.run_percentiles,
-            "wait_percentiles": self.wait_percentiles,
-            "records": self.records,
-            "pages": self.pages,
             "members": {key: c.members for key, c in self.causes.items() if c.members},
         }
         return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
@@ -168,32 +156,21 @@ class Digest:
             raise ValueError(
                 f"a digest of version {raw.get('version')!r}, this app reads {VERSION}"
             )
-        return cls(
-            job=raw["job"],
-            execution=raw["execution"],
-            status=raw["status"],
-            created=raw["created"],
-            run=raw["run"],
-            wait=raw["wait"],
-            total=raw["total"],
-            complete=raw["complete"],
-            stopped=raw["stopped"],
-            statuses=raw["statuses"],
-            causes={
-                key: CauseCount(
-                    Cause(outcome, reason, pattern),
-                    count,
-                    tasks,
-                    example,
-                    [(page, row) for page, row in members.get(key, [])],
-                )
-                for key, (outcome, reason, pattern, count, tasks, example) in raw["causes"].items()
-            },
-            run_percentiles={int(q): v for q, v in raw["run_percentiles"].items()},
-            wait_percentiles={int(q): v for q, v in raw["wait_percentiles"].items()},
-            records=raw["records"],
-            pages=raw.get("pages", []),
-        )
+        # The fields kept as they are (`pages` missing in older digests), then those converted.
+        kept = {each.name: raw[each.name] for each in fields(cls) if each.name in raw}
+        kept["causes"] = {
+            key: CauseCount(
+                Cause(outcome, reason, pattern),
+                count,
+                tasks,
+                example,
+                [(page, row) for page, row in members.get(key, [])],
+            )
+            for key, (outcome, reason, pattern, count, tasks, example) in raw["causes"].items()
+        }
+        for name in ("run_percentiles", "wait_percentiles"):
+            kept[name] = {int(q): v for q, v in raw[name].items()}
+        return cls(**kept)
 
 
 def percentiles(ordered: list[float]) -> dict[int, float]:

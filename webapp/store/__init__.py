@@ -18,7 +18,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -103,7 +104,7 @@ def open_events(settings: Settings) -> Events:
     """Redis when WEBAPP_CACHE_URL is set, else the SQLite file in the data folder."""
     if settings.cache_url:
         return RedisEvents(settings.cache_url)
-    return SqliteEvents(open_database(data_dir(settings) / FILE_NAME))
+    return SqliteEvents(data_dir(settings) / FILE_NAME)
 
 
 def open_database(path: Path) -> sqlite3.Connection:
@@ -145,42 +146,73 @@ _WHAT_TO_DO = (
 def _migrate(db: sqlite3.Connection, number: int) -> None:
     """One migration and its version number, in one transaction: another process starting at
     the same moment either sees both or neither."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(db):
         if db.execute("PRAGMA user_version").fetchone()[0] == number:
             for statement in filter(str.strip, MIGRATIONS[number].split(";")):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One IMMEDIATE transaction: a process writing at the same moment waits for it to end."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
 
 
-class SqliteEvents:
+class _InSqlite:
+    """A part of the store kept in the SQLite file: one connection used under a lock, and what a
+    failed statement does (see _Failures). The file is opened (and checked) at once; with
+    `lazily`, a missing one is made on first use instead."""
+
+    def __init__(self, path: Path, loses: str = "", *, lazily: bool = False) -> None:
+        self._path = path
+        self._db = open_database(path) if path.exists() or not lazily else None
+        self._lock = threading.Lock()
+        self._failing = _Failures("data file", (sqlite3.Error, StoreError), loses, detailed=True)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        def inside(db: sqlite3.Connection) -> Any:
+            with _immediate(db):
+                return work(db)
+
+        return self._run(inside)
+
+    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        def opened() -> Any:
+            if self._db is None:
+                self._db = open_database(self._path)
+            return work(self._db)
+
+        with self._lock:
+            return self._failing.run(opened)
+
+
+class SqliteEvents(_InSqlite):
     """Events in the SQLite file: every process of this machine that opens it sees them."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._lock = threading.Lock()
-        self._failing = _OnceAnOutage("data file")
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, loses=SIGNINS_LOST)
 
     def add(self, key: str, at: float, keep: float) -> None:
         def write(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM events WHERE expires <= ?", (at,))
-                db.execute("INSERT INTO events VALUES (?, ?, ?)", (key, at, at + keep))
-                db.execute(
-                    "DELETE FROM events WHERE rowid <= (SELECT max(rowid) FROM events) - ?",
-                    (MAX_EVENTS,),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            db.execute("DELETE FROM events WHERE expires <= ?", (at,))
+            db.execute("INSERT INTO events VALUES (?, ?, ?)", (key, at, at + keep))
+            db.execute(
+                "DELETE FROM events WHERE rowid <= (SELECT max(rowid) FROM events) - ?",
+                (MAX_EVENTS,),
+            )
 
-        self._run(write)
+        self._transaction(write)
 
     def since(self, key: str, start: float) -> list[float]:
         query = "SELECT at FROM events WHERE key = ? AND at >= ? ORDER BY at"
@@ -190,51 +222,27 @@ class SqliteEvents:
     def drop(self, key: str) -> None:
         self._run(lambda db: db.execute("DELETE FROM events WHERE key = ?", (key,)))
 
-    def close(self) -> None:
-        self._db.close()
-
-    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        with self._lock:
-            try:
-                result = work(self._db)
-            except sqlite3.Error as error:
-                self._failing.failed(error)
-                return None
-        self._failing.worked()
-        return result
-
 
 SIGNINS_LOST = "sign-in failures go uncounted"
 
 
 class _InRedis:
-    """A part of the store kept in Redis: its connection, and what a failed command does. With
-    `loses`, what it counts is lost while Redis is down (logged once, nothing refused); without,
-    the command raises StoreUnavailable."""
+    """A part of the store kept in Redis: its connection, and what a failed command does (see
+    _Failures)."""
 
     def __init__(self, url: str, timeout: float, connect: float, loses: str = "") -> None:
         import redis
 
-        self._errors = (redis.RedisError, OSError)
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=connect
         )
-        self._failing = _OnceAnOutage("shared store", loses) if loses else None
+        self._failing = _Failures("shared store", (redis.RedisError, OSError), loses)
 
     def close(self) -> None:
         self._redis.close()
 
     def _run(self, work: Callable[[], Any]) -> Any:
-        try:
-            result = work()
-        except self._errors as error:
-            if self._failing is None:
-                raise StoreUnavailable(f"shared store: {type(error).__name__}") from None
-            self._failing.failed(error)
-            return None
-        if self._failing is not None:
-            self._failing.worked()
-        return result
+        return self._failing.run(work)
 
 
 class RedisEvents(_InRedis):
@@ -266,29 +274,39 @@ class RedisEvents(_InRedis):
         self._run(lambda: self._redis.delete(REDIS_PREFIX + key))
 
 
-class _OnceAnOutage:
-    """Logs a store's failure once while it lasts, and its return: what it counts is lost
-    meanwhile (nothing is refused for it), and whoever runs the app should know."""
+class _Failures:
+    """What a failed command of a store's part does. With `loses`, what the part keeps is lost
+    while the failure lasts (nothing is refused for it): the failure is logged once, and its
+    return, since whoever runs the app should know. Without, the command raises StoreUnavailable
+    naming the store (and, when `detailed`, the error's own words)."""
 
-    def __init__(self, what: str, loses: str = SIGNINS_LOST) -> None:
-        self.what = what
-        self.loses = loses
+    def __init__(
+        self, what: str, errors: tuple[type[Exception], ...], loses: str, *, detailed: bool = False
+    ) -> None:
+        self.what, self.errors = what, errors
+        self.loses, self.detailed = loses, detailed
         self._down = False
 
-    def failed(self, error: BaseException) -> None:
-        if not self._down:
-            self._down = True
-            log.warning(
-                "%s failing (%s): %s until it is back",
-                self.what,
-                type(error).__name__,
-                self.loses,
-            )
-
-    def worked(self) -> None:
+    def run(self, work: Callable[[], Any]) -> Any:
+        try:
+            result = work()
+        except self.errors as error:
+            if not self.loses:
+                words = f": {error}" if self.detailed else ""
+                raise StoreUnavailable(f"{self.what}: {type(error).__name__}{words}") from None
+            if not self._down:
+                self._down = True
+                log.warning(
+                    "%s failing (%s): %s until it is back",
+                    self.what,
+                    type(error).__name__,
+                    self.loses,
+                )
+            return None
         if self._down:
             self._down = False
             log.warning("%s is back", self.what)
+        return result
 
 
 # --- Operating: the audit trail of cancels and the watcher's outbox (webapp/operate) ---------
@@ -368,22 +386,18 @@ class Outbox(Protocol):
 def open_audit(settings: Settings) -> Audit:
     if settings.cache_url:
         return RedisOperate(settings.cache_url)
-    return SqliteOperate(open_database(data_dir(settings) / FILE_NAME))
+    return SqliteOperate(data_dir(settings) / FILE_NAME)
 
 
 def open_outbox(settings: Settings) -> Outbox:
     if settings.cache_url:
         return RedisOperate(settings.cache_url)
-    return SqliteOperate(open_database(data_dir(settings) / FILE_NAME))
+    return SqliteOperate(data_dir(settings) / FILE_NAME)
 
 
-class SqliteOperate:
+class SqliteOperate(_InSqlite):
     """The audit trail and the outbox in the SQLite file; a claim is one IMMEDIATE transaction,
     so two processes never claim the same message."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._lock = threading.Lock()
 
     def record(self, entry: AuditEntry) -> None:
         def write(db: sqlite3.Connection) -> None:
@@ -462,29 +476,6 @@ class SqliteOperate:
         )
         rows = self._run(lambda db: db.execute(query, (limit,)).fetchall())
         return [Delivery(*row) for row in rows]
-
-    def close(self) -> None:
-        self._db.close()
-
-    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        def inside(db: sqlite3.Connection) -> Any:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return result
-
-        return self._run(inside)
-
-    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        with self._lock:
-            try:
-                return work(self._db)
-            except sqlite3.Error as error:
-                raise StoreUnavailable(f"data file: {type(error).__name__}: {error}") from None
 
 
 # Atomic in Redis: keep the message unless its key exists, and make it due now.
@@ -637,44 +628,27 @@ def open_digest_rows(settings: Settings) -> DigestRows:
     return SqliteDigestRows(data_dir(settings) / FILE_NAME)
 
 
-class SqliteDigestRows:
+class SqliteDigestRows(_InSqlite):
     """Digests in the SQLite file, shared by every process of this machine. A file already there
     is opened (and checked) at once; a missing one is made on first use."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._db = open_database(path) if path.exists() else None
-        self._lock = threading.Lock()
-        self._failing = _OnceAnOutage("data file", DIGESTS_LOST)
+        super().__init__(path, loses=DIGESTS_LOST, lazily=True)
 
     def put(self, timing: Timing, job: str, body: bytes, keep: int) -> bool:
         def write(db: sqlite3.Connection) -> bool:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                stored = db.execute(
-                    "INSERT OR IGNORE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        job,
-                        timing.execution,
-                        timing.created,
-                        timing.run,
-                        timing.wait,
-                        time.time(),
-                        body,
-                    ),
-                ).rowcount
-                db.execute(
-                    "DELETE FROM digests WHERE job = ? AND execution NOT IN (SELECT execution "
-                    "FROM digests WHERE job = ? ORDER BY created DESC, execution DESC LIMIT ?)",
-                    (job, job, keep),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            row = (job, *timing, time.time(), body)  # the columns, in the table's order
+            stored = db.execute(
+                "INSERT OR IGNORE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)", row
+            ).rowcount
+            db.execute(
+                "DELETE FROM digests WHERE job = ? AND execution NOT IN (SELECT execution "
+                "FROM digests WHERE job = ? ORDER BY created DESC, execution DESC LIMIT ?)",
+                (job, job, keep),
+            )
             return stored == 1
 
-        return bool(self._run(write))
+        return bool(self._transaction(write))
 
     def get(self, job: str, executions: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
@@ -698,22 +672,6 @@ class SqliteDigestRows:
     def drop(self, job: str, execution: str) -> None:
         query = "DELETE FROM digests WHERE job = ? AND execution = ?"
         self._run(lambda db: db.execute(query, (job, execution)))
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
-    def _run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        with self._lock:
-            try:
-                if self._db is None:
-                    self._db = open_database(self._path)
-                result = work(self._db)
-            except (sqlite3.Error, StoreError) as error:
-                self._failing.failed(error)
-                return None
-        self._failing.worked()
-        return result
 
 
 class RedisDigestRows(_InRedis):

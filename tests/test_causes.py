@@ -187,6 +187,14 @@ def test_attempts_are_unknown_when_nothing_tells_and_allowed_is_the_retries_plus
     assert attempts(task("pending", max_retries=None, started=False)).allowed is None
 
 
+def test_a_decoded_tasks_attempts_are_counted_once_and_each_task_keeps_its_own():
+    # Warm pages read the same decoded tasks again: their count is kept on the task itself.
+    retried = task("failed", condition("Failed", "BackoffLimitExceeded", "failed after 2 retries"))
+    once = task("succeeded", condition("Succeeded", "Completed", "done"))
+    assert attempts(retried) is attempts(retried)
+    assert (attempts(retried).used, attempts(once).used) == (3, 1)
+
+
 def test_retries_ran_out_when_every_allowed_attempt_was_used():
     used_up = task(
         "failed", condition("Failed", "BackoffLimitExceeded", "after 3 retries", "Error")

@@ -175,6 +175,16 @@ class Task(_Wire, dict=True):
                 return condition
         return self.conditions[-1] if self.conditions else None
 
+    def derived(self, name: str, compute: Callable[[Task], T]) -> T:
+        """A value the app derives from this task alone, computed once per decoded task: warm
+        pages read the same decoded tasks again (`cache.Decoded`). As with the cached
+        properties, two threads computing it at once store the same value."""
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            value = self.__dict__[name] = compute(self)
+            return value
+
 
 class ExecutionStats(_Leaf):
     total: int = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from pathlib import Path
 
 import webapp.blaxel
@@ -205,3 +206,45 @@ def test_no_template_builds_a_url_of_the_hierarchy_itself():
     ]
     assert len(list(templates.glob("*.html"))) > 20
     assert direct == []
+
+
+APP_JS = APP.parent / "static" / "app.js"
+# The sections of app.js: its areas in the order of webapp/'s packages, then the wiring.
+APP_JS_SECTIONS = [
+    "Shell",
+    "Listing",
+    "Failures",
+    "Health and timeline",
+    "Logs",
+    "Runs",
+    "Operate",
+    "Wiring",
+]
+
+
+def test_app_js_has_a_section_per_area_in_the_order_of_the_packages():
+    """static/app.js reads by area: a `// ==== Area ====` header for each, in the order of
+    webapp/'s packages (shell first), and the wiring of its listeners last."""
+    headers = re.findall(r"^// ==== (.+) ====$", APP_JS.read_text(encoding="utf-8"), re.M)
+    assert headers == APP_JS_SECTIONS
+
+
+def test_app_js_listens_once_per_event_on_the_page_in_its_wiring():
+    """Every listener of app.js is on `document` or `window`, added in the wiring section, with
+    its event named literally, and no event has two listeners on the same one: what a page's
+    script does on an event is the one line of the wiring that lists its handlers."""
+    script = APP_JS.read_text(encoding="utf-8")
+    calls = [
+        (call.start(), call["target"], call["event"])
+        for call in re.finditer(
+            r"(?P<target>[\w.$\[\]()]+)\s*\.\s*addEventListener\(\s*(?P<event>[^,)]*)", script
+        )
+    ]
+    assert len(calls) >= 15
+    assert [target for _, target, _ in calls if target not in ("document", "window")] == []
+    assert [event for _, _, event in calls if not re.fullmatch(r'"[\w:.-]+"', event)] == []
+    added = Counter((target, event) for _, target, event in calls)
+    assert [listener for listener, times in added.items() if times > 1] == []
+    wiring = script.find("\n// ==== Wiring ====\n")
+    assert wiring > 0
+    assert [(target, event) for at, target, event in calls if at < wiring] == []

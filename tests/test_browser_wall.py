@@ -181,7 +181,7 @@ def test_updated_n_s_ago_stops_once_the_execution_is_final(browser):
         clock.advance(240)  # past the end of the crawl
         expect(page.locator("#execution-summary .live")).to_have_count(0, timeout=12_000)
         expect(updated).to_have_text("The execution has ended: these rows are final")
-        page.evaluate("tickUpdated()")  # what the 5-second timer runs
+        page.evaluate("listing.tickUpdated()")  # what the 5-second timer runs
         expect(updated).to_have_text("The execution has ended: these rows are final")
         expect(page.locator("#follow-rows")).to_be_hidden()
         page.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..blaxel import Condition, Task
@@ -114,6 +115,23 @@ class Attempts(NamedTuple):
         return self.used is not None and self.used > 1
 
 
+# Tasks share their messages ("Container started (attempt 1)"): each is read once. The keys are
+# the messages' first MAX_MESSAGE characters, so the cache stays bounded (16 MB at worst).
+@lru_cache(maxsize=1024)
+def _attempts_told(message: str) -> int:
+    """The attempts a message tells of: N for "attempt N", N + 1 for "after N retries", else 0."""
+    used = 0
+    # Most messages name no attempt at all: a substring test spares them the patterns.
+    if "ttempt" in message or "TTEMPT" in message:
+        for found in ATTEMPT_NUMBER.findall(message):
+            used = max(used, int(found))
+    if "etr" in message or "ETR" in message:
+        done = RETRIES_DONE.search(message)
+        if done:
+            used = max(used, int(done.group(1)) + 1)
+    return used
+
+
 def attempts(task: Task) -> Attempts:
     """How many attempts the task's conditions account for (counted once per decoded task: a
     warm page of 200 rows spent a quarter of its time counting them again)."""
@@ -131,15 +149,7 @@ def _count_attempts(task: Task) -> Attempts:
     allowed = task.max_retries + 1 if task.max_retries is not None else None
     used = retries = 0
     for condition in task.conditions:
-        message = condition.message
-        # Most messages name no attempt at all: a substring test spares them the patterns.
-        if "ttempt" in message or "TTEMPT" in message:
-            for found in ATTEMPT_NUMBER.findall(message[:MAX_MESSAGE]):
-                used = max(used, int(found))
-        if "etr" in message or "ETR" in message:
-            done = RETRIES_DONE.search(message[:MAX_MESSAGE])
-            if done:
-                used = max(used, int(done.group(1)) + 1)
+        used = max(used, _attempts_told(condition.message[:MAX_MESSAGE]))
         if _is_retry(condition):
             retries += 1
     if retries:

@@ -1,0 +1,88 @@
+"""Where the app's 200-task fragment spends its time: the (g) request (its upstream answers
+replayed from memory, `bench/own_work.py`) under cProfile, its time split into the parts a
+change would aim at. Shares, not milliseconds: the profiler slows Python code down unevenly, so
+the shares say where to look, `python -m bench.margin` what a change is worth.
+
+    python -m bench.profile_fragment [--requests 40]
+
+To profile an older revision, check it out beside this one and run this file against it:
+`git worktree add /tmp/before REV && PYTHONPATH=/tmp/before python bench/profile_fragment.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+
+import httpx
+
+from bench.common import API_HEADERS, EXECUTION, JOB, tasks_path
+from bench.replay import replaying
+
+# (part, where its inclusive time is: (file ending, function name), the first found; older
+# revisions named some parts differently).
+PARTS = [
+    ("the rows' values (task_rows)", [("listing/rows.py", "task_rows")]),
+    (
+        "  of which attempts counted",
+        [("failures/causes.py", "_count_attempts"), ("failures/causes.py", "attempts")],
+    ),
+    ("  of which conditions cells", [("listing/rows.py", "conditions_cell")]),
+    ("templates (Jinja)", [("jinja2/environment.py", "render")]),
+    ("upstream calls (client, cache)", [("blaxel/session.py", "together")]),
+    ("answers decoded (msgspec)", [("blaxel/client.py", "decode")]),
+]
+
+
+def recorded() -> dict[str, bytes]:
+    """The simulator's answers to the fragment's two upstream calls, in process."""
+    from webapp.simulator import create_simulator
+
+    transport = httpx.WSGITransport(app=create_simulator())
+    with httpx.Client(transport=transport, base_url="http://simulator", headers=API_HEADERS) as api:
+        execution = f"/v0/jobs/{JOB}/executions/{EXECUTION}"
+        return {
+            execution: api.get(execution).content,
+            execution + "/tasks": api.get(execution + "/tasks?limit=200").content,
+        }
+
+
+def inclusive(stats: pstats.Stats, where: str, name: str) -> float:
+    """Seconds spent in and under the functions named `name` in files ending with `where`."""
+    return sum(
+        row[3]
+        for (path, _, function), row in stats.stats.items()  # type: ignore[attr-defined]
+        if function == name and path.endswith(where)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40)
+    options = parser.parse_args()
+    client = replaying(recorded()).test_client()
+    url, headers = (
+        f"{tasks_path()}?limit=200",
+        {"HX-Request": "true", "Accept-Encoding": "identity"},
+    )
+    for _ in range(5):  # warm: imports, template compilation, caches of names
+        client.get(url, headers=headers).get_data()
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(options.requests):
+        client.get(url, headers=headers).get_data()
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total = inclusive(stats, "flask/app.py", "wsgi_app")
+    print(f"| part | share of the request ({options.requests} requests profiled) |")
+    print("|---|---:|")
+    for part, functions in PARTS:
+        spent = next(
+            (found for where, name in functions if (found := inclusive(stats, where, name))), 0.0
+        )
+        print(f"| {part} | {spent / total:.1%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,12 @@
 """Where the app's 200-task fragment spends its time: the (g) request (its upstream answers
 replayed from memory, `bench/own_work.py`) under cProfile, its time split into the parts a
 change would aim at. Shares, not milliseconds: the profiler slows Python code down unevenly, so
-the shares say where to look, `python -m bench.margin` what a change is worth.
+the shares say where to look, `python -m bench.margin` what a change is worth. With `--warm`,
+the (c) page instead: the whole page of 200 tasks, every upstream answer already kept (the
+in-process simulator behind the app's cache; the failed execution opens failed first, an order
+made among all its 5,000 tasks).
 
-    python -m bench.profile_fragment [--requests 40]
+    python -m bench.profile_fragment [--requests 40] [--warm]
 
 To profile an older revision, check it out beside this one and run this file against it:
 `git worktree add /tmp/before REV && PYTHONPATH=/tmp/before python bench/profile_fragment.py`.
@@ -30,6 +33,7 @@ PARTS = [
     ),
     ("  of which conditions cells", [("listing/rows.py", "conditions_cell")]),
     ("templates (Jinja)", [("jinja2/environment.py", "render")]),
+    ("the failed-first order (every task read, ordered)", [("listing/gather.py", "app_ordered")]),
     ("upstream calls (client, cache)", [("blaxel/session.py", "together")]),
     ("answers decoded (msgspec)", [("blaxel/client.py", "decode")]),
 ]
@@ -48,6 +52,15 @@ def recorded() -> dict[str, bytes]:
         }
 
 
+def warm_app():
+    """The app in front of the in-process simulator, its answers kept ten minutes."""
+    from webapp import create_app
+    from webapp.simulator import create_simulator
+
+    settings = {"BLAXEL_API_KEY": "bench-token", "WEBAPP_CACHE_TTL": "600"}
+    return create_app(settings, transport=httpx.WSGITransport(app=create_simulator()))
+
+
 def inclusive(stats: pstats.Stats, where: str, name: str) -> float:
     """Seconds spent in and under the functions named `name` in files ending with `where`."""
     return sum(
@@ -60,12 +73,14 @@ def inclusive(stats: pstats.Stats, where: str, name: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--warm", action="store_true", help="the (c) page, answers kept")
     options = parser.parse_args()
-    client = replaying(recorded()).test_client()
-    url, headers = (
-        f"{tasks_path()}?limit=200",
-        {"HX-Request": "true", "Accept-Encoding": "identity"},
-    )
+    url, headers = f"{tasks_path()}?limit=200", {"Accept-Encoding": "identity"}
+    if options.warm:
+        client = warm_app().test_client()
+    else:
+        client = replaying(recorded()).test_client()
+        headers["HX-Request"] = "true"
     for _ in range(5):  # warm: imports, template compilation, caches of names
         client.get(url, headers=headers).get_data()
     profile = cProfile.Profile()

@@ -101,3 +101,19 @@ def test_from_failed_first_a_task_steps_through_the_tasks_of_its_status_in_that_
     assert "Previous failed task" in last_failed
     cancelled = client.get(links[125]).get_data(as_text=True)
     assert "Next cancelled task" in cancelled and "Back to the list" in cancelled
+
+
+def test_statuses_between_the_named_ones_rank_with_their_kin_keeping_the_walks_order():
+    """Reconciling counts as running; unspecified, and a status Blaxel may add, as pending."""
+    import msgspec
+
+    from webapp.blaxel import Task
+    from webapp.listing.gather import failed_first
+
+    statuses = ["succeeded", "paused", "reconciling", "failed", "unspecified", "running", "failed"]
+    tasks = [msgspec.convert({"status": status}, Task) for status in statuses]
+    order = failed_first(tasks, list(range(len(tasks))))
+    assert [statuses[number] for number in order] == [
+        "failed", "failed", "reconciling", "running", "paused", "unspecified", "succeeded"
+    ]  # fmt: skip
+    assert order[:2] == [3, 6]  # within a rank, the walk's order (newest first)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import TypeVar
 
 from ..blaxel import ChainStopped, ErrorKind, PageRequest, Task, UpstreamError
@@ -82,7 +83,7 @@ def gather_tasks(source: TaskSource, *, search: str = "", upto: int | None = Non
             give_way()  # a page read (or recalled) is work that never waited
             total, partial = page.total, page.total_is_partial
             tasks.extend(page.items)
-            positions.extend((cursor, row) for row in range(len(page.items)))
+            positions.extend(zip(repeat(cursor), range(len(page.items))))
             cursor = page.next_cursor
             if not page.has_more:
                 return Gathered(tasks, total, True, "", partial, positions)
@@ -113,11 +114,14 @@ def app_ordered(source: TaskSource, query: ListQuery) -> FilteredPage:
     signer = CursorSigner(source.secret, SALT)
     offset, upto = _position(query.cursor, binding, signer) if query.cursor else (0, None)
     gathered = gather_tasks(source, search=query.search, upto=upto)
-    tasks, keep, now = gathered.tasks, task_filter(query), source.moment
-    kept = [number for number, task in enumerate(tasks) if keep(task)]
+    tasks, now = gathered.tasks, source.moment
+    if query.statuses or query.cause:
+        keep = task_filter(query)
+        kept = [number for number, task in enumerate(tasks) if keep(task)]
+    else:
+        kept = list(range(len(tasks)))
     if query.sort == FAILED_FIRST:
-        # The walk reads newest first and the sort is stable: newest first within each status.
-        kept.sort(key=lambda number: FAILED_RANK.get(tasks[number].status, 3))
+        kept = failed_first(tasks, kept)
     elif query.sort == LONGEST_WAIT_FIRST:
         # Still waiting counts as waited so far; a task that never waited (or never says) last.
         kept.sort(key=lambda n: (-(wait_time(tasks[n], now) or -1.0), tasks[n].name))
@@ -132,6 +136,15 @@ def app_ordered(source: TaskSource, query: ListQuery) -> FilteredPage:
     progress = ScanProgress(read, paused=not gathered.complete)
     partial = gathered.total_is_partial
     return FilteredPage(shown, more, following, gathered.total, progress, positions, partial)
+
+
+def failed_first(tasks: list[Task], numbers: list[int]) -> list[int]:
+    """The numbers of these tasks, failed first (then cancelled, running, pending, succeeded):
+    one pass into a list per rank, so that each keeps the walk's order, newest first."""
+    ranks: list[list[int]] = [[] for _ in range(max(FAILED_RANK.values()) + 1)]
+    for number in numbers:
+        ranks[FAILED_RANK.get(tasks[number].status, 3)].append(number)
+    return [number for rank in ranks for number in rank]
 
 
 def _position(token: str, binding: str, signer: CursorSigner) -> tuple[int, int]:

@@ -260,17 +260,21 @@ def live():
         yield f"{url}/jobs/nightly/executions/exec-1/tasks/task-0/logs", clock
 
 
-def scrolled_to_bottom(page: Page) -> bool:
-    return page.locator("#log-scroll").evaluate(
-        "box => box.scrollHeight - box.scrollTop - box.clientHeight <= 24"
-    )
+AT_BOTTOM = "box => box.scrollHeight - box.scrollTop - box.clientHeight <= 24"
+
+
+def wait_until_at_the_end(page: Page) -> None:
+    """Waits for the lines' box to be scrolled to its end: the page scrolls once the new lines
+    have settled, a moment after they are in the document (fails after the usual timeout)."""
+    box = "document.getElementById('log-scroll')"
+    page.wait_for_function(f"() => ({AT_BOTTOM})({box})", timeout=5_000)
 
 
 def test_scrolling_up_stops_auto_scrolling_and_jump_to_latest_brings_it_back(page, live):
     url, clock = live
     page.set_viewport_size({"width": 1000, "height": 600})
     page.goto(url)
-    assert scrolled_to_bottom(page)  # opens on the newest lines
+    wait_until_at_the_end(page)  # opens on the newest lines
     expect(page.get_by_role("button", name="Jump to latest")).to_be_hidden()
     page.locator("#log-scroll").evaluate("box => { box.scrollTop = 0; }")
     expect(page.get_by_role("button", name="Jump to latest")).to_be_visible()
@@ -280,13 +284,13 @@ def test_scrolling_up_stops_auto_scrolling_and_jump_to_latest_brings_it_back(pag
     expect(page.locator("#log-lines li.log-line")).not_to_have_count(lines)
     assert page.locator("#log-scroll").evaluate("box => box.scrollTop") == 0  # left where it was
     page.get_by_role("button", name="Jump to latest").click()
-    assert scrolled_to_bottom(page)
+    wait_until_at_the_end(page)
     expect(page.get_by_role("button", name="Jump to latest")).to_be_hidden()
     lines = len(shown_keys(page))
     clock.advance(6)
     next_poll(page)
     expect(page.locator("#log-lines li.log-line")).not_to_have_count(lines)
-    assert scrolled_to_bottom(page)  # and follows the newest lines again
+    wait_until_at_the_end(page)  # and follows the newest lines again
 
 
 def test_late_lines_take_their_place_in_time_and_no_line_shows_twice(page, live):
